@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine (both idempotent: a second run installs nothing):
+#   make test       create .venv with the pinned dependencies, then run pytest
+#   make reproduce  same set-up, then run every study notebook (figures/, results/)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch and torchvision are pinned here too: a bare `torch` would pull another multi-GB build.
+TORCH := torch==2.14.1 torchvision==0.29.1
+STUDY := $(sort $(wildcard nbs/study/[0-9]*.ipynb))
+
+.PHONY: setup test reproduce export clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): settings.ini setup.py constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt $(TORCH) -e ".[dev]"
+	touch $@
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+reproduce: $(STAMP)
+	mkdir -p runs
+	@for nb in $(STUDY); do \
+		echo "== $$nb"; \
+		$(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
+	done
+
+export: $(STAMP)
+	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
+
+clean-venv:
+	rm -rf $(VENV)

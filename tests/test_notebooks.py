@@ -1,0 +1,39 @@
+"""Every library notebook runs top to bottom (its cells are the unit tests), and the export is in sync."""
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbdev.test import test_nb as run_notebook_tests
+
+from conftest import ROOT
+
+LIBRARY_NOTEBOOKS = sorted((ROOT / "nbs").glob("*.ipynb"))
+
+
+def test_there_are_library_notebooks():
+    names = [nb.name for nb in LIBRARY_NOTEBOOKS]
+    assert "index.ipynb" in names and "00_io.ipynb" in names and len(names) >= 4
+
+
+@pytest.mark.parametrize("notebook", LIBRARY_NOTEBOOKS, ids=lambda p: p.name)
+def test_library_notebook(notebook):
+    success, seconds = run_notebook_tests(notebook)
+    assert success, f"{notebook.name} failed (see the traceback above)"
+
+
+def test_exported_library_matches_notebooks(tmp_path):
+    "nbdev_export from the notebooks reproduces nsnet_study/*.py exactly (nobody edited the .py by hand)."
+    shutil.copy(ROOT / "settings.ini", tmp_path)
+    shutil.copytree(ROOT / "nbs", tmp_path / "nbs", ignore=shutil.ignore_patterns("study", ".ipynb_checkpoints"))
+    (tmp_path / "nsnet_study").mkdir()
+    environment = {k: v for k, v in os.environ.items() if k != "IN_TEST"}  # set by test_nb; it disables export
+    subprocess.run([str(Path(sys.executable).parent / "nbdev_export")], cwd=tmp_path, check=True, env=environment)
+    exported = sorted(p.name for p in (tmp_path / "nsnet_study").glob("*.py"))
+    committed = sorted(p.name for p in (ROOT / "nsnet_study").glob("*.py"))
+    assert exported == committed
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "nsnet_study", ROOT / "nsnet_study", exported, shallow=False)
+    assert not mismatch and not errors, f"out of sync with nbs/: {mismatch + errors}; run nbdev_export"

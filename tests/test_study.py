@@ -1,0 +1,32 @@
+"""Every study notebook runs through papermill with small parameters and writes its outputs."""
+from pathlib import Path
+
+import papermill
+import pytest
+
+from conftest import ROOT
+
+STUDY_NOTEBOOKS = sorted((ROOT / "nbs" / "study").glob("[0-9]*.ipynb"))
+
+# Small parameters per notebook and the outputs each must write (relative to its figures/results folders).
+SMOKE = {
+    "00_data_overview.ipynb": (
+        {"N_EXAMPLES": 1, "N_PUBLISHED_DRAWS": 3, "DOWNLOAD": False},
+        ["figures/00_data_overview_counts.png", "figures/00_data_overview_sizes.png",
+         "figures/00_data_overview_patches.png", "results/data_overview.json"],
+    ),
+}
+
+
+def test_every_study_notebook_has_a_smoke_run():
+    assert sorted(SMOKE) == [nb.name for nb in STUDY_NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", STUDY_NOTEBOOKS, ids=lambda p: p.name)
+def test_study_notebook(notebook, tmp_path):
+    parameters, outputs = SMOKE[notebook.name]
+    parameters = {**parameters, "FIGURES_DIR": str(tmp_path / "figures"), "RESULTS_DIR": str(tmp_path / "results")}
+    papermill.execute_notebook(notebook, tmp_path / notebook.name, parameters=parameters,
+                               cwd=notebook.parent, progress_bar=False, kernel_name="python3")
+    for output in outputs:
+        assert (tmp_path / output).stat().st_size > 0, output
