@@ -1,0 +1,106 @@
+"""Benchmark the offline encoders on this CPU: images/s and peak memory at batch 1, 8 and 32, and the
+overhead of our pipeline (decode + patch selection + preprocessing + cache write) over the bare forward pass.
+
+    python bench/encoders.py [--images 64] [--out results/bench_encoders.json]
+
+Each measurement runs in its own process, so its peak RSS is its own. Writes one JSON file.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENCODERS = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx")
+BATCHES = (1, 8, 32)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def measure_forward(encoder_name: str, batch_size: int, n_images: int) -> dict:
+    "Bare forward pass on ready tensors: images/s and this process's peak RSS."
+    import torch
+    from nsnet_study.data import load_shared_dataset, open_record
+    from nsnet_study.encoders import load_encoder
+    from nsnet_study.patches import select_patches
+    encoder = load_encoder(encoder_name)
+    records = load_shared_dataset("cnndetection-ranking")[:n_images]
+    pixels = torch.stack([encoder.preprocess(select_patches(open_record(r))) for r in records])
+    encoder.run_images(pixels[:batch_size], "embedding")  # warm-up
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(pixels), batch_size):
+            encoder.run_images(pixels[i:i + batch_size], "embedding")
+    seconds = time.perf_counter() - start
+    return {"encoder": encoder_name, "batch_size": batch_size, "images": len(pixels), "seconds": round(seconds, 3),
+            "images_per_second": round(len(pixels) / seconds, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def measure_pipeline(encoder_name: str, n_images: int) -> dict:
+    "Whole extraction into an empty cache vs the bare forward pass on the same images, batch 32."
+    import torch
+    os.environ["NSNET_CACHE"] = tempfile.mkdtemp()
+    from nsnet_study.data import load_shared_dataset, open_record
+    from nsnet_study.encoders import load_encoder
+    from nsnet_study.features import extract_features, prepare_image, FeatureSpec
+    encoder = load_encoder(encoder_name, batch_size=32)
+    records = load_shared_dataset("cnndetection-ranking")[:n_images]
+    spec = FeatureSpec(encoder.encoder_id)
+    pixels = torch.stack([encoder.preprocess(prepare_image(open_record(r), spec)) for r in records])
+    encoder.run_images(pixels[:32], "embedding")  # warm-up
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(pixels), 32):
+            encoder.run_images(pixels[i:i + 32], "embedding")
+    forward = time.perf_counter() - start
+    start = time.perf_counter()
+    extract_features(records, encoder, shard_size=32, progress=False)
+    pipeline = time.perf_counter() - start
+    return {"encoder": encoder_name, "images": len(records), "forward_seconds": round(forward, 3),
+            "pipeline_seconds": round(pipeline, 3), "overhead_fraction": round((pipeline - forward) / forward, 4)}
+
+
+def child(args) -> dict:
+    kind, encoder, batch, n = args
+    return measure_forward(encoder, int(batch), int(n)) if kind == "forward" else measure_pipeline(encoder, int(n))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=64, help="images per measurement (default 64)")
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_encoders.json"))
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    def run(*words):
+        done = subprocess.run([sys.executable, __file__, "--child", *map(str, words)], capture_output=True, text=True,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(result, flush=True)
+        return result
+    forward = [run("forward", name, batch, args.images) for name in ENCODERS for batch in BATCHES]
+    pipeline = [run("pipeline", "clip-vit-b16-offline", 32, args.images)]
+    import torch
+    report = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                          "cuda": torch.cuda.is_available()},
+              "forward": forward, "pipeline": pipeline,
+              "target": "pipeline overhead under 15% of the forward time",
+              "pipeline_overhead_within_target": all(p["overhead_fraction"] < 0.15 for p in pipeline)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
