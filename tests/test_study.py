@@ -15,6 +15,10 @@ SMOKE = {
         ["figures/00_data_overview_counts.png", "figures/00_data_overview_sizes.png",
          "figures/00_data_overview_patches.png", "results/data_overview.json"],
     ),
+    "01_encoder_check.ipynb": (
+        {"N_IMAGENET": 12, "N_BATCH_CHECK": 2, "DOWNLOAD": False},
+        ["figures/01_encoder_check.png", "results/encoder_check.json"],
+    ),
 }
 
 
