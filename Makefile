@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.14.1 torchvision==0.29.1
 STUDY := $(sort $(wildcard nbs/study/[0-9]*.ipynb))
 
-.PHONY: setup test reproduce export clean-venv
+.PHONY: setup test reproduce bench export clean-venv
 
 setup: $(STAMP)
 
@@ -23,12 +23,22 @@ $(STAMP): settings.ini setup.py constraints.txt
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
+# Runs every study notebook in order (executed copies in runs/), refreshes README.md's results tables from
+# results/, and checks that every number matches the committed results (to 0.01).
 reproduce: $(STAMP)
-	mkdir -p runs
+	mkdir -p runs results
+	rm -rf runs/committed-results && cp -r results runs/committed-results
 	@for nb in $(STUDY); do \
 		echo "== $$nb"; \
-		$(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
+		HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
 	done
+	$(PY) -m nsnet_study.reporting readme
+	$(PY) -m nsnet_study.reporting compare runs/committed-results results
+
+# Speed and memory of the offline encoders on this machine: results/bench_encoders.json
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) bench/encoders.py
+	$(PY) -m nsnet_study.reporting readme
 
 export: $(STAMP)
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean

@@ -19,6 +19,16 @@ SMOKE = {
         {"N_IMAGENET": 12, "N_BATCH_CHECK": 2, "DOWNLOAD": False},
         ["figures/01_encoder_check.png", "results/encoder_check.json"],
     ),
+    "10_published_vs_corrected.ipynb": (
+        {"SEEDS": [0], "N_BANK": 20, "CORRECTED_EPOCHS": 2, "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/10_published_vs_corrected.png", "results/10_published_vs_corrected.json",
+         "results/10_published_vs_corrected_per_seed.csv"],
+    ),
+    "11_cross_generator.ipynb": (
+        {"SEEDS": [0], "GENERATORS": ["biggan", "crn"], "N_BANK": 20, "EPOCHS": 2, "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/11_cross_generator.png", "results/11_cross_generator.json",
+         "results/11_cross_generator_per_generator.csv"],
+    ),
 }
 
 
@@ -34,3 +44,10 @@ def test_study_notebook(notebook, tmp_path):
                                cwd=notebook.parent, progress_bar=False, kernel_name="python3")
     for output in outputs:
         assert (tmp_path / output).stat().st_size > 0, output
+
+
+def test_readme_results_match_results_folder():
+    "README.md's results tables are generated from results/ (python -m nsnet_study.reporting readme)."
+    from nsnet_study.reporting import main
+    assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"), "--check"]) == 0
+
