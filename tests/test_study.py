@@ -29,6 +29,24 @@ SMOKE = {
         ["figures/11_cross_generator.png", "results/11_cross_generator.json",
          "results/11_cross_generator_per_generator.csv"],
     ),
+    "12_ablations.ipynb": (
+        {"SEEDS": [0], "PER_GROUP": 4, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0], "PATCH_MODES": ["nsnet", "none"],
+         "EPOCHS": 2, "N_BANK": 20, "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/12_ablation_rank.png", "figures/12_ablations.png", "results/12_ablations.json"],
+    ),
+    "13_tsne.ipynb": (
+        {"N_BANK": 20, "REMOVED_RANKS": [8], "PERPLEXITY": 10, "DOWNLOAD": False},
+        ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne.json"],
+    ),
+    "14_robustness.ipynb": (
+        {"PER_GROUP": 4, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
+         "N_BANK": 20, "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/14_robustness.png", "results/14_robustness.json"],
+    ),
+    "15_peer_detector.ipynb": (
+        {"N_BANK": 20, "DECLAN_PER_LABEL": 3, "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/15_peer_detector.png", "results/15_peer_detector.json"],
+    ),
 }
 
 
