@@ -36,7 +36,7 @@ def test_http_download_verifies_and_resumes(loopback_mirror, tmp_path):
     assert records[5].path.is_file()
 
 
-def test_download_without_network_fails_in_one_line(tmp_path):
+def test_failed_download_leaves_the_set_unmarked(tmp_path):
     with pytest.raises(Exception):
         download_dataset("cnndetection-ranking", to=tmp_path, mirror="http://127.0.0.1:9", progress=False)
     assert not (tmp_path / "cnndetection_ranking" / "MANIFEST.csv").exists()
