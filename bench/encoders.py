@@ -34,11 +34,11 @@ def measure_forward(encoder_name: str, batch_size: int, n_images: int) -> dict:
     encoder = load_encoder(encoder_name)
     records = load_shared_dataset("cnndetection-ranking")[:n_images]
     pixels = torch.stack([encoder.preprocess(select_patches(open_record(r))) for r in records])
-    encoder.run_images(pixels[:batch_size], "embedding")  # warm-up
+    encoder.run_images(pixels[:batch_size], ("embedding",))  # warm-up
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(pixels), batch_size):
-            encoder.run_images(pixels[i:i + batch_size], "embedding")
+            encoder.run_images(pixels[i:i + batch_size], ("embedding",))
     seconds = time.perf_counter() - start
     return {"encoder": encoder_name, "batch_size": batch_size, "images": len(pixels), "seconds": round(seconds, 3),
             "images_per_second": round(len(pixels) / seconds, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
@@ -53,16 +53,18 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     from nsnet_study.encoders import load_encoder
     from nsnet_study.features import FeatureSpec, extract_features, prepare_image
     from nsnet_study.io import atomic_path
-    encoder = load_encoder(encoder_name, batch_size=32)
+    encoder = load_encoder(encoder_name)
+    batch = encoder.batch_size  # the batch extract_features uses (8 on a CPU)
     records = load_shared_dataset("cnndetection-ranking")[:n_images]
     spec = FeatureSpec(encoder.encoder_id)
     start = time.perf_counter()
     pixels = torch.stack([encoder.preprocess(prepare_image(open_record(r), spec)) for r in records])
     prepare = time.perf_counter() - start
-    encoder.run_images(pixels[:32], "embedding")  # warm-up
+    encoder.run_images(pixels[:batch], ("embedding",))  # warm-up
     start = time.perf_counter()
     with torch.inference_mode():
-        features = torch.cat([encoder.run_images(pixels[i:i + 32], "embedding") for i in range(0, len(pixels), 32)])
+        features = torch.cat([encoder.run_images(pixels[i:i + batch], ("embedding",))["embedding"]
+                              for i in range(0, len(pixels), batch)])
     forward = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(records), 32):
@@ -72,7 +74,7 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     start = time.perf_counter()
     extract_features(records, encoder, shard_size=32, progress=False)
     end_to_end = time.perf_counter() - start
-    return {"encoder": encoder_name, "images": len(records), "forward_seconds": round(forward, 3),
+    return {"encoder": encoder_name, "batch_size": batch, "images": len(records), "forward_seconds": round(forward, 3),
             "prepare_seconds": round(prepare, 3), "write_seconds": round(write, 4),
             "end_to_end_seconds": round(end_to_end, 3), "overhead_fraction": round((prepare + write) / forward, 4)}
 
@@ -98,7 +100,7 @@ def main():
         print(result, flush=True)
         return result
     forward = [run("forward", name, batch, args.images) for name in ENCODERS for batch in BATCHES]
-    pipeline = [run("pipeline", "clip-vit-b16-offline", 32, args.images)]
+    pipeline = [run("pipeline", "clip-vit-b16-offline", 0, args.images)]
     import torch
     report = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                           "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
