@@ -32,7 +32,8 @@ SMOKE = {
     "12_ablations.ipynb": (
         {"SEEDS": [0], "PER_GROUP": 4, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0], "PATCH_MODES": ["nsnet", "none"],
          "EPOCHS": 2, "N_BANK": 20, "N_BOOT": 20, "DOWNLOAD": False},
-        ["figures/12_ablation_rank.png", "figures/12_ablations.png", "results/12_ablations.json"],
+        ["figures/12_ablation_rank.png", "figures/12_ablations.png", "figures/12_ablation_layers.png",
+         "results/12_ablations.json"],
     ),
     "13_tsne.ipynb": (
         {"N_BANK": 20, "REMOVED_RANKS": [8], "PERPLEXITY": 10, "DOWNLOAD": False},
