@@ -46,13 +46,11 @@ def measure_forward(encoder_name: str, batch_size: int, n_images: int) -> dict:
 
 def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     "Our pipeline's own work (decode + patch selection + preprocessing, cache write) vs the bare forward pass."
-    import numpy as np
     import torch
     os.environ["NSNET_CACHE"] = tempfile.mkdtemp()
     from nsnet_study.data import load_shared_dataset, open_record
     from nsnet_study.encoders import load_encoder
-    from nsnet_study.features import FeatureSpec, extract_features, prepare_image
-    from nsnet_study.io import atomic_path
+    from nsnet_study.features import FeatureSpec, extract_features, image_key, prepare_image, write_shard
     encoder = load_encoder(encoder_name)
     batch = encoder.batch_size  # the batch extract_features uses (8 on a CPU)
     records = load_shared_dataset("cnndetection-ranking")[:n_images]
@@ -68,8 +66,7 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     forward = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(records), 32):
-        with atomic_path(Path(os.environ["NSNET_CACHE"]) / f"shard-{i}.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(f, keys=np.array([r.sha256 for r in records[i:i + 32]]), features=features[i:i + 32].numpy())
+        write_shard(Path(os.environ["NSNET_CACHE"]), [image_key(r) for r in records[i:i + 32]], features[i:i + 32].numpy())
     write = time.perf_counter() - start
     start = time.perf_counter()
     extract_features(records, encoder, shard_size=32, progress=False)

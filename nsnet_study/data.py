@@ -26,15 +26,15 @@ import pooch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .io import (LoadReport, atomic_path, cache_dir, iter_images, logger, open_image,
+from .io import (LoadReport, atomic_path, cache_dir, command_name, iter_images, logger, one_line_errors, open_image,
                             running_as_script, sha256_file)
 
 # %% auto #0
-__all__ = ['LABELS', 'SHARED_DATASETS', 'IMAGE_SUFFIXES', 'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset',
-           'shared_dataset', 'packaged_manifest', 'DataNotFoundError', 'dataset_dir', 'download_dataset',
-           'load_shared_dataset', 'describe_records', 'frame_width', 'load_cnndetection_layout', 'load_genimage_layout',
-           'load_real_fake_folders', 'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published',
-           'shared_images', 'split_table', 'take_per_group', 'main']
+__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'ImageRecord', 'open_record', 'iter_record_images',
+           'SharedDataset', 'shared_dataset', 'packaged_manifest', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
+           'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'load_cnndetection_layout',
+           'load_genimage_layout', 'load_real_fake_folders', 'deduplicate', 'split_records', 'leave_one_generator_out',
+           'draw_as_published', 'shared_images', 'split_table', 'take_per_group', 'main']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")
@@ -46,7 +46,7 @@ class ImageRecord:
     label: str  # "real" or "fake"
     generator: str = ""  # the model that made a fake, or the domain a real image was paired with
     source: str = ""  # the data set it came from
-    sha256: str = ""  # of the file's bytes: identity for de-duplication and caching
+    sha256: str = ""  # of the file's bytes: identity for de-duplication and caching (computed if left empty)
     category: str = ""  # semantic class where the data set gives one (ImageNet class, CNNDetection object)
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom), applied at load
 
@@ -54,6 +54,8 @@ class ImageRecord:
         if self.label not in LABELS:
             raise ValueError(f"label must be one of {LABELS}, got {self.label!r} for {self.path}")
         object.__setattr__(self, "path", Path(self.path))
+        if not self.sha256 and self.path.is_file():  # never key a cache on an empty hash
+            object.__setattr__(self, "sha256", sha256_file(self.path))
         if self.crop is not None:
             object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
 
@@ -147,10 +149,30 @@ def _copy_file_url(url: str, output_file, pooch_instance=None, check_only: bool 
     else:
         shutil.copyfile(source, output_file)
 
+NETWORK_TIMEOUT = 15  # seconds a download waits to connect, and then for each read, before it gives up (and retries once)
+
+class DownloadError(OSError):
+    "A file could not be fetched (no network, a server that does not answer, a wrong hash)."
+
 def _downloader_for(url: str):
     if url.startswith("file://"):
         return _copy_file_url
-    return pooch.HTTPDownloader(progressbar=False, timeout=60)
+    return pooch.HTTPDownloader(progressbar=False, timeout=NETWORK_TIMEOUT)
+
+def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
+    "One file through pooch (hash-checked, skipped when already there), retried once; `DownloadError` in one sentence."
+    for attempt in range(1, tries + 1):
+        try:
+            return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name, path=target.parent,
+                                       downloader=_downloader_for(url), progressbar=False))
+        except PermissionError as error:
+            raise DownloadError(f"cannot write {target}: permission denied (choose another --to)") from error
+        except ValueError as error:  # pooch: the file's hash is not the manifest's
+            raise DownloadError(f"{url} does not have the sha256 the manifest gives: refused") from error
+        except Exception as error:  # connection refused, name resolution, timeouts, HTTP errors, missing mirror files
+            if attempt == tries:
+                raise DownloadError(f"could not download {url} after {tries} tries ({type(error).__name__}); "
+                                    "check the network, or point --mirror at a copy") from error
 
 def download_dataset(name: str, to: str | os.PathLike | None = None, mirror: str | None = None,
                      progress: bool = True) -> Path:
@@ -158,6 +180,10 @@ def download_dataset(name: str, to: str | os.PathLike | None = None, mirror: str
     spec = shared_dataset(name)
     manifest = packaged_manifest(name)
     destination = Path(to).expanduser() / spec.folder if to is not None else cache_dir("data") / spec.folder
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DownloadError(f"cannot create {destination}: {error.strerror or error} (choose another --to)") from None
     pooch_logger = pooch.get_logger()
     level = pooch_logger.level
     pooch_logger.setLevel(logging.WARNING)
@@ -166,9 +192,7 @@ def download_dataset(name: str, to: str | os.PathLike | None = None, mirror: str
                         unit="file", disable=not progress):
             url = (f"{mirror.rstrip('/')}/{spec.folder}/{urllib.parse.quote(row.path)}" if mirror
                    else spec.upstream_url(row.path))
-            target = destination / row.path
-            pooch.retrieve(url, known_hash=f"sha256:{row.sha256}", fname=target.name, path=target.parent,
-                           downloader=_downloader_for(url), progressbar=False)
+            _retrieve(url, row.sha256, destination / row.path)
     finally:
         pooch_logger.setLevel(level)
     with atomic_path(destination / "MANIFEST.csv") as tmp:  # written last: marks the set complete
@@ -219,15 +243,37 @@ def frame_width(pixels: np.ndarray, tolerance: int = 8, picture_fraction: float 
 # %% ../nbs/01_data.ipynb #8dc69b2c
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _skip(report: LoadReport | None, path: Path, reason: str, detail: str):
+    "Record a file that cannot be used (and log it)."
+    logger.warning("skipping %s: %s (%s)", path, reason, detail)
+    if report is not None:
+        report.skipped.append((str(path), reason, detail))
 
-def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: bool = True) -> list[ImageRecord]:
-    return [ImageRecord(path, sha256=sha256_file(path), source=source, **fields)
-            for path, fields in tqdm(entries, desc=f"hash {source}", unit="file", disable=not progress)]
+def _image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
+    "Image files under `folder`, sorted; dangling symbolic links are reported, not silently dropped."
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if path.is_file():
+            files.append(path)
+        elif path.is_symlink():
+            _skip(report, path, "missing", "dangling symbolic link")
+    return files
+
+def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: bool = True,
+                    report: LoadReport | None = None) -> list[ImageRecord]:
+    "Records of readable files (sha256 computed); unreadable ones go to `report`."
+    records = []
+    for path, fields in tqdm(entries, desc=f"hash {source}", unit="file", disable=not progress):
+        try:
+            records.append(ImageRecord(path, sha256=sha256_file(path), source=source, **fields))
+        except OSError as error:
+            _skip(report, path, "unreadable", error.strerror or str(error))
+    return records
 
 def load_cnndetection_layout(root: str | os.PathLike, source: str | None = None,
-                             progress: bool = True) -> list[ImageRecord]:
+                             progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
     "Records from `<generator>/[<class>/]0_real|1_fake/` (CNNDetection, UniversalFakeDetect test sets)."
     root = Path(root)
     entries = []
@@ -236,13 +282,13 @@ def load_cnndetection_layout(root: str | os.PathLike, source: str | None = None,
         parts = label_dir.relative_to(root).parts
         fields = dict(label="real" if parts[-1] == "0_real" else "fake", generator=parts[0],
                       category=parts[1] if len(parts) == 3 else "")
-        entries += [(path, fields) for path in _image_files(label_dir)]
+        entries += [(path, fields) for path in _image_files(label_dir, report)]
     if not entries:
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
-    return _hashed_records(entries, source or root.name, progress)
+    return _hashed_records(entries, source or root.name, progress, report)
 
 def load_genimage_layout(root: str | os.PathLike, split: str = "val", source: str | None = None,
-                         progress: bool = True) -> list[ImageRecord]:
+                         progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
     "Records of one official split of GenImage: `<generator>/.../{train,val}/{nature,ai}/`."
     if split not in ("train", "val"):
         raise ValueError(f"GenImage splits are 'train' and 'val', not {split!r}")
@@ -253,14 +299,15 @@ def load_genimage_layout(root: str | os.PathLike, split: str = "val", source: st
             continue
         fields = dict(label="real" if class_dir.name == "nature" else "fake",
                       generator=class_dir.relative_to(root).parts[0])
-        entries += [(path, fields) for path in _image_files(class_dir)]
+        entries += [(path, fields) for path in _image_files(class_dir, report)]
     if not entries:
         raise DataNotFoundError(f"no <generator>/.../{split}/{{nature,ai}} folders with images under {root}")
-    return _hashed_records(entries, source or root.name, progress)
+    return _hashed_records(entries, source or root.name, progress, report)
 
 def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real",),
                            fake: Sequence[str] = ("fake", "fakeV2/fake-v2"), generator: str = "",
-                           source: str | None = None, progress: bool = True) -> list[ImageRecord]:
+                           source: str | None = None, progress: bool = True, report: LoadReport | None = None
+                           ) -> list[ImageRecord]:
     "Records from flat real and fake folders (the Kaggle DALL-E recognition set: `real/`, `fakeV2/fake-v2/`)."
     root = Path(root)
     entries = []
@@ -268,10 +315,10 @@ def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real
         for folder in folders:
             if (root / folder).is_dir():
                 entries += [(path, dict(label=label, generator=generator if label == "fake" else ""))
-                            for path in _image_files(root / folder)]
+                            for path in _image_files(root / folder, report)]
     if not entries:
         raise DataNotFoundError(f"no images in {list(real) + list(fake)} under {root}")
-    return _hashed_records(entries, source or root.name, progress)
+    return _hashed_records(entries, source or root.name, progress, report)
 
 # %% ../nbs/01_data.ipynb #2542ff66
 def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
@@ -367,17 +414,7 @@ def take_per_group(records: Iterable[ImageRecord], n: int | None, by: Sequence[s
     return kept
 
 # %% ../nbs/01_data.ipynb #43006042
-def main(argv: Sequence[str] | None = None) -> int:
-    "Command line: `list` the shared data sets, or `download` them."
-    parser = argparse.ArgumentParser(prog="python -m nsnet_study.data", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="where each shared data set is found")
-    listing.add_argument("--data", help="data root to look in (default: $NSNET_DATA, ../shared/data, cache)")
-    fetch = commands.add_parser("download", help="download shared data sets, verifying sha256")
-    fetch.add_argument("names", nargs="+", help=f"data sets: {', '.join(SHARED_DATASETS)} or all")
-    fetch.add_argument("--to", help="data root to download into (default: the user cache)")
-    fetch.add_argument("--mirror", help="base URL laid out like a data root, instead of the upstream repositories")
-    args = parser.parse_args(argv)
+def _data_command(args, parser) -> int:
     if args.command == "list":
         for name in SHARED_DATASETS:
             try:
@@ -387,13 +424,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     names = list(SHARED_DATASETS) if args.names == ["all"] else args.names
     for name in names:
-        try:
-            shared_dataset(name)
-        except KeyError as error:
-            parser.error(str(error.args[0]))
+        if name.replace("_", "-") not in SHARED_DATASETS:
+            parser.error(f"unknown data set {name!r}; known: {', '.join(SHARED_DATASETS)} or all")
     for name in names:
         print(download_dataset(name, to=args.to, mirror=args.mirror))
     return 0
+
+def main(argv: Sequence[str] | None = None) -> int:
+    "Command line: `list` the shared data sets, or `download` them (a failure is one line on stderr, exit status 1)."
+    parser = argparse.ArgumentParser(prog=command_name("nsnet_study.data"), description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="where each shared data set is found")
+    listing.add_argument("--data", help="data root to look in (default: $NSNET_DATA, ../shared/data, cache)")
+    fetch = commands.add_parser("download", help="download shared data sets, verifying sha256")
+    fetch.add_argument("names", nargs="+", help=f"data sets: {', '.join(SHARED_DATASETS)} or all")
+    fetch.add_argument("--to", help="data root to download into (default: the user cache)")
+    fetch.add_argument("--mirror", help="base URL laid out like a data root, instead of the upstream repositories")
+    args = parser.parse_args(argv)
+    return one_line_errors(parser.prog, lambda: _data_command(args, parser))
 
 if __name__ == "__main__" and running_as_script():
     sys.exit(main())

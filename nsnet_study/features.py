@@ -5,10 +5,10 @@
 # %% ../nbs/04_features.ipynb #b510f174
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import hashlib
-import time
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,37 +19,37 @@ from tqdm.auto import tqdm
 
 from .data import ImageRecord, iter_record_images
 from .encoders import Encoder
-from .io import LoadReport, atomic_path, cache_dir, logger, write_json
-from .patches import select_patches
+from .io import LoadReport, atomic_path, cache_dir, logger, sweep_temporaries, write_json
+from .patches import GRID_SIDE, distinct_patches, select_patches
 
 # %% auto #0
-__all__ = ['PATCH_CHOICES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'FeatureSet', 'row_index', 'cached_rows',
-           'extract_features']
+__all__ = ['PATCH_CHOICES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'FeatureSet', 'row_index', 'write_shard',
+           'cached_rows', 'extract_feature_kinds', 'extract_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
     "Apply `jpeg:<quality>`, `blur:<sigma px>`, `resize:<factor>` or `none` to an RGB image."
     if perturbation == "none":
         return image
-    kind, _, value = perturbation.partition(":")
+    name, _, value = perturbation.partition(":")
     try:
         amount = float(value)
     except ValueError:
         raise ValueError(f"perturbation must look like 'jpeg:70', 'blur:1.5' or 'resize:0.5', got {perturbation!r}") from None
-    if kind == "jpeg":
+    if name == "jpeg":
         if not 1 <= amount <= 100:
             raise ValueError(f"JPEG quality must be in 1..100, got {amount}")
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=int(amount))
         return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    if kind == "blur":
+    if name == "blur":
         return image.filter(ImageFilter.GaussianBlur(radius=amount)) if amount > 0 else image
-    if kind == "resize":
+    if name == "resize":
         if amount <= 0:
             raise ValueError(f"resize factor must be positive, got {amount}")
         size = (max(1, round(image.width * amount)), max(1, round(image.height * amount)))
         return image.resize(size, Image.Resampling.BICUBIC)
-    raise ValueError(f"unknown perturbation {kind!r}: use jpeg, blur, resize or none")
+    raise ValueError(f"unknown perturbation {name!r}: use jpeg, blur, resize or none")
 
 # %% ../nbs/04_features.ipynb #29f2dcaf
 PATCH_CHOICES = ("nsnet", "original_notebooks", "none")  # "none": the encoder's own resize + centre crop
@@ -61,7 +61,7 @@ class FeatureSpec:
     patches: str = "nsnet"
     patch_seed: int = 0
     perturbation: str = "none"
-    features: str = "embedding"
+    kind: str = "embedding"  # see nsnet_study.encoders.FEATURE_KINDS
 
     def __post_init__(self):
         if self.patches not in PATCH_CHOICES:
@@ -69,24 +69,34 @@ class FeatureSpec:
 
     @property
     def key(self) -> str:
-        "Short content hash of the spec: the cache folder's name."
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:20]
+        "Short content hash of the spec: its cache folder's name (`kind` is hashed under its former name, so older caches still hit)."
+        fields = asdict(self)
+        fields["features"] = fields.pop("kind")
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
 
+# %% ../nbs/04_features.ipynb #a0c4f2b1
 def image_key(record: ImageRecord) -> str:
     "The image's identity in the cache: sha256 of the file, plus the crop applied at load."
+    if not record.sha256:
+        raise ValueError(f"{record.path} has no sha256 (its file was missing when the record was made): it has no cache key")
     return record.sha256 + ("" if record.crop is None else "@" + ",".join(map(str, record.crop)))
 
-def prepare_image(image: Image.Image, spec: FeatureSpec) -> Image.Image:
-    "Perturb, then select patches, as the spec says: the encoder's input."
+def prepare_image(image: Image.Image, spec: FeatureSpec, report: LoadReport | None = None, path: str = "") -> Image.Image:
+    "Perturb, then select patches, as the spec says: the encoder's input; a grid of repeated patches is noted in `report`."
     image = perturb(image, spec.perturbation)
-    return image if spec.patches == "none" else select_patches(image, mode=spec.patches, seed=spec.patch_seed)
+    if spec.patches == "none":
+        return image
+    if report is not None and (distinct := distinct_patches(image.size, spec.patches)) < GRID_SIDE ** 2:
+        report.notes.append((path, "few_patches", f"{image.width}x{image.height} px: {distinct} distinct patches, "
+                                                  f"repeated to fill the {GRID_SIDE ** 2}"))
+    return select_patches(image, mode=spec.patches, seed=spec.patch_seed)
 
 # %% ../nbs/04_features.ipynb #872b4d15
 @dataclass
 class FeatureSet:
     "Features of the records that loaded, in their order, with the spec that made them."
     records: list[ImageRecord]
-    features: np.ndarray  # float32 (N, D) or (N, layers, width)
+    values: np.ndarray  # float32 (N, D) for kind "embedding", (N, layers, width) for "layers"
     spec: FeatureSpec
 
     @property
@@ -97,15 +107,17 @@ class FeatureSet:
     def subset(self, records: Sequence[ImageRecord]) -> "FeatureSet":
         "The rows of these records (all must be present), in their order."
         index = row_index(self.records, records)
-        return FeatureSet([self.records[i] for i in index], self.features[index], self.spec)
+        return FeatureSet([self.records[i] for i in index], self.values[index], self.spec)
 
 def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> list[int]:
     "Positions in `have` of each record of `wanted` (matched by image key); KeyError if one is missing."
     row = {image_key(r): i for i, r in enumerate(have)}
     return [row[image_key(r)] for r in wanted]
 
+# %% ../nbs/04_features.ipynb #b8e3d5c1
 def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
-    "Index of a spec's cache: image key -> (shard, row); unreadable shards are deleted."
+    "Index of a spec's cache: image key -> (shard, row); unreadable shards are deleted, stale temporaries swept."
+    sweep_temporaries(folder)
     index = {}
     for shard in sorted(folder.glob("shard-*.npz")):
         try:
@@ -120,83 +132,106 @@ def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
         index.update({str(k): (shard, i) for i, k in enumerate(keys)})
     return index
 
-def _gather(index: dict[str, tuple[Path, int]], keys: list[str]) -> np.ndarray:
+def write_shard(folder: Path, keys: Sequence[str], values: np.ndarray) -> dict[str, tuple[Path, int]]:
+    "Write one shard under a name no concurrent writer can pick; its index entries."
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    shard = folder / f"shard-{digest}-{secrets.token_hex(4)}.npz"
+    with atomic_path(shard) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys), features=values)  # array names on disk: unchanged since the first release
+    return {key: (shard, row) for row, key in enumerate(keys)}
+
+# %% ../nbs/04_features.ipynb #e4b7a9c3
+def _gather(index: dict[str, tuple[Path, int]], keys: Sequence[str]) -> np.ndarray:
+    "The cached rows of `keys`, in order; a row whose stored key differs is an error, never a silent mix-up."
     by_shard: dict[Path, list[tuple[int, int]]] = {}
     for position, key in enumerate(keys):
         shard, row = index[key]
         by_shard.setdefault(shard, []).append((position, row))
     out = None
     for shard, pairs in by_shard.items():
+        positions, rows = map(list, zip(*pairs))
         with np.load(shard, allow_pickle=False) as data:
-            values = data["features"]
-        if out is None:
-            out = np.empty((len(keys), *values.shape[1:]), values.dtype)
-        positions, rows = zip(*pairs)
-        out[list(positions)] = values[list(rows)]
-    return out
+            stored, values = data["keys"][rows], data["features"][rows]
+        if (stored != np.array([keys[p] for p in positions])).any():
+            raise RuntimeError(f"feature cache shard {shard} does not hold the rows its index says: delete it and rerun")
+        out = np.empty((len(keys), *values.shape[1:]), values.dtype) if out is None else out
+        out[positions] = values
+    return out if out is not None else np.empty((0,), np.float32)
 
-def _next_shard(folder: Path) -> int:
-    return max([int(p.stem.split("-")[1]) for p in folder.glob("shard-*.npz")], default=-1) + 1
-
-def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute, shard_size: int = 64,
-                progress: bool = True, report: LoadReport | None = None, description: str = "images"):
-    "Rows per record of each array that `compute(images)` returns, one array per folder (from the same work), cached in atomic shards; returns (kept records, [array per folder])."
-    indexes = [_read_shards(folder) for folder in folders]
-    report = LoadReport() if report is None else report
-    missing, seen = [], set()
+# %% ../nbs/04_features.ipynb #7a9e2b10
+def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[ImageRecord]:
+    "Each image (by key) that some index lacks, once, in first-seen order."
+    missing = {}
     for record in records:
         key = image_key(record)
-        if any(key not in index for index in indexes) and key not in seen:
-            seen.add(key)
-            missing.append(record)
-    if missing:
-        bar = tqdm(total=len(missing), desc=description, unit="img", disable=not progress)
-        shard_numbers = [_next_shard(folder) for folder in folders]
-        batch: list[tuple[ImageRecord, Image.Image]] = []
-        def flush():
-            keys = np.array([image_key(r) for r, _ in batch])
-            computed = compute([image for _, image in batch])
-            for i, (folder, index, values) in enumerate(zip(folders, indexes, computed)):
-                values = np.asarray(values)
+        if key not in missing and any(key not in index for index in indexes):
+            missing[key] = record
+    return list(missing.values())
+
+def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport):
+    "Lists of up to `size` (record, image) pairs; files that do not load go to `report`."
+    batch = []
+    for pair in iter_record_images(records, report):
+        batch.append(pair)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+# %% ../nbs/04_features.ipynb #872b4d16
+def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute, shard_size: int = 64,
+                progress: bool = True, report: LoadReport | None = None, description: str = "images"):
+    "(kept records, [array per folder]): rows per record of each array `compute(records, images)` returns, cached in shards."
+    indexes = [_read_shards(folder) for folder in folders]
+    report = LoadReport() if report is None else report
+    report.skipped += [(str(r.path), "missing", "no file to hash when the record was made") for r in records if not r.sha256]
+    missing = _missing([r for r in records if r.sha256], indexes)
+    with tqdm(total=len(missing), desc=description, unit="img", disable=not progress or not missing) as bar:
+        for batch in _loaded_batches(missing, shard_size, report):
+            keys = [image_key(record) for record, _ in batch]
+            arrays = compute([record for record, _ in batch], [image for _, image in batch])
+            for folder, index, values in zip(folders, indexes, arrays):
                 if len(values) != len(keys):
                     raise ValueError(f"compute returned {len(values)} rows for {len(keys)} images")
-                shard = folder / f"shard-{shard_numbers[i]:06d}.npz"
-                with atomic_path(shard) as tmp:
-                    with open(tmp, "wb") as f:
-                        np.savez(f, keys=keys, features=values)
-                index.update({str(k): (shard, row) for row, k in enumerate(keys)})
-                shard_numbers[i] += 1
+                index.update(write_shard(folder, keys, np.asarray(values)))
             bar.update(len(batch))
-            batch.clear()
-        for record, image in iter_record_images(missing, report):
-            batch.append((record, image))
-            if len(batch) == shard_size:
-                flush()
-        if batch:
-            flush()
         bar.update(len(missing) - bar.n)  # images that failed to load
-        bar.close()
-    kept = [r for r in records if all(image_key(r) in index for index in indexes)]
+    kept = [r for r in records if r.sha256 and all(image_key(r) in index for index in indexes)]
     if len(kept) < len(records):
         logger.warning("%s: %d of %d records have no result (%r)", description, len(records) - len(kept), len(records), report)
-    return kept, [_gather(index, [image_key(r) for r in kept]) if kept else np.empty((0,)) for index in indexes]
+    return kept, [_gather(index, [image_key(r) for r in kept]) for index in indexes]
 
-def extract_features(records: Sequence[ImageRecord], encoder: Encoder, patches: str = "nsnet", patch_seed: int = 0,
-                     perturbation: str = "none", features: str | Sequence[str] = "embedding", shard_size: int = 64,
-                     progress: bool = True, report: LoadReport | None = None) -> FeatureSet | dict[str, FeatureSet]:
-    "Features of `records` from the cache, encoding (and caching, shard by shard) only what is missing.\n\n    Several kinds (`features=('embedding', 'layers')`): one forward pass fills each kind's cache; returns {kind: FeatureSet}."
-    kinds = (features,) if isinstance(features, str) else tuple(features)
-    for kind in kinds:
-        encoder.feature_shape(kind)  # a kind this encoder cannot give fails here, before any work
-    specs = [FeatureSpec(encoder.encoder_id, patches, patch_seed, perturbation, kind) for kind in kinds]
+# %% ../nbs/04_features.ipynb #387dc9e0
+def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kinds: Sequence[str] = ("embedding",),
+                          patches: str = "nsnet", patch_seed: int = 0, perturbation: str = "none",
+                          shard_size: int = 64, progress: bool = True, report: LoadReport | None = None
+                          ) -> dict[str, FeatureSet]:
+    "{kind: FeatureSet} of `records` from the cache, encoding (one forward pass for all kinds) only what is missing."
+    shapes = {kind: encoder.feature_shape(kind) for kind in kinds}  # an impossible kind fails here, before any work
+    specs = [FeatureSpec(encoder.encoder_id, patches, patch_seed, perturbation, kind) for kind in shapes]
     folders = [cache_dir("features", spec.key) for spec in specs]
     for spec, folder in zip(specs, folders):
         if not (folder / "spec.json").is_file():
             write_json(folder / "spec.json", asdict(spec))
-    def compute(images):
-        encoded = encoder.encode_images([prepare_image(image, specs[0]) for image in images], features=kinds)
-        return [encoded[kind] for kind in kinds]
+    report = LoadReport() if report is None else report
+    def compute(batch_records, images):
+        prepared = [prepare_image(image, specs[0], report, str(r.path)) for r, image in zip(batch_records, images)]
+        encoded = encoder.encode_image_kinds(prepared, tuple(shapes))
+        return [encoded[kind] for kind in shapes]
+    noted = len(report.notes)
     kept, arrays = cached_rows(records, folders, compute, shard_size, progress, report,
                                description=f"features {encoder.name} [{patches}, {perturbation}]")
-    sets = {spec.features: FeatureSet(kept, array.astype(np.float32, copy=False), spec) for spec, array in zip(specs, arrays)}
-    return sets[features] if isinstance(features, str) else sets
+    if len(report.notes) > noted:
+        logger.warning("%d images encoded now hold fewer than %d distinct patches: their grids repeat patches (%r)",
+                       len(report.notes) - noted, GRID_SIDE ** 2, report)
+    return {spec.kind: FeatureSet(kept, array.astype(np.float32, copy=False).reshape(len(kept), *shapes[spec.kind]), spec)
+            for spec, array in zip(specs, arrays)}
+
+def extract_features(records: Sequence[ImageRecord], encoder: Encoder, patches: str = "nsnet", patch_seed: int = 0,
+                     perturbation: str = "none", kind: str = "embedding", shard_size: int = 64,
+                     progress: bool = True, report: LoadReport | None = None) -> FeatureSet:
+    "Features of one kind of `records` from the cache, encoding (and caching, shard by shard) only what is missing."
+    return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
+                                 report)[kind]

@@ -11,20 +11,22 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import platformdirs
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['logger', 'MAX_PIXELS', 'sha256_file', 'atomic_path', 'write_json', 'cache_dir', 'project_dir', 'running_as_script',
-           'output_dir', 'ImageLoadError', 'to_rgb', 'open_image', 'LoadReport', 'iter_images']
+__all__ = ['logger', 'MAX_PIXELS', 'sha256_file', 'atomic_path', 'sweep_temporaries', 'rounded', 'write_json', 'cache_dir',
+           'project_dir', 'running_as_script', 'output_dir', 'command_name', 'one_line_errors', 'ImageLoadError',
+           'to_rgb', 'open_image', 'LoadReport', 'iter_images']
 
 # %% ../nbs/00_io.ipynb #f8aaebac
 logger = logging.getLogger("nsnet_study")
@@ -39,9 +41,19 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 # %% ../nbs/00_io.ipynb #562f8a70
+def _umask() -> int:
+    "This process's umask (read without changing it where /proc allows)."
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    "Yield a temporary path beside `path`; move it onto `path` only if the block succeeds."
+    "Yield a temporary path beside `path`; move it onto `path` (with umask permissions) only if the block succeeds."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -49,12 +61,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    "Write `obj` as indented, key-sorted JSON, atomically."
+def sweep_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> int:
+    "Delete `atomic_path` temporaries in `folder` untouched for `older_than` seconds (left by killed runs); how many."
+    swept = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                swept += 1
+        except FileNotFoundError:  # another process swept it first
+            pass
+    return swept
+
+def rounded(obj: Any, digits: int) -> Any:
+    "`obj` with every float (numpy's too) rounded to `digits` decimals, at any depth of dicts and lists."
+    if isinstance(obj, dict):
+        return {key: rounded(value, digits) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(value, digits) for value in obj]
+    if isinstance(obj, (float, np.floating)):
+        return round(float(obj), digits)
+    return int(obj) if isinstance(obj, np.integer) else obj
+
+def write_json(path: str | os.PathLike, obj: Any, digits: int | None = None) -> Path:
+    "Write `obj` as indented, key-sorted JSON, atomically; floats rounded to `digits` decimals if given."
+    obj = obj if digits is None else rounded(obj, digits)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return Path(path)
@@ -87,6 +123,25 @@ def output_dir(kind: str, override: str | os.PathLike | None = None) -> Path:
     folder = Path(override) if override is not None else (project_dir() or Path.cwd()) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+# %% ../nbs/00_io.ipynb #7c1e0a02
+def command_name(module: str) -> str:
+    "How the user invoked this command: a console script's name (`nsnet-data`), else `python -m <module>`."
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return invoked if invoked and not invoked.endswith(".py") and invoked not in ("-c", "-m") else f"python -m {module}"
+
+def one_line_errors(prog: str, work: Callable[[], int]) -> int:
+    "Run `work()`; an exception becomes `prog: error: <one line>` on stderr and exit status 1 (NSNET_DEBUG=1: traceback)."
+    try:
+        return work()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("NSNET_DEBUG"):
+            raise
+        print(f"{prog}: error: {' '.join(str(error).split()) or type(error).__name__}", file=sys.stderr)
+        return 1
 
 # %% ../nbs/00_io.ipynb #23e5289b
 MAX_PIXELS = 64_000_000  # refuse to decode images above 64 megapixels (about 190 MB as RGB)
@@ -159,9 +214,10 @@ def open_image(path: str | os.PathLike, crop: tuple[int, int, int, int] | None =
 # %% ../nbs/00_io.ipynb #de21b12e
 @dataclass
 class LoadReport:
-    "What a loading pass used and what it skipped, with reasons."
+    "What a loading pass used, what it skipped and what it used with a caveat, with reasons."
     loaded: int = 0
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (path, reason, detail)
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # used, but (path, reason, detail): e.g. few_patches
 
     def reasons(self) -> Counter:
         "How many files were skipped for each reason."
@@ -169,7 +225,8 @@ class LoadReport:
 
     def __repr__(self) -> str:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons().items())) or "none"
-        return f"LoadReport(loaded={self.loaded}, skipped={len(self.skipped)} [{reasons}])"
+        caveats = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r for _, r, _ in self.notes).items()))
+        return f"LoadReport(loaded={self.loaded}, skipped={len(self.skipped)} [{reasons}]" + (f", notes [{caveats}])" if caveats else ")")
 
 def iter_images(items, path_of=lambda item: item, crop_of=lambda item: None,
                 report: LoadReport | None = None, max_pixels: int = MAX_PIXELS):

@@ -12,7 +12,7 @@ from .io import to_rgb
 
 # %% auto #0
 __all__ = ['PATCH_SIZE', 'GRID_SIDE', 'N_LOW', 'N_HIGH', 'PATCH_MODES', 'GREY_WEIGHTS', 'patch_grid', 'spectral_entropy',
-           'extreme_patch_indices', 'select_patches']
+           'extreme_patch_indices', 'select_patches', 'distinct_patches']
 
 # %% ../nbs/02_patches.ipynb #bbca4b5b
 PATCH_SIZE = 32  # pixels per patch side
@@ -85,3 +85,17 @@ def select_patches(image: Image.Image | np.ndarray, mode: str = "nsnet", seed: i
     tiles = patches[kept].reshape(GRID_SIDE, GRID_SIDE, PATCH_SIZE, PATCH_SIZE, 3)
     grid = Image.fromarray(tiles.transpose(0, 2, 1, 3, 4).reshape(GRID_SIDE * PATCH_SIZE, GRID_SIDE * PATCH_SIZE, 3))
     return (grid, kept) if return_indices else grid
+
+# %% ../nbs/02_patches.ipynb #5a0c2e12
+def distinct_patches(size: tuple[int, int], mode: str = "nsnet") -> int:
+    "How many different source patches `select_patches` tiles for an image of `size` (width, height): 49 at most."
+    width, height = size
+    if mode == "nsnet":
+        available = max(1, width // PATCH_SIZE) * max(1, height // PATCH_SIZE)  # sides under 32 px are edge-padded
+        kept = available
+    elif mode == "original_notebooks":
+        available = -(-width // PATCH_SIZE) * -(-height // PATCH_SIZE)  # padded up to a multiple of 32
+        kept = available if 2 * max(1, available // 4) > available else 2 * max(1, available // 4)
+    else:
+        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+    return min(kept, GRID_SIDE * GRID_SIDE)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,8 +22,8 @@ from .io import cache_dir, sha256_file
 
 # %% auto #0
 __all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'unit_rows', 'PrototypeBank', 'build_prototype_bank', 'prototype_semantics',
-           'coarse_group', 'nearest_neighbour_agreement', 'Captioner', 'blip_captioner', 'load_captioner',
-           'caption_records', 'caption_semantics']
+           'coarse_group', 'nearest_neighbour_hits', 'nearest_neighbour_agreement', 'Captioner', 'blip_captioner',
+           'load_captioner', 'caption_records', 'caption_semantics', 'save_tiny_blip']
 
 # %% ../nbs/05_semantics.ipynb #ba9ba446
 @dataclass
@@ -33,12 +33,13 @@ class Semantics:
     captions: list[str]
     vectors: np.ndarray  # float32 (N, D), rows of unit length (zero rows only for an empty caption bank)
     source_id: str  # e.g. "prototypes:imagenet-samples@<encoder_id>:k5"
+    blank_vector: np.ndarray  # float32 (D,): the semantic vector of an image without a caption
 
     def subset(self, records: Sequence[ImageRecord]) -> "Semantics":
         "The rows of these records, in their order."
         index = row_index(self.records, records)
-        return Semantics([self.records[i] for i in index], [self.captions[i] for i in index], self.vectors[index],
-                         self.source_id)
+        return replace(self, records=[self.records[i] for i in index], captions=[self.captions[i] for i in index],
+                       vectors=self.vectors[index])
 
 def unit_rows(array: np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (zero rows stay zero)."
@@ -66,7 +67,7 @@ def build_prototype_bank(encoder: Encoder, records: Sequence[ImageRecord] | None
     if not all(r.category for r in records):
         raise ValueError("every prototype record needs a category (its class name)")
     features = extract_features(records, encoder, patches="none", progress=progress)
-    return PrototypeBank([r.category for r in features.records], unit_rows(features.features), features.records,
+    return PrototypeBank([r.category for r in features.records], unit_rows(features.values), features.records,
                          encoder.encoder_id)
 
 def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 5,
@@ -78,7 +79,7 @@ def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 
         raise ValueError("semantics need whole-image features (patches='none'), not a patch grid")
     if features.spec.encoder_id != bank.encoder_id:
         raise ValueError(f"features from {features.spec.encoder_id} but prototypes from {bank.encoder_id}")
-    similarity = unit_rows(features.features) @ bank.vectors.T
+    similarity = unit_rows(features.values) @ bank.vectors.T
     own = {image_key(r): j for j, r in enumerate(bank.records)}
     for i, record in enumerate(features.records):  # an image of the bank must not be described by itself
         if image_key(record) in own:
@@ -90,7 +91,8 @@ def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 
     vectors = unit_rows(np.einsum("nk,nkd->nd", weights, prototypes[top]))
     captions = [", ".join(bank.names[j] for j in row) for row in top]
     where = "" if space is None else f":space{prototypes.shape[1]}"
-    return Semantics(features.records, captions, vectors, f"prototypes:{len(bank.names)}@{bank.encoder_id}:k{top_k}{where}")
+    return Semantics(features.records, captions, vectors, f"prototypes:{len(bank.names)}@{bank.encoder_id}:k{top_k}{where}",
+                     unit_rows(prototypes.mean(0, keepdims=True))[0])
 
 # %% ../nbs/05_semantics.ipynb #e903191c
 IMAGENET_COARSE_GROUPS = {  # ImageNet class index ranges (inclusive) of a few unambiguous coarse groups
@@ -106,13 +108,17 @@ def coarse_group(class_index: int) -> str | None:
             return group
     return None
 
-def nearest_neighbour_agreement(vectors: np.ndarray, groups: Sequence[str]) -> tuple[float, float]:
-    "Fraction of rows whose nearest other row (cosine) has the same group, and that fraction by chance."
+def nearest_neighbour_hits(vectors: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    "Per row: does its nearest other row (cosine) have the same group?"
     similarity = unit_rows(vectors) @ unit_rows(vectors).T
     np.fill_diagonal(similarity, -np.inf)
     groups = np.asarray(groups)
-    agreement = float((groups[similarity.argmax(1)] == groups).mean())
-    _, counts = np.unique(groups, return_counts=True)
+    return groups[similarity.argmax(1)] == groups
+
+def nearest_neighbour_agreement(vectors: np.ndarray, groups: Sequence[str]) -> tuple[float, float]:
+    "Fraction of rows whose nearest other row (cosine) has the same group, and that fraction by chance."
+    agreement = float(nearest_neighbour_hits(vectors, groups).mean())
+    _, counts = np.unique(np.asarray(groups), return_counts=True)
     chance = float(((counts * (counts - 1)) / (len(groups) * (len(groups) - 1))).sum())
     return agreement, chance
 
@@ -140,6 +146,7 @@ def blip_captioner(model, processor, name: str, weights_id: str, device: str | t
         return [text.strip() for text in processor.batch_decode(tokens, skip_special_tokens=True)]
     return Captioner(name, weights_id, caption)
 
+# %% ../nbs/05_semantics.ipynb #3b9d0c2e
 def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
                    device: str | torch.device | None = None) -> Captioner:
     "BLIP by hub name (downloaded once, then cached by transformers) or local directory."
@@ -156,17 +163,38 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
     weights_id = hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16] if weights else name_or_path
     return blip_captioner(model, processor, "blip", weights_id, device)
 
+# %% ../nbs/05_semantics.ipynb #6d1f4a8b
 def caption_records(records: Sequence[ImageRecord], captioner: Captioner, batch_size: int = 16,
                     progress: bool = True) -> tuple[list[ImageRecord], list[str]]:
     "Captions of the whole images, cached per image and captioner."
     folder = cache_dir("captions", hashlib.sha256(captioner.captioner_id.encode()).hexdigest()[:20])
-    kept, (captions,) = cached_rows(records, [folder], lambda images: [np.array(captioner.caption(images))],
+    kept, (captions,) = cached_rows(records, [folder], lambda _, images: [np.array(captioner.caption(images))],
                                     shard_size=batch_size, progress=progress, description=f"captions {captioner.name}")
     return kept, [str(c) for c in captions]
 
 def caption_semantics(records: Sequence[ImageRecord], captioner: Captioner, encoder: Encoder,
                       progress: bool = True) -> Semantics:
-    "The paper's semantics: caption each image, embed the captions with the text tower, normalise."
+    "The paper's semantics: caption each image, embed the captions (and the empty caption) with the text tower."
     kept, captions = caption_records(records, captioner, progress=progress)
-    vectors = unit_rows(encoder.encode_texts(captions))
-    return Semantics(kept, captions, vectors, f"captions:{captioner.captioner_id}@{encoder.encoder_id}")
+    vectors, blank = unit_rows(encoder.encode_texts(captions)), unit_rows(encoder.encode_texts([""]))[0]
+    return Semantics(kept, captions, vectors, f"captions:{captioner.captioner_id}@{encoder.encoder_id}", blank)
+
+# %% ../nbs/05_semantics.ipynb #4e7a1c93
+def save_tiny_blip(folder: str | os.PathLike, seed: int = 0) -> Path:
+    "Write a random BLIP captioner (16-word vocabulary, 32-px images) to `folder`, as `save_pretrained` lays it out."
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "dog", "cat", "car",
+             "the", "on", "grass", "red"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    torch.manual_seed(seed)
+    text = dict(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                max_position_embeddings=32, bos_token_id=5, eos_token_id=3, pad_token_id=0, sep_token_id=3)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=16)
+    BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision)).save_pretrained(folder)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer).save_pretrained(folder)
+    return folder
