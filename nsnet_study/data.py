@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import random
@@ -27,14 +29,16 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .io import (LoadReport, atomic_path, cache_dir, command_name, iter_images, logger, one_line_errors, open_image,
-                            running_as_script, sha256_file)
+                            running_as_script, sha256_file, write_json)
 
 # %% auto #0
-__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'ImageRecord', 'open_record', 'iter_record_images',
-           'SharedDataset', 'shared_dataset', 'packaged_manifest', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
-           'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'load_cnndetection_layout',
-           'load_genimage_layout', 'load_real_fake_folders', 'deduplicate', 'split_records', 'leave_one_generator_out',
-           'draw_as_published', 'shared_images', 'split_table', 'take_per_group', 'main']
+__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'NEAR_DUPLICATE_CORRELATION', 'CONTENT_DOMAINS',
+           'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset', 'shared_dataset', 'packaged_manifest',
+           'DataNotFoundError', 'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset',
+           'describe_records', 'frame_width', 'load_cnndetection_layout', 'load_genimage_layout',
+           'load_real_fake_folders', 'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published',
+           'shared_images', 'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
+           'grouped_folds', 'leave_one_out_folds', 'take_per_group', 'main']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")
@@ -349,35 +353,43 @@ def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
         counts[i] += 1
     return counts
 
+def _units(records: list[ImageRecord], groups: dict[str, str] | None) -> list[list[ImageRecord]]:
+    "Records bundled by group (`groups`: sha256 -> group id; none: every record alone), each bundle sorted by sha256."
+    bundles: dict[str, list[ImageRecord]] = defaultdict(list)
+    for record in records:
+        bundles[(groups or {}).get(record.sha256, record.sha256)].append(record)
+    return [sorted(bundle, key=attrgetter("sha256")) for bundle in bundles.values()]
+
 def split_records(records: Iterable[ImageRecord], fractions: dict[str, float] | None = None, seed: int = 0,
-                  stratify_by: Sequence[str] = ("source", "generator", "label")) -> dict[str, list[ImageRecord]]:
-    "Seeded, stratified, sha256-disjoint splits (default train 0.6 / val 0.2 / test 0.2)."
+                  stratify_by: Sequence[str] = ("source", "generator", "label"), groups: dict[str, str] | None = None
+                  ) -> dict[str, list[ImageRecord]]:
+    "Seeded, stratified, sha256-disjoint splits (default train 0.6 / val 0.2 / test 0.2) that never cut a group."
     fractions = fractions or {"train": 0.6, "val": 0.2, "test": 0.2}
     if any(f < 0 for f in fractions.values()) or not np.isclose(sum(fractions.values()), 1.0):
         raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
-    groups: dict[tuple, list[ImageRecord]] = defaultdict(list)
-    for record in deduplicate(records):
-        groups[tuple(getattr(record, key) for key in stratify_by)].append(record)
+    strata: dict[tuple, list[list[ImageRecord]]] = defaultdict(list)
+    for unit in _units(deduplicate(records), groups):
+        strata[tuple(getattr(unit[0], key) for key in stratify_by)].append(unit)
     rng = np.random.default_rng(seed)
     splits: dict[str, list[ImageRecord]] = {name: [] for name in fractions}
-    for key in sorted(groups):
-        members = sorted(groups[key], key=attrgetter("sha256"))  # independent of input order
+    for key in sorted(strata):
+        members = sorted(strata[key], key=lambda unit: unit[0].sha256)  # independent of input order
         members = [members[i] for i in rng.permutation(len(members))]
         start = 0
         for name, count in zip(fractions, _stratified_allocation(len(members), list(fractions.values()))):
-            splits[name] += members[start:start + count]
+            splits[name] += [record for unit in members[start:start + count] for record in unit]
             start += count
     return splits
 
 def leave_one_generator_out(records: Iterable[ImageRecord], generator: str, val_fraction: float = 0.2,
-                            seed: int = 0) -> dict[str, list[ImageRecord]]:
-    "Test on one generator's real and fake images; train and validate on the others (sha256-disjoint)."
+                            seed: int = 0, groups: dict[str, str] | None = None) -> dict[str, list[ImageRecord]]:
+    "Test on one generator's real and fake images; train and validate on the others (sha256-disjoint, groups whole)."
     records = deduplicate(records)
     test = [r for r in records if r.generator == generator]
     if not test:
         raise ValueError(f"no records of generator {generator!r}; have {sorted({r.generator for r in records})}")
     rest = [r for r in records if r.generator != generator]
-    splits = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed)
+    splits = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
     return {**splits, "test": test}
 
 def draw_as_published(records: Sequence[ImageRecord], n_train: int, n_test: int,
@@ -398,6 +410,110 @@ def split_table(splits: dict[str, list[ImageRecord]]) -> pd.DataFrame:
     rows = [{"split": name, "label": r.label} for name, members in splits.items() for r in members]
     table = pd.DataFrame(rows).value_counts().unstack(fill_value=0).reindex(index=list(splits), fill_value=0)
     return table.reindex(columns=list(LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
+
+# %% ../nbs/01_data.ipynb #6d0e1a02
+NEAR_DUPLICATE_CORRELATION = 0.92  # thumbnail correlation above which two images are one picture
+CONTENT_DOMAINS = {"crn": "street scenes (crn, imle)", "imle": "street scenes (crn, imle)"}  # generator -> shared domain
+
+def content_domain(record: ImageRecord) -> str:
+    "The content domain of a record: a declared shared domain, else its generator (else its source)."
+    return CONTENT_DOMAINS.get(record.generator, record.generator or record.source)
+
+def thumbnail(record: ImageRecord, size: int = 32) -> np.ndarray:
+    "The record's picture (crop applied) as a zero-mean, unit-norm grey `size` x `size` vector."
+    grey = np.asarray(open_record(record).convert("L").resize((size, size), Image.Resampling.BOX), np.float64).ravel()
+    grey = grey - grey.mean()
+    return grey / max(np.linalg.norm(grey), 1e-12)
+
+# %% ../nbs/01_data.ipynb #6d0e1a03
+def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
+    "Connected-component label of each of n items, given linked pairs (union-find)."
+    parent = list(range(n))
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    for i, j in pairs:
+        parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(n)])
+
+def near_duplicate_groups(records: Sequence[ImageRecord], threshold: float = NEAR_DUPLICATE_CORRELATION,
+                          size: int = 32) -> dict[str, str]:
+    "sha256 -> group id (the smallest sha256 of its group) of every record that loads; cached per set of images."
+    records = sorted(deduplicate(records), key=attrgetter("sha256"))
+    identity = "\n".join(f"{r.sha256}@{r.crop}" for r in records) + f"\n{threshold}\n{size}"
+    cached = cache_dir("groups") / f"{hashlib.sha256(identity.encode()).hexdigest()[:20]}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    loaded = [(r, thumbnail(r, size)) for r, _ in iter_record_images(records)]
+    vectors = np.array([v for _, v in loaded]).reshape(len(loaded), -1)
+    similar = np.argwhere(np.triu(vectors @ vectors.T, 1) > threshold)
+    labels = _components(similar, len(loaded))
+    first = {label: loaded[i][0].sha256 for i, label in reversed(list(enumerate(labels)))}  # records are sha-sorted
+    groups = {r.sha256: first[label] for (r, _), label in zip(loaded, labels)}
+    write_json(cached, groups)
+    return groups
+
+# %% ../nbs/01_data.ipynb #6d0e1a08
+@dataclass(frozen=True)
+class Fold:
+    "One partition of the data: train (fitting), val (choices), test (scoring only); named by repeat (or seed) and fold."
+    repeat: int
+    fold: int | str  # the fold's number, or the held-out generator or domain
+    train: list[ImageRecord]
+    val: list[ImageRecord]
+    test: list[ImageRecord]
+
+    def splits(self) -> dict[str, list[ImageRecord]]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: int, seed: int,
+                   stratify_by: Sequence[str]) -> list[np.ndarray]:
+    "Test indices of each of n_folds grouped, stratified folds (strata too small for n_folds fall back to the label)."
+    from sklearn.model_selection import StratifiedGroupKFold
+    strata = ["/".join(str(getattr(r, key)) for key in stratify_by) for r in records]
+    if min(pd.Series(strata).value_counts()) < n_folds:
+        strata = [r.label for r in records]
+    if min(pd.Series(strata).value_counts()) < n_folds:
+        raise ValueError(f"too few real or fake images ({min(pd.Series(strata).value_counts())}) for {n_folds} folds")
+    group_ids = [groups.get(r.sha256, r.sha256) for r in records]
+    folds = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    return [test for _, test in folds.split(np.zeros(len(records)), strata, group_ids)]
+
+# %% ../nbs/01_data.ipynb #6d0e1a09
+def grouped_folds(records: Iterable[ImageRecord], groups: dict[str, str] | None = None, n_folds: int = 5,
+                  n_repeats: int = 5, seed: int = 0, stratify_by: Sequence[str] = ("source", "generator", "label")
+                  ) -> list[Fold]:
+    "n_repeats x n_folds partitions (each image a test image once per repeat), with an inner grouped validation split."
+    records = sorted(deduplicate(records), key=attrgetter("sha256"))
+    groups = groups or {}
+    folds = []
+    for repeat in range(n_repeats):
+        for fold, test_index in enumerate(_grouped_kfold(records, groups, n_folds, seed * 1000 + repeat, stratify_by)):
+            test = [records[i] for i in test_index]
+            rest = [records[i] for i in np.setdiff1d(np.arange(len(records)), test_index)]
+            val_index = _grouped_kfold(rest, groups, n_folds, seed * 1000 + repeat + 500 + fold, stratify_by)[0]
+            val = [rest[i] for i in val_index]
+            train = [rest[i] for i in np.setdiff1d(np.arange(len(rest)), val_index)]
+            folds.append(Fold(repeat, fold, train, val, test))
+    return folds
+
+# %% ../nbs/01_data.ipynb #6d0e1a12
+def leave_one_out_folds(records: Iterable[ImageRecord], by: str = "generator", seeds: Sequence[int] = (0,),
+                        groups: dict[str, str] | None = None, val_fraction: float = 0.2) -> list[Fold]:
+    "One Fold per seed and held-out generator (or content domain, `by='domain'`): test on it, train and validate on the rest."
+    if by not in ("generator", "domain"):
+        raise ValueError(f"hold out by 'generator' or 'domain', not {by!r}")
+    records = deduplicate(records)
+    unit = (lambda r: r.generator) if by == "generator" else content_domain
+    folds = []
+    for seed in seeds:
+        for held_out in sorted({unit(r) for r in records}):
+            rest = [r for r in records if unit(r) != held_out]
+            fit = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
+            folds.append(Fold(seed, held_out, fit["train"], fit["val"], [r for r in records if unit(r) == held_out]))
+    return folds
 
 # %% ../nbs/01_data.ipynb #21940ea8
 def take_per_group(records: Iterable[ImageRecord], n: int | None, by: Sequence[str] = ("generator", "label")) -> list[ImageRecord]:

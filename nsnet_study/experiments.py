@@ -11,19 +11,21 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .data import ImageRecord, load_shared_dataset, take_per_group
+from .data import Fold, ImageRecord, load_shared_dataset, take_per_group
 from .encoders import Encoder, load_encoder
 from .features import extract_features, image_key
 from .semantics import PrototypeBank, build_prototype_bank, prototype_semantics
+from .metrics import average_precision, balanced_threshold
 from .training import (DetectorConfig, DetectorInputs, TrainedDetector, blank_captions, detector_inputs,
-                                  evaluate, summary_row, train)
+                                  evaluate, summary_row, train, train_many)
 
 # %% auto #0
 __all__ = ['prepare_inputs', 'StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint', 'task_key', 'parallel_jobs',
-           'fit_and_evaluate_many', 'run_variants']
+           'fit_and_evaluate_many', 'run_variants', 'cross_validate', 'cross_validate_many', 'nested_choice']
 
 # %% ../nbs/10_experiments.ipynb #e0749aea
 def prepare_inputs(records: Sequence[ImageRecord], encoder: Encoder, bank: PrototypeBank, patches: str = "nsnet",
@@ -94,13 +96,16 @@ def _run_task(task: dict, keep_detector: bool) -> tuple[TrainedDetector | None, 
 
 def _run_tasks(tasks: Sequence[dict], n_jobs: int | None, progress: bool, keep_detectors: bool, description: str) -> list:
     "Every task, in worker processes (one per core) or in this process; results in task order."
-    n_jobs = min(parallel_jobs(n_jobs), max(len(tasks), 1))
-    bar = dict(total=len(tasks), desc=description, unit="run", disable=not progress or not tasks)
-    if n_jobs == 1:
-        return [_run_task(task, keep_detectors) for task in tqdm(tasks, **bar)]
+    return _parallel(_run_task, [(task, keep_detectors) for task in tasks], parallel_jobs(n_jobs), progress, description)
+
+# %% ../nbs/10_experiments.ipynb #1a7b3c35
+def _parallel(function, tasks: Sequence[tuple], n_jobs: int, progress: bool, description: str) -> list:
+    "`function(*task)` for every task, in `n_jobs` worker processes (or this one); results in task order."
+    bar = dict(total=len(tasks), desc=description, unit="task", disable=not progress or not tasks)
+    if min(n_jobs, len(tasks)) <= 1:
+        return [function(*task) for task in tqdm(tasks, **bar)]
     from joblib import Parallel, delayed
-    runs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_task)(task, keep_detectors) for task in tasks)
-    return list(tqdm(runs, **bar))
+    return list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(function)(*task) for task in tasks), **bar))
 
 # %% ../nbs/10_experiments.ipynb #1a7b3c16
 def fit_and_evaluate_many(tasks: Sequence[dict], n_jobs: int | None = None, progress: bool = True,
@@ -124,3 +129,66 @@ def run_variants(variants: Sequence[tuple[str, DetectorConfig]], inputs: Detecto
     evaluations = fit_and_evaluate_many(tasks, n_jobs, keep_detectors=False, memo=memo)
     return [{"variant": name, "seed": seed, **summary_row(evaluation)}
             for (name, seed, _), (_, evaluation) in zip(runs, evaluations)]
+
+# %% ../nbs/10_experiments.ipynb #1a7b3c31
+def _fold_splits(inputs: DetectorInputs, fold: Fold, captioned_fraction: float) -> dict[str, DetectorInputs]:
+    return {name: blank_captions(inputs.subset(members), captioned_fraction) for name, members in fold.splits().items()}
+
+def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
+                val_ap: float) -> pd.DataFrame:
+    return pd.DataFrame({"repeat": fold.repeat, "fold": fold.fold, "condition": condition,
+                         "image": [r.sha256 for r in test.records], "generator": [r.generator or r.source for r in test.records],
+                         "label": test.labels, "score": detector.predict(test), "threshold": threshold, "val_ap": val_ap,
+                         "best_epoch": detector.best_epoch})
+
+def cross_validate(config: DetectorConfig, inputs: DetectorInputs, folds: Sequence[Fold],
+                   conditions: dict[str, DetectorInputs] | None = None, device=None) -> pd.DataFrame:
+    "Train `config` on every fold at once; per test image and fold: score (clean and per condition), validation threshold."
+    parts = [_fold_splits(inputs, fold, config.captioned_fraction) for fold in folds]
+    select = None if config.selection == "last" else [part[config.selection] for part in parts]
+    detectors = train_many([part["train"] for part in parts], config, select, [config.seed + f.repeat for f in folds], device)
+    frames = []
+    for fold, part, detector in zip(folds, parts, detectors):
+        val_scores = detector.predict(part["val"])
+        threshold, val_ap = balanced_threshold(part["val"].labels, val_scores), average_precision(part["val"].labels, val_scores)
+        tests = {"clean": part["test"], **{name: blank_captions(degraded.subset(fold.test), config.captioned_fraction)
+                                           for name, degraded in (conditions or {}).items()}}
+        frames += [_score_rows(fold, condition, test, detector, threshold, val_ap) for condition, test in tests.items()]
+    return pd.concat(frames, ignore_index=True)
+
+# %% ../nbs/10_experiments.ipynb #1a7b3c34
+def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_key: str) -> str:
+    images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
+    return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
+
+def _cross_validate_task(config, inputs, folds, conditions) -> pd.DataFrame:
+    return cross_validate(config, inputs, folds, conditions)
+
+def cross_validate_many(configs: dict[str, DetectorConfig], inputs: DetectorInputs, folds: Sequence[Fold],
+                        conditions: dict[str, DetectorInputs] | None = None, n_jobs: int | None = None,
+                        memo: dict | None = None, progress: bool = True) -> pd.DataFrame:
+    "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain a `method` column."
+    memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
+    inputs_key = inputs_fingerprint(inputs)
+    conditions_key = ",".join(f"{k}:{inputs_fingerprint(v)}" for k, v in sorted((conditions or {}).items()))
+    keys = {name: [_fold_key(config, inputs_key, fold, conditions_key) for fold in folds] for name, config in configs.items()}
+    tasks, owners = [], []
+    for name, config in configs.items():
+        todo = [fold for fold, key in zip(folds, keys[name]) if key not in memo]
+        for chunk in (todo[i::jobs] for i in range(min(jobs, len(todo)))):
+            tasks.append((config, inputs, chunk, conditions))
+            owners.append([_fold_key(config, inputs_key, fold, conditions_key) for fold in chunk])
+    for owner, frame in zip(owners, _parallel(_cross_validate_task, tasks, jobs, progress, "cross-validation stacks")):
+        for key, (_, part) in zip(owner, frame.groupby(["repeat", "fold"], sort=False)):
+            memo[key] = part
+    return pd.concat([memo[key].assign(method=name) for name in configs for key in keys[name]], ignore_index=True)
+
+# %% ../nbs/10_experiments.ipynb #1a7b3c41
+def nested_choice(scores: pd.DataFrame, candidates: Sequence[str], name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Per (repeat, fold): the candidate method with the best validation AP; (its rows, method renamed `name`; the choices)."
+    runs = scores[scores.method.isin(candidates)].groupby(["repeat", "fold", "method"], sort=False).val_ap.first().reset_index()
+    runs["rank"] = runs.method.map({method: i for i, method in enumerate(candidates)})
+    chosen = (runs.sort_values(["repeat", "fold", "val_ap", "rank"], ascending=[True, True, False, True])
+                  .groupby(["repeat", "fold"], sort=False).head(1)[["repeat", "fold", "method"]])
+    rows = scores.merge(chosen, on=["repeat", "fold", "method"]).assign(method=name)
+    return rows, chosen.rename(columns={"method": "chosen"}).reset_index(drop=True)

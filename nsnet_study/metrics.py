@@ -13,9 +13,11 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'weighted_detection_metrics', 'detection_metrics', 'average_precision', 'roc_auc', 'bootstrap_counts',
-           'detection_strata', 'bootstrap_metrics', 'metric_rows', 'across_seeds', 'summarise_seeds', 'summary_by',
-           'bootstrap_group_mean']
+__all__ = ['METRICS', 'FOLD_METRICS', 'weighted_detection_metrics', 'detection_metrics', 'average_precision', 'roc_auc',
+           'bootstrap_counts', 'detection_strata', 'bootstrap_metrics', 'metric_rows', 'across_seeds',
+           'summarise_seeds', 'summary_by', 'bootstrap_group_mean', 'balanced_accuracy', 'balanced_threshold',
+           'chance_ap', 'corrected_t_interval', 'paired_difference', 'fold_metrics', 'method_summary', 'holm',
+           'comparison_table', 'with_verdicts', 'hierarchical_bootstrap', 'generator_level_table']
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a07
 METRICS = ("acc", "real_acc", "fake_acc", "ap", "auc")
@@ -128,10 +130,12 @@ def across_seeds(values: Sequence[float], confidence: float = 0.95,
         low, high = max(low, bounds[0]), min(high, bounds[1])  # NaN stays NaN
     return pd.Series({"mean": mean, "low": low, "high": high, "n": len(values)})
 
-def summarise_seeds(per_seed: pd.DataFrame, by: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
-    "Tidy per-seed rows -> one row per (by..., metric) with mean, low, high, n."
+def summarise_seeds(per_seed: pd.DataFrame, by: Sequence[str], metrics: Sequence[str],
+                    bounds: tuple[float, float] | None = (0.0, 1.0)) -> pd.DataFrame:
+    "Tidy per-seed rows -> one row per (by..., metric) with mean, low, high, n (intervals clipped to `bounds`)."
     long = per_seed.melt(id_vars=list(by), value_vars=list(metrics), var_name="metric")
-    return long.groupby([*by, "metric"], sort=False).value.apply(across_seeds).unstack().reset_index()  # input order kept
+    summary = long.groupby([*by, "metric"], sort=False).value.apply(lambda values: across_seeds(values, bounds=bounds))
+    return summary.unstack().reset_index()  # input order kept
 
 def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
     "A `summarise_seeds` table as nested JSON: {value of `by`: {metric: {mean, low, high}}} ({} when empty)."
@@ -158,3 +162,152 @@ def bootstrap_group_mean(labels: np.ndarray, scores: np.ndarray, groups: Sequenc
         tail = (1 - confidence) / 2 * 100
         low, high = np.nanpercentile(replicates, [tail, 100 - tail], axis=0)
     return pd.DataFrame({"mean": point, "low": low, "high": high, "groups": len(names)}, index=list(METRICS))
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a02
+def balanced_accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
+    "Mean of real and fake accuracy at `threshold` (NaN without both classes)."
+    metrics = detection_metrics(labels, scores, threshold)
+    return (metrics["real_acc"] + metrics["fake_acc"]) / 2
+
+def balanced_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    "The threshold on the fake probability that maximises balanced accuracy on these (validation) scores."
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    candidates = np.unique(scores)
+    if len(candidates) < 2 or len(np.unique(labels)) < 2:
+        return 0.5
+    cuts = np.r_[candidates[0] - 1e-9, (candidates[1:] + candidates[:-1]) / 2]  # midpoints: ties stay together
+    fake = labels == 1
+    called = scores[None, :] >= cuts[:, None]
+    balanced = ((called & fake).sum(1) / fake.sum() + (~called & ~fake).sum(1) / (~fake).sum()) / 2
+    return float(cuts[np.argmax(balanced)])
+
+def chance_ap(labels: np.ndarray) -> float:
+    "The expected AP of a random ranking of this test set: (H_N + (P-1)/(N-1) (N - H_N)) / N, about the share of fakes."
+    labels = np.asarray(labels)
+    n, p = len(labels), int((labels == 1).sum())
+    if n == 0 or p == 0:
+        return np.nan
+    harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
+    return (harmonic + (p - 1) / max(n - 1, 1) * (n - harmonic)) / n
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a05
+def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
+                         ) -> tuple[float, float, float, float]:
+    "(mean, low, high, two-sided p) of per-fold differences of r x K cross-validation (Nadeau-Bengio corrected t)."
+    d = np.asarray(differences, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) < 2:
+        return (float(d.mean()) if len(d) else np.nan), np.nan, np.nan, np.nan
+    mean = d.mean()
+    se = np.sqrt((1 / len(d) + test_train_ratio) * d.var(ddof=1))
+    half = stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * se
+    p = 2 * stats.t.sf(abs(mean) / se, len(d) - 1) if se > 0 else float(mean == 0) if mean == 0 else 0.0
+    return float(mean), float(mean - half), float(mean + half), float(p)
+
+def paired_difference(per_fold: pd.DataFrame, first: str, second: str, metric: str = "ap", test_train_ratio: float = 0.25,
+                      margin: float = 0.05, by: str = "method") -> dict:
+    "`first` minus `second` on the same folds: mean, 95% interval, p, and whether TOST at `margin` shows equivalence."
+    wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by, values=metric)
+    differences = (wide[first] - wide[second]).to_numpy()
+    mean, low, high, p = corrected_t_interval(differences, test_train_ratio)
+    _, low90, high90, _ = corrected_t_interval(differences, test_train_ratio, confidence=0.90)
+    return {"first": first, "second": second, "metric": metric, "difference": mean, "low": low, "high": high,
+            "p": p, "margin": margin, "equivalent": bool(-margin < low90 and high90 < margin), "folds": int(np.isfinite(differences).sum())}
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a21
+FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
+
+def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", "fold")) -> pd.DataFrame:
+    "One row per run (columns `by`): AP, AUC, accuracies at 0.5, balanced accuracy at the run's validation threshold, chance AP."
+    rows = []
+    for keys, part in scores.groupby(list(by), sort=False):
+        labels, values = part.label.to_numpy(), part.score.to_numpy()
+        metrics = detection_metrics(labels, values)
+        rows.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), **metrics, "images": len(part),
+                     "balanced_acc": balanced_accuracy(labels, values, float(part.threshold.iloc[0])),
+                     "chance_ap": chance_ap(labels)})
+    return pd.DataFrame(rows)
+
+def method_summary(per_fold: pd.DataFrame, test_train_ratio: float = 0.25, metrics: Sequence[str] = FOLD_METRICS,
+                   by: str = "method") -> pd.DataFrame:
+    "Per method and metric: the mean over folds with a 95% corrected resampled t-interval (mean, low, high, folds)."
+    rows = [{by: name, "metric": metric, **dict(zip(("mean", "low", "high"), corrected_t_interval(part[metric], test_train_ratio)[:3])),
+             "folds": int(part[metric].notna().sum())} for name, part in per_fold.groupby(by, sort=False) for metric in metrics]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a10
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    "Holm-adjusted p-values (family-wise error), in the input order; NaN stays NaN."
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a17
+def comparison_table(per_fold: pd.DataFrame, pairs: Sequence[tuple[str, str]], metric: str = "ap",
+                     test_train_ratio: float = 0.25, margin: float = 0.05, adjust: bool = True) -> pd.DataFrame:
+    "Paired differences of `metric` for each pair (first minus second); with `adjust`, Holm-adjusted p-values (`p_holm`)."
+    table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin) for first, second in pairs])
+    table["p_holm"] = holm(table.p) if adjust else table.p
+    return with_verdicts(table, "p_holm")
+
+def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
+    "Add `verdict`: which is higher (p < 0.05), else equivalent within the margin (TOST), else no evidence of a difference."
+    verdict = np.where(table[p] < 0.05, np.where(table.difference > 0, "first higher", "second higher"),
+                       np.where(table.equivalent, [f"equivalent within {m:g}" for m in table.margin], "no evidence of a difference"))
+    return table.assign(verdict=np.where(table.difference.isna(), "undefined", verdict))
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a13
+def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
+    "One metric from `weighted_detection_metrics` output; balanced_acc is the mean of real and fake accuracy."
+    if metric == "balanced_acc":
+        return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
+    return replicates[:, METRICS.index(metric)]
+
+def hierarchical_bootstrap(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
+                           by: str = "method") -> tuple[pd.Series, np.ndarray]:
+    "Mean over generators of `metric` per method (averaged over seeds), and (n_boot, methods) replicates resampling generators, then images."
+    rng = np.random.default_rng(seed)
+    if metric == "balanced_acc":  # each run at its own validation threshold: shift its scores so that threshold sits at 0.5
+        scores = scores.assign(score=scores.score - scores.threshold + 0.5)
+    methods, generators = sorted(scores[by].unique()), sorted(scores.generator.unique())
+    per_generator, replicates = [], []
+    for generator in generators:  # the same image draws for every method and seed of this generator
+        part = scores[scores.generator == generator]
+        images = part[["image", "label"]].drop_duplicates("image").sort_values("image")
+        counts = bootstrap_counts(images.label.astype(str).to_numpy(), n_boot, int(rng.integers(2**31)))
+        values = {m: [] for m in methods}
+        for (method, _), run in part.groupby([by, "seed"]):
+            run = run.set_index("image").loc[images.image]
+            values[method].append(_metric_of(weighted_detection_metrics(run.label.to_numpy(), run.score.to_numpy(),
+                                                                        np.vstack([np.ones(len(run)), counts])), metric))
+        both = np.stack([np.mean(values[m], axis=0) for m in methods], axis=1)  # (1 + n_boot, methods)
+        per_generator.append(both[0])
+        replicates.append(both[1:])
+    drawn = rng.integers(0, len(generators), size=(n_boot, len(generators)))
+    replicates = np.stack(replicates)  # (generators, n_boot, methods)
+    means = replicates[drawn, np.arange(n_boot)[:, None]].mean(1)  # (n_boot, methods)
+    return pd.Series(np.mean(per_generator, axis=0), index=methods), means
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a14
+def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
+                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
+    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed)
+    methods = list(point.index)
+    low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
+    table = pd.DataFrame({"mean": point, "low": low, "high": high})
+    rows = []
+    for first, second in pairs:
+        d = replicates[:, methods.index(first)] - replicates[:, methods.index(second)]
+        low90, high90 = np.nanpercentile(d, [5, 95])
+        rows.append({"first": first, "second": second, "metric": metric, "difference": point[first] - point[second],
+                     "low": np.nanpercentile(d, 2.5), "high": np.nanpercentile(d, 97.5),
+                     "p": min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))) if np.isfinite(d).all() else np.nan, "margin": margin,
+                     "equivalent": bool(-margin < low90 and high90 < margin)})
+    return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)

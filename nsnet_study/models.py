@@ -45,11 +45,9 @@ def supervised_ntxent(embeddings: torch.Tensor, labels: torch.Tensor, temperatur
     log_probability = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     positives = (labels[:, None] == labels[None, :]) & ~self_mask
     counts = positives.sum(1)
-    has_positive = counts > 0
-    if not has_positive.any():
-        return embeddings.sum() * 0.0
-    per_anchor = -(log_probability.masked_fill(~positives, 0.0).sum(1)[has_positive] / counts[has_positive])
-    return per_anchor.mean()
+    per_anchor = -log_probability.masked_fill(~positives, 0.0).sum(1) / counts.clamp(min=1)
+    anchors = (counts > 0).to(per_anchor.dtype)  # no data-dependent shapes: the loss also runs under torch.func.vmap
+    return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
 
 def detector_loss(logits: torch.Tensor, embeddings: torch.Tensor, labels: torch.Tensor,
                   contrastive_weight: float = 1.0, bce_weight: float = 0.2, temperature: float = 0.07,

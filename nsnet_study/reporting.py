@@ -15,9 +15,10 @@ import pandas as pd
 from .io import command_name, one_line_errors, running_as_script
 
 # %% auto #0
-__all__ = ['README_TABLES', 'plot_intervals', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table', 'published_table',
-           'cross_generator_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table', 'bench_table',
-           'readme_blocks', 'compare_results', 'main', 'cross_validated_probe']
+__all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
+           'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
+           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'readme_blocks', 'compare_results', 'main',
+           'cross_validated_probe']
 
 # %% ../nbs/11_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -36,6 +37,25 @@ def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str =
     ax.set_yticks(np.arange(len(order)), order)
     ax.invert_yaxis()
     ax.legend(title=hue, fontsize=8, title_fontsize=9)
+    return ax
+
+# %% ../nbs/11_reporting.ipynb #7fbbac02
+def plot_differences(table: pd.DataFrame, ax, margin: float | None = None, family: str = "family"):
+    "Forest plot of a `comparison_table` (rows: 'first - second'), coloured by `family` when present."
+    labels = [f"{a}  -  {b}" for a, b in zip(table["first"], table["second"])]
+    positions = np.arange(len(table))
+    families = list(pd.unique(table[family])) if family in table else [None]
+    for i, name in enumerate(families):
+        rows = np.flatnonzero(table[family] == name) if name is not None else positions
+        part = table.iloc[rows]
+        ax.errorbar(part["difference"], rows, xerr=[part["difference"] - part["low"], part["high"] - part["difference"]],
+                    fmt="o", ms=4, capsize=2, color=f"C{i}", label=name)
+    if margin:
+        ax.axvspan(-margin, margin, color="grey", alpha=0.12, label=f"equivalence margin +-{margin:g}")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, loc="lower right")
     return ax
 
 # %% ../nbs/11_reporting.ipynb #bcbf6d2c
@@ -82,47 +102,63 @@ def encoder_table(check: dict) -> str:
     return markdown_table(pd.DataFrame(rows).set_index("encoder")) + (
         f"\n\nfp32 vs int8 cosine on the same photo: mean {check['cosine_fp32_vs_int8']['mean']:.2f}; "
         f"int8 runtime batch 1 vs batch 8: min cosine {check['int8_batch1_vs_batch8_cosine']['min']:.2f} "
-        f"(recovered fp32: {check['fp32_batch1_vs_batch8_cosine_min']:.4f}); {check['photos']} photos.")
+        f"(recovered fp32: {check['fp32_batch1_vs_batch8_cosine_min']:.4f}); {check['photos']} photos; "
+        f"int8 instructions of the CPU that ran it: {check.get('int8_kernel', 'not recorded')}.")
 
 # %% ../nbs/11_reporting.ipynb #1753a5fc
 def published_table(comparison: dict) -> str:
-    "The published comparison, one defect fixed at a time: accuracy and AP per step and model."
-    rows = [{"step": step, "model": model, "accuracy": _interval(cells["acc"]), "AP": _interval(cells["ap"])}
+    "The published comparison, one defect fixed at a time: accuracy and AP per step and model, and the paired gap."
+    gap = comparison["gap_advanced_minus_original"]
+    rows = [{"step": step, "model": model, "accuracy": _interval(cells["acc"]), "AP": _interval(cells["ap"]),
+             "AP gap, Advanced - Original (paired)": _interval(gap[step]["ap"]) if model == "Advanced NS-Net" else ""}
             for step, models in comparison["steps"].items() for model, cells in models.items()]
-    return markdown_table(pd.DataFrame(rows).set_index(["step", "model"]))
+    return markdown_table(pd.DataFrame(rows).set_index(["step", "model"])) + (
+        f"\n\nMean over seeds {comparison['seeds']} with a 95% t-interval across seeds; the gap is the per-seed difference "
+        f"of the two models on the same draw or split.")
+
+def differences_table(rows: list[dict], label: str | None = None, p: str = "p") -> str:
+    "Paired differences (first minus second) with their interval, p-value and verdict, as a markdown table."
+    lines = [{**({label: row[label]} if label else {}), "comparison": f"{row['first']} - {row['second']}",
+              "difference": _interval(row, "difference"), "p": f"{row[p]:.3f}", "verdict": row["verdict"]} for row in rows]
+    return markdown_table(pd.DataFrame(lines).set_index(label or "comparison"))
 
 def cross_generator_table(cross: dict) -> str:
-    "Leave-one-generator-out means per method, and the AP on realfake-pairs-declan."
-    declan = lambda method: (_interval(cross["declan"][method], "ap", low="ap_low", high="ap_high")
-                             if method in cross["declan"] else "-")
-    rows = [{"method": method, "accuracy": _interval(cells["acc"]), "real acc": f"{cells['real_acc']['mean']:.2f}",
-             "fake acc": f"{cells['fake_acc']['mean']:.2f}", "AP": _interval(cells["ap"]),
-             "AP on realfake-pairs-declan": declan(method)} for method, cells in cross["mean_over_generators"].items()]
-    return markdown_table(pd.DataFrame(rows).set_index("method"))
+    "Unseen generators: each method's mean AP and balanced accuracy with intervals over generators, and the paired differences."
+    logo, lodo, declan = cross["leave_one_generator_out"], cross["leave_one_domain_out"], cross["declan"]["ap"]
+    rows = [{"method": method, "AP, leave one generator out": _interval(cells), "balanced acc": _interval(logo["balanced_acc"][method]),
+             "AP, leave one domain out": _interval(lodo["ap"][method]),
+             "AP on realfake-pairs-declan": _interval(declan[method]) if method in declan else "-"}
+            for method, cells in logo["ap"].items()]
+    differences = ([{**row, "protocol": "leave one generator out"} for row in logo["differences"]] +
+                   [{**row, "protocol": "leave one domain out"} for row in lodo["differences"]] +
+                   [{**row, "protocol": "realfake-pairs-declan"} for row in cross["declan"]["differences"]])
+    return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(differences, "protocol") +
+            f"\n\nMeans over held-out generators (domains) of the per-generator metric, averaged over seeds {cross['seeds']}; "
+            f"95% intervals resample generators, then images ({cross['n_boot']} replicates; realfake-pairs-declan: images). "
+            f"Chance AP of a held-out generator's 40 images: {cross['chance_ap']:.2f}; balanced accuracy at each run's "
+            f"validation threshold, chance 0.5. Equivalence margin: {cross['margin']:g} AP.")
 
 # %% ../nbs/11_reporting.ipynb #1753a5fd
-def _ablation_rows(part: str, cells_by_variant: dict) -> list[dict]:
-    return [{"ablation": part, "variant": variant, "AP": _interval(cells["ap"]), "accuracy": _interval(cells["acc"])}
-            for variant, cells in cells_by_variant.items()]
-
-def _layer_rows(layers: dict, method: str) -> list[dict]:
-    "Final embedding, the best single layer (by AP) and all layers, for one method."
-    cells = {name.split(": ")[0]: c for name, c in layers.items() if name.endswith(": " + method)}
-    single = [name for name in cells if name.startswith("layer ")]
-    best = max(single, key=lambda name: cells[name]["ap"]["mean"]) if single else None
-    return _ablation_rows(f"features ({method})", {name: cells[name] for name in ("final embedding", best, "all layers")
-                                                   if name in cells})
+def primary_table(ablations: dict) -> str:
+    "The three primary comparisons, declared before running: differences in AP with their corrected intervals."
+    protocol = ablations["protocol"]
+    return differences_table(ablations["primary"]) + (
+        f"\n\n{protocol['repeats']} x {protocol['folds']}-fold grouped cross-validation of all {ablations['images']} images, "
+        f"every method on the same partitions; 95% corrected resampled t-intervals (Nadeau-Bengio); equivalence: "
+        f"90% interval inside +-{ablations['margin']:g} AP (two one-sided tests).")
 
 def ablations_table(ablations: dict) -> str:
-    "Every ablation's variants: AP and accuracy, mean over seeds with a t-interval."
-    rows = (_ablation_rows("removed rank k (global)", {f"k={k}": cells for k, cells in ablations["rank"].items()})
-            + _ablation_rows("projection, parts, loss weights", ablations["variants"])
-            + _ablation_rows("patch selection", ablations["patches"]) + _ablation_rows("encoder", ablations["encoders"])
-            + _layer_rows(ablations["layers"], "original_corrected") + _layer_rows(ablations["layers"], "linear probe"))
-    n_single = len({name.split(": ")[0] for name in ablations["layers"] if name.startswith("layer ")})
-    return markdown_table(pd.DataFrame(rows).set_index(["ablation", "variant"])) + (
-        f"\n\nMean over seeds {ablations['seeds']} with a 95% t-interval across seeds (clipped to [0, 1]); "
-        f"features: the best single layer (by AP) of {n_single} is shown.")
+    "Every method's AP and balanced accuracy (corrected intervals over folds), and the secondary comparisons (Holm)."
+    methods = ablations["methods"]
+    rows = [{"method": name, "AP": _interval(cells["ap"]), "balanced acc": _interval(cells["balanced_acc"]),
+             "accuracy at 0.5": _interval(cells["acc"]), "folds": cells["ap"]["folds"]} for name, cells in methods.items()]
+    protocol = ablations["protocol"]
+    return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(ablations["secondary"], p="p_holm") +
+            f"\n\nPrimary methods on {protocol['repeats']} x {protocol['folds']} folds, every other variant on the first "
+            f"{protocol['secondary_repeats']} repeats of the same partitions; p-values of the secondary comparisons are "
+            f"Holm-adjusted. Chance AP of a test fold: {ablations['chance_ap']:.2f}. Choices made per fold on validation: "
+            + "; ".join(f"{name}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+                        for name, counts in ablations["nested_choices"].items()) + ".")
 
 # %% ../nbs/11_reporting.ipynb #1753a5fe
 def tsne_table(tsne: dict) -> str:
@@ -134,22 +170,24 @@ def tsne_table(tsne: dict) -> str:
 
 def _condition_order(condition: str) -> tuple:
     "Clean first, then each degradation from mild to strong."
-    kind, strength = condition.rsplit("=", 1)
-    kinds = ["none", "JPEG quality", "blur sigma (px)", "resize factor"]
+    kind, strength = condition.rsplit("=", 1) if "=" in condition else (condition, "0")
+    kinds = ["clean", "none", "JPEG quality", "blur sigma (px)", "resize factor"]
     strength = float(strength)
     return (kinds.index(kind) if kind in kinds else len(kinds), kind,
             -strength if kind == "JPEG quality" else abs(np.log(strength)) if kind == "resize factor" else strength)
 
 def robustness_table(robustness: dict) -> str:
-    "AP of each method under each degradation of the test images."
-    name = lambda condition: ("none (clean)" if condition.startswith("none") else
-                              f"{condition.rsplit('=', 1)[0]} {float(condition.rsplit('=', 1)[1]):g}")
-    rows = [{"degradation": name(condition),
-             **{method: _interval(cells["ap"], "value") for method, cells in robustness["curves"][condition].items()}}
+    "AP of each method under each degradation of the same test images, and original_corrected minus the probe."
+    name = lambda condition: condition if condition == "clean" else f"{condition.rsplit('=', 1)[0]} {float(condition.rsplit('=', 1)[1]):g}"
+    difference = {row["first"].split(" @ ")[1]: row for row in robustness["differences"]
+                  if row["first"].startswith("original_corrected @") and row["second"].startswith("linear probe @")}
+    rows = [{"degradation": name(condition), **{method: _interval(cells) for method, cells in robustness["curves"][condition].items()},
+             "original_corrected - linear probe": _interval(difference[condition], "difference")}
             for condition in sorted(robustness["curves"], key=_condition_order)]
     return markdown_table(pd.DataFrame(rows).set_index("degradation")) + (
-        f"\n\nAverage precision (95% bootstrap interval) on the same {robustness['test_images']} test images, "
-        f"degraded; trained on clean images (seed {robustness['seed']}).")
+        f"\n\nAverage precision on the same {robustness['test_images']} test images ({robustness['folds']} folds of the "
+        f"grouped cross-validation), degraded; trained on clean images. 95% intervals resample the images, paired across "
+        f"methods and conditions. Chance AP: {robustness['chance_ap']:.2f}.")
 
 # %% ../nbs/11_reporting.ipynb #1753a5ff
 def peer_table(peer: dict) -> str:
@@ -178,7 +216,8 @@ README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: 
     "data": ("data_overview.json", data_table), "encoder": ("encoder_check.json", encoder_table),
     "published": ("10_published_vs_corrected.json", published_table),
     "cross_generator": ("11_cross_generator.json", cross_generator_table),
-    "ablations": ("12_ablations.json", ablations_table), "tsne": ("13_tsne.json", tsne_table),
+    "primary": ("12_ablations.json", primary_table), "ablations": ("12_ablations.json", ablations_table),
+    "tsne": ("13_tsne.json", tsne_table),
     "robustness": ("14_robustness.json", robustness_table), "peer": ("15_peer_detector.json", peer_table),
     "bench": ("bench_encoders.json", bench_table),
 }

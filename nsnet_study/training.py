@@ -5,6 +5,7 @@
 # %% ../nbs/09_training.ipynb #ca6ca1d9
 from __future__ import annotations
 
+import copy
 import json
 import os
 from contextlib import contextmanager, nullcontext
@@ -31,7 +32,7 @@ from .semantics import Semantics, unit_rows
 __all__ = ['MODELS', 'PROJECTIONS', 'BASELINE_GRIDS', 'PICKLE_SUFFIXES', 'DetectorInputs', 'detector_inputs', 'blank_captions',
            'DetectorConfig', 'original_as_published', 'advanced_as_published', 'original_corrected',
            'advanced_corrected', 'linear_probe', 'knn', 'fit_projection', 'NSNetDetector', 'LinearProbe',
-           'NearestNeighbours', 'TrainedDetector', 'train', 'evaluate_scores', 'evaluate', 'summary_row',
+           'NearestNeighbours', 'TrainedDetector', 'train_many', 'train', 'evaluate_scores', 'evaluate', 'summary_row',
            'save_detector', 'load_detector']
 
 # %% ../nbs/09_training.ipynb #f075c253
@@ -192,12 +193,13 @@ class NSNetDetector(torch.nn.Module):
 # %% ../nbs/09_training.ipynb #0f3e2a15
 @torch.inference_mode()
 def _nsnet_probability(model: NSNetDetector, features: np.ndarray, semantics: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    "Fake probability of each row, in batches, on the model's device."
+    "Fake probability of each row, in batches, on the model's device (one thread on a CPU: the same bits in every process)."
     model.eval()
     device = next(model.parameters()).device
-    out = [torch.sigmoid(model(torch.as_tensor(features[start:start + batch_size], device=device),
-                               torch.as_tensor(semantics[start:start + batch_size], device=device))[0]).cpu().numpy()
-           for start in range(0, len(features), batch_size)]
+    with _one_cpu_thread() if device.type == "cpu" else nullcontext():
+        out = [torch.sigmoid(model(torch.as_tensor(features[start:start + batch_size], device=device),
+                                   torch.as_tensor(semantics[start:start + batch_size], device=device))[0]).cpu().numpy()
+               for start in range(0, len(features), batch_size)]
     return np.concatenate(out) if out else np.empty(0, np.float32)
 
 # %% ../nbs/09_training.ipynb #0f3e2a17
@@ -250,13 +252,9 @@ class TrainedDetector:
         return self.model.fake_probability(inputs.features, inputs.semantics)
 
 # %% ../nbs/09_training.ipynb #0f3e2a19
-def _set_seed(seed: int):
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
 @contextmanager
 def _one_cpu_thread():
-    "The head and mapper are tiny: on a CPU one thread is faster than several (no synchronisation per step)."
+    "The heads are small: on a CPU one thread per process is faster than several (no synchronisation per step)."
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -273,57 +271,90 @@ def _adam(parameters, learning_rate: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=learning_rate)
 
 # %% ../nbs/09_training.ipynb #0f3e2a20
-def _train_epoch(model: NSNetDetector, optimiser, data: tuple[torch.Tensor, ...], order: torch.Generator,
-                 device: torch.device) -> dict[str, float]:
-    "One pass over the training images in seeded random batches: the mean of each loss part."
-    features, semantics, labels = data
-    config, sums = model.config, {}
-    model.train()
-    batches = torch.randperm(len(labels), generator=order).split(config.batch_size)
-    for batch in batches:
-        logits, embeddings, mapped, image = model(features[batch].to(device), semantics[batch].to(device))
-        parts = detector_loss(logits, embeddings, labels[batch].to(device), config.contrastive_weight,
-                              config.bce_weight, config.temperature, mapped, image, config.alignment_weight)
-        optimiser.zero_grad()
-        parts["total"].backward()
-        optimiser.step()
-        for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach()) / len(batches)
-    return sums
+def _padded(arrays: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    "Arrays of different lengths as one zero-padded tensor (M, longest, ...)."
+    out = np.zeros((len(arrays), max(len(a) for a in arrays), *arrays[0].shape[1:]), arrays[0].dtype)
+    for row, array in zip(out, arrays):
+        row[:len(array)] = array
+    return torch.as_tensor(out, device=device)
+
+def _epoch_batches(sizes: Sequence[int], batch_size: int, generators: Sequence[torch.Generator]) -> torch.Tensor:
+    "(steps, M, batch_size) image indices of one epoch: each model's own seeded shuffles, wrapped round to fill every batch."
+    steps = -(-max(sizes) // batch_size)
+    orders = []
+    for n, generator in zip(sizes, generators):
+        order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-steps * batch_size // n))])
+        orders.append(order[:steps * batch_size].view(steps, batch_size))
+    return torch.stack(orders, dim=1)
 
 # %% ../nbs/09_training.ipynb #0f3e2a21
-def _head_data(inputs: DetectorInputs, config: DetectorConfig) -> tuple[torch.Tensor, ...]:
-    "(features, semantics, labels) as tensors; copies, since workers may be handed read-only memory maps."
-    features = torch.tensor(inputs.features, dtype=torch.float32)
-    if config.normalise_features:  # as every committed result was trained; the model normalises again (rounding only)
-        features = torch.nn.functional.normalize(features, dim=-1)
-    return features, torch.tensor(inputs.semantics, dtype=torch.float32), torch.as_tensor(inputs.labels)
+def _stacked_heads(config: DetectorConfig, dim: int, bases: Sequence[np.ndarray], seeds: Sequence[int],
+                   device: torch.device) -> tuple[NSNetDetector, dict, dict]:
+    "A stateless template, and the stacked weights and buffers of one detector per seed (each initialised from it)."
+    width = max(basis.shape[1] for basis in bases)  # bases padded with zero columns: projecting those out is a no-op
+    models = []
+    for basis, seed in zip(bases, seeds):
+        torch.manual_seed(seed)
+        models.append(NSNetDetector(config, dim, np.pad(basis, ((0, 0), (0, width - basis.shape[1])))).to(device))
+    params, buffers = torch.func.stack_module_state(models)
+    return copy.deepcopy(models[0]).to("meta"), params, buffers
 
-def _train_head(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None,
-                device: torch.device, progress: bool, projection_semantics: np.ndarray | None) -> TrainedDetector:
-    _set_seed(config.seed)
-    data = _head_data(train_inputs, config)
-    V = train_inputs.semantics if projection_semantics is None else projection_semantics  # whose semantics span V
-    model = NSNetDetector(config, data[0].shape[1], fit_projection(V, config) if config.projection == "global" else None)
-    model = model.to(device)
-    optimiser, order = _adam(model.parameters(), config.learning_rate), torch.Generator().manual_seed(config.seed)
-    trained = TrainedDetector(config, model, train_inputs.encoder_id, train_inputs.semantic_source)
-    history, best_score, best_state = [], -np.inf, None
-    with _one_cpu_thread() if device.type == "cpu" else nullcontext():
-        for epoch in tqdm(range(1, config.epochs + 1), desc=config.name, disable=not progress):
-            losses = _train_epoch(model, optimiser, data, order, device)
-            row = {"epoch": epoch, **{f"loss_{k}": v for k, v in losses.items()}}
-            if select_on is not None:
-                selected = detection_metrics(select_on.labels, trained.predict(select_on), config.threshold)
-                row.update({f"select_{k}": v for k, v in selected.items()})
-            score = row.get("select_ap", epoch)
-            if config.selection == "last" or select_on is None or score > best_score:
-                best_score, trained.best_epoch = score, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            history.append(row)
-    model.load_state_dict(best_state)
-    trained.history = pd.DataFrame(history)
-    return trained
+def _batched_gradients(template: NSNetDetector):
+    "For stacked weights and (M, batch, ...) inputs: each model's gradients and loss parts, in one vmapped call."
+    config = template.config
+    def loss(params, buffers, features, semantics, labels):
+        logits, embeddings, mapped, image = torch.func.functional_call(template, (params, buffers), (features, semantics))
+        parts = detector_loss(logits, embeddings, labels, config.contrastive_weight, config.bce_weight,
+                              config.temperature, mapped, image, config.alignment_weight)
+        return parts["total"], parts
+    return torch.func.vmap(torch.func.grad(loss, has_aux=True), randomness="different")
+
+# %% ../nbs/09_training.ipynb #0f3e2a30
+@torch.no_grad()
+def _stacked_probability(template: NSNetDetector, params: dict, buffers: dict, m: int, inputs: DetectorInputs) -> np.ndarray:
+    "Fake probability of each image of `inputs` under model `m` of the stack."
+    device = next(iter(params.values())).device
+    template.eval()
+    logits = torch.func.functional_call(template, ({k: v[m] for k, v in params.items()}, {k: v[m] for k, v in buffers.items()}),
+                                        (torch.as_tensor(inputs.features, device=device), torch.as_tensor(inputs.semantics, device=device)))[0]
+    return torch.sigmoid(logits).cpu().numpy()
+
+def _selection_rows(template, params, buffers, select_sets, threshold) -> list[dict]:
+    "Per model: the metrics of its selection split at this epoch (empty without one)."
+    if select_sets is None:
+        return [{} for _ in range(next(iter(params.values())).shape[0])]
+    return [{f"select_{k}": v for k, v in detection_metrics(inputs.labels, _stacked_probability(template, params, buffers, m, inputs),
+                                                            threshold).items()} for m, inputs in enumerate(select_sets)]
+
+# %% ../nbs/09_training.ipynb #0f3e2a31
+def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets, seeds: Sequence[int],
+                 bases: Sequence[np.ndarray], device: torch.device, progress: bool) -> tuple[dict, list[pd.DataFrame], np.ndarray]:
+    "Train one head per training set, stacked: (best weights per model, stacked; history per model; best epoch per model)."
+    template, params, buffers = _stacked_heads(config, train_sets[0].features.shape[1], bases, seeds, device)
+    optimiser, gradients = _adam(params.values(), config.learning_rate), _batched_gradients(template)
+    data = [_padded([getattr(s, name) for s in train_sets], device) for name in ("features", "semantics", "labels")]
+    generators, rows = [torch.Generator().manual_seed(seed) for seed in seeds], torch.arange(len(seeds), device=device)[:, None]
+    torch.manual_seed(seeds[0])  # the mapper's dropout draws
+    best = {k: v.detach().clone() for k, v in params.items()}
+    best_score, best_epoch, history = np.full(len(seeds), -np.inf), np.zeros(len(seeds), int), [[] for _ in seeds]
+    for epoch in tqdm(range(1, config.epochs + 1), desc=config.name, disable=not progress):
+        template.train()
+        losses = []
+        for index in _epoch_batches([len(s.records) for s in train_sets], config.batch_size, generators).to(device):
+            grads, parts = gradients(params, buffers, *(array[rows, index] for array in data))
+            for name, value in params.items():
+                value.grad = grads[name]
+            optimiser.step()
+            losses.append({k: v.detach().cpu().numpy() for k, v in parts.items()})
+        selected = _selection_rows(template, params, buffers, select_sets, config.threshold)
+        for m, row in enumerate(selected):
+            score = row.get("select_ap", epoch) if config.selection != "last" else epoch
+            history[m].append({"epoch": epoch, **{f"loss_{k}": float(np.mean([l[k][m] for l in losses])) for k in losses[0]}, **row})
+            if score > best_score[m]:
+                best_score[m], best_epoch[m] = score, epoch
+                for name, value in params.items():
+                    best[name][m] = value[m].detach()
+    return best, [pd.DataFrame(h) for h in history], best_epoch
 
 # %% ../nbs/09_training.ipynb #179a573f
 BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21]}  # C, or k
@@ -352,18 +383,50 @@ def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select
     return TrainedDetector(config, best, train_inputs.encoder_id, train_inputs.semantic_source, pd.DataFrame(history))
 
 # %% ../nbs/09_training.ipynb #0f3e2a22
+def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets) -> None:
+    if config.selection != "last" and select_sets is None:
+        raise ValueError(f"{config.name} selects its checkpoint on the {config.selection} split: pass select_on")
+    for inputs in train_sets:
+        if len(set(inputs.labels.tolist())) < 2:
+            raise ValueError("training needs both real and fake images")
+    for inputs in select_sets or []:
+        if len(set(inputs.labels.tolist())) < 2:
+            raise ValueError("the selection split needs both real and fake images (AP is undefined otherwise)")
+
+def train_many(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets: Sequence[DetectorInputs] | None = None,
+               seeds: Sequence[int] | None = None, device: str | torch.device | None = None, progress: bool = False,
+               projection_semantics: Sequence[np.ndarray | None] | None = None) -> list[TrainedDetector]:
+    "One detector of `config` per training set (seeded by `seeds`, default config.seed), NS-Net heads stacked in one run."
+    seeds = [config.seed] * len(train_sets) if seeds is None else list(seeds)
+    _checked_training(train_sets, config, select_sets)
+    if config.model != "nsnet_head":
+        return [_train_baseline(inputs, replace(config, seed=seed), None if select_sets is None else select_sets[i])
+                for i, (inputs, seed) in enumerate(zip(train_sets, seeds))]
+    V = projection_semantics or [None] * len(train_sets)  # whose semantics span V: by default the training images'
+    bases = [fit_projection(s.semantics if v is None else v, config) if config.projection == "global"
+             else np.zeros((s.features.shape[1], 0), np.float32) for s, v in zip(train_sets, V)]
+    device = torch.device(device) if device else default_device()
+    steps = [-(-len(s.records) // config.batch_size) for s in train_sets]  # a stack shares its steps per epoch
+    detectors = {}
+    for count in sorted(set(steps)):
+        stack = [i for i, n in enumerate(steps) if n == count]
+        with _one_cpu_thread() if device.type == "cpu" else nullcontext():
+            best, histories, epochs = _train_heads([train_sets[i] for i in stack], config, None if select_sets is None else
+                                                   [select_sets[i] for i in stack], [seeds[i] for i in stack],
+                                                   [bases[i] for i in stack], device, progress)
+        for m, i in enumerate(stack):
+            model = NSNetDetector(replace(config, seed=seeds[i]), train_sets[i].features.shape[1], bases[i]).to(device)
+            model.load_state_dict({**{k: v[m] for k, v in best.items()}, "basis": model.basis})
+            detectors[i] = TrainedDetector(model.config, model.eval(), train_sets[i].encoder_id,
+                                           train_sets[i].semantic_source, histories[m], int(epochs[m]))
+    return [detectors[i] for i in range(len(train_sets))]
+
 def train(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None = None,
           device: str | torch.device | None = None, progress: bool = False,
           projection_semantics: np.ndarray | None = None) -> TrainedDetector:
     "Train any configuration on cached features; keep the checkpoint (or hyper-parameter) with the best AP on `select_on`."
-    if config.selection != "last" and select_on is None:
-        raise ValueError(f"{config.name} selects its checkpoint on the {config.selection} split: pass select_on")
-    if len(set(train_inputs.labels.tolist())) < 2:
-        raise ValueError("training needs both real and fake images")
-    if config.model != "nsnet_head":
-        return _train_baseline(train_inputs, config, select_on)
-    device = torch.device(device) if device else default_device()
-    return _train_head(train_inputs, config, select_on, device, progress, projection_semantics)
+    return train_many([train_inputs], config, None if select_on is None else [select_on], [config.seed], device,
+                      progress, [projection_semantics])[0]
 
 # %% ../nbs/09_training.ipynb #8a4b269a
 def evaluate_scores(scores: np.ndarray, records: Sequence[ImageRecord], threshold: float = 0.5, n_boot: int = 1000,
