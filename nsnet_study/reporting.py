@@ -18,7 +18,7 @@ from .io import command_name, one_line_errors, running_as_script
 __all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
            'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
            'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'readme_blocks', 'compare_results', 'main',
-           'cross_validated_probe']
+           'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/11_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -107,14 +107,21 @@ def encoder_table(check: dict) -> str:
 
 # %% ../nbs/11_reporting.ipynb #1753a5fc
 def published_table(comparison: dict) -> str:
-    "The published comparison, one defect fixed at a time: accuracy and AP per step and model, and the paired gap."
-    gap = comparison["gap_advanced_minus_original"]
-    rows = [{"step": step, "model": model, "accuracy": _interval(cells["acc"]), "AP": _interval(cells["ap"]),
-             "AP gap, Advanced - Original (paired)": _interval(gap[step]["ap"]) if model == "Advanced NS-Net" else ""}
-            for step, models in comparison["steps"].items() for model, cells in models.items()]
-    return markdown_table(pd.DataFrame(rows).set_index(["step", "model"])) + (
+    "The published comparison, one defect fixed at a time (and the caption share): AP, accuracy, the paired gap, what each run did."
+    gap, runs = comparison["gap_advanced_minus_original"], {(r["step"], r["model"]): r for r in comparison["runs"]}
+    def rows(steps):
+        return [{"step": step, "model": model, "AP": _interval(cells["ap"]), "accuracy": _interval(cells["acc"]),
+                 "epochs (best)": f"{runs[(step, model)]['epochs']:.0f} ({runs[(step, model)]['best_epoch']:.1f})",
+                 "directions kept": "" if model == "Advanced NS-Net" else f"{runs[(step, model)]['kept_directions']:.0f}",
+                 "AP gap, Advanced - Original": _interval(gap[step]["ap"]) if model == "Advanced NS-Net" else ""}
+                for step, models in steps.items() for model, cells in models.items()]
+    leak, by_share = comparison["leak_inflation_ap"], lambda item: float(item[0].split("%")[0].split()[-1])  # "captions on 25% of files"
+    return (markdown_table(pd.DataFrame(rows(comparison["steps"])).set_index(["step", "model"])) + "\n\n" +
+            markdown_table(pd.DataFrame(rows(dict(sorted(comparison["captions"].items(), key=by_share)))).set_index(["step", "model"])) + (
         f"\n\nMean over seeds {comparison['seeds']} with a 95% t-interval across seeds; the gap is the per-seed difference "
-        f"of the two models on the same draw or split.")
+        f"of the two models on the same draw or split; epochs: how many were run (best: the mean epoch kept). Step 1 "
+        f"minus step 2 (what the overlapping draw and test-set selection add to AP, per seed): Original "
+        f"{_interval(leak['Original NS-Net'])}, Advanced {_interval(leak['Advanced NS-Net'])}."))
 
 def differences_table(rows: list[dict], label: str | None = None, p: str = "p") -> str:
     "Paired differences (first minus second) with their interval, p-value and verdict, as a markdown table."
@@ -154,6 +161,8 @@ def ablations_table(ablations: dict) -> str:
              "accuracy at 0.5": _interval(cells["acc"]), "folds": cells["ap"]["folds"]} for name, cells in methods.items()]
     protocol = ablations["protocol"]
     return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(ablations["secondary"], p="p_holm") +
+            "\n\nPatch selection where it selects (realfake-pairs-declan, 60 images, 12 per test fold; Holm over these four):\n\n" +
+            differences_table(ablations["declan_patches"], p="p_holm") +
             f"\n\nPrimary methods on {protocol['repeats']} x {protocol['folds']} folds, every other variant on the first "
             f"{protocol['secondary_repeats']} repeats of the same partitions; p-values of the secondary comparisons are "
             f"Holm-adjusted. Chance AP of a test fold: {ablations['chance_ap']:.2f}. Choices made per fold on validation: "
@@ -163,10 +172,18 @@ def ablations_table(ablations: dict) -> str:
 # %% ../nbs/11_reporting.ipynb #1753a5fe
 def tsne_table(tsne: dict) -> str:
     "What linear probes read from raw and projected features."
-    rows = [{"representation": name, "domain from real images (acc)": cells["domain from real images (acc)"],
-             "chance": cells["domain chance"], "real vs fake (acc)": cells["real vs fake (acc)"],
-             "silhouette real/fake": cells["silhouette real/fake"]} for name, cells in tsne["representations"].items()]
-    return markdown_table(pd.DataFrame(rows).set_index("representation"))
+    change = lambda cells, key: _interval(cells[key], "difference") if key in cells else "-"
+    rows = [{"representation": name, "domain, refitted probe (acc)": cells["domain from real images (acc)"],
+             "refitted - raw": change(cells, "domain, refitted - raw"),
+             "domain, fixed readout (acc)": cells["domain, fixed readout (acc)"], "fixed readout - raw": change(cells, "domain, fixed readout - raw"),
+             "real vs fake (acc)": cells["real vs fake (acc)"], "share of norm removed": cells["norm removed (share)"]}
+            for name, cells in tsne["representations"].items()]
+    order = sorted(rows, key=lambda row: (row["representation"] != "raw", row["representation"].startswith("per-sample"),
+                                          int(row["representation"].split("k=")[1]) if "k=" in row["representation"] else 0))
+    return markdown_table(pd.DataFrame(order).set_index("representation")) + (
+        f"\n\nContent domains of the real images: 9 (crn and imle are one; chance "
+        f"{tsne['representations']['raw']['domain chance']:.2f}); 5-fold accuracies; differences to the raw features are "
+        f"paired over the same folds (95% corrected t-intervals).")
 
 def _condition_order(condition: str) -> tuple:
     "Clean first, then each degradation from mild to strong."
@@ -181,7 +198,8 @@ def robustness_table(robustness: dict) -> str:
     name = lambda condition: condition if condition == "clean" else f"{condition.rsplit('=', 1)[0]} {float(condition.rsplit('=', 1)[1]):g}"
     difference = {row["first"].split(" @ ")[1]: row for row in robustness["differences"]
                   if row["first"].startswith("original_corrected @") and row["second"].startswith("linear probe @")}
-    rows = [{"degradation": name(condition), **{method: _interval(cells) for method, cells in robustness["curves"][condition].items()},
+    rows = [{"degradation": name(condition), "32-px patches": robustness["patches"][condition],
+             **{method: _interval(cells) for method, cells in robustness["curves"][condition].items()},
              "original_corrected - linear probe": _interval(difference[condition], "difference")}
             for condition in sorted(robustness["curves"], key=_condition_order)]
     return markdown_table(pd.DataFrame(rows).set_index("degradation")) + (
@@ -290,14 +308,24 @@ if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())
 
 # %% ../nbs/11_reporting.ipynb #2a5a34b0
-def cross_validated_probe(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0) -> pd.Series:
-    "Accuracy of a logistic-regression probe predicting `targets`, stratified k-fold: mean, sd, chance."
+def probe_fold_accuracies(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
+                          readout_features: np.ndarray | None = None) -> np.ndarray:
+    "Per fold of a stratified k-fold: the accuracy of a logistic-regression probe fitted on `features` and scored on `readout_features` (default: the same)."
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     targets = np.asarray(targets)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, C=1.0))
-    scores = cross_val_score(probe, features, targets, cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-    _, counts = np.unique(targets, return_counts=True)
-    return pd.Series({"mean": scores.mean(), "sd": scores.std(ddof=1), "chance": counts.max() / counts.sum()})
+    scored = features if readout_features is None else readout_features
+    accuracies = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, targets):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, C=1.0)).fit(features[train], targets[train])
+        accuracies.append(probe.score(scored[test], targets[test]))
+    return np.array(accuracies)
+
+def cross_validated_probe(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
+                          readout_features: np.ndarray | None = None) -> pd.Series:
+    "Accuracy of such a probe over the folds: mean, sd, chance (the share of the commonest target)."
+    accuracies = probe_fold_accuracies(features, targets, folds, seed, readout_features)
+    _, counts = np.unique(np.asarray(targets), return_counts=True)
+    return pd.Series({"mean": accuracies.mean(), "sd": accuracies.std(ddof=1), "chance": counts.max() / counts.sum()})

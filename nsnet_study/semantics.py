@@ -71,12 +71,12 @@ def build_prototype_bank(encoder: Encoder, records: Sequence[ImageRecord] | None
                          encoder.encoder_id)
 
 def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 5,
-                        space: np.ndarray | None = None) -> Semantics:
+                        space: np.ndarray | None = None, of_patch_grid: bool = False) -> Semantics:
     "Captions (top-k prototype names) and semantic vectors (their similarity-weighted mix) of whole-image features.\n\n    `space` (one row per prototype, any width): mix these rows (unit-normalised) instead of the prototypes' embeddings, e.g. the prototypes' CLS tokens after one block: the same semantics in that layer's space."
     if space is not None and len(space) != len(bank.names):
         raise ValueError(f"space has {len(space)} rows for {len(bank.names)} prototypes")
-    if features.spec.patches != "none":
-        raise ValueError("semantics need whole-image features (patches='none'), not a patch grid")
+    if features.spec.patches != "none" and not of_patch_grid:  # NS-Net describes the whole image; the grid is an ablation
+        raise ValueError("semantics need whole-image features (patches='none'), not a patch grid (of_patch_grid=True to ablate)")
     if features.spec.encoder_id != bank.encoder_id:
         raise ValueError(f"features from {features.spec.encoder_id} but prototypes from {bank.encoder_id}")
     similarity = unit_rows(features.values) @ bank.vectors.T
@@ -90,7 +90,7 @@ def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 
     prototypes = bank.vectors if space is None else unit_rows(np.asarray(space, np.float32))
     vectors = unit_rows(np.einsum("nk,nkd->nd", weights, prototypes[top]))
     captions = [", ".join(bank.names[j] for j in row) for row in top]
-    where = "" if space is None else f":space{prototypes.shape[1]}"
+    where = ("" if space is None else f":space{prototypes.shape[1]}") + (f":of-{features.spec.patches}-grid" if of_patch_grid else "")
     return Semantics(features.records, captions, vectors, f"prototypes:{len(bank.names)}@{bank.encoder_id}:k{top_k}{where}",
                      unit_rows(prototypes.mean(0, keepdims=True))[0])
 

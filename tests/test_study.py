@@ -22,9 +22,10 @@ SMOKE = {
         ["figures/01_encoder_check.png", "results/encoder_check.json"],
     ),
     "10_published_vs_corrected.ipynb": (
-        {"SEEDS": [0], "PER_GROUP": 4, "N_BANK": 20, "CORRECTED_EPOCHS": 2, "N_BOOT": 20, "DOWNLOAD": False},
+        {"SEEDS": [0], "PER_GROUP": 4, "N_BANK": 20, "CORRECTED_EPOCHS": 2, "UPDATES": 12, "CAPTION_FRACTIONS": [0.5],
+         "N_BOOT": 20, "DOWNLOAD": False},
         ["figures/10_published_vs_corrected.png", "results/10_published_vs_corrected.json",
-         "results/10_published_vs_corrected_per_seed.csv"],
+         "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
     "11_cross_generator.ipynb": (
         {"SEEDS": [0, 1], "PER_GROUP": 4, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "N_BOOT": 50,
@@ -38,7 +39,7 @@ SMOKE = {
          "results/12_ablations_scores.csv.gz"],
     ),
     "13_tsne.ipynb": (
-        {"PER_GROUP": 5, "N_BANK": 20, "REMOVED_RANKS": [8], "PERPLEXITY": 10, "DOWNLOAD": False},
+        {"PER_GROUP": 5, "N_BANK": 20, "REMOVED_RANKS": [8], "TSNE_RANK": 8, "PERPLEXITY": 10, "DOWNLOAD": False},
         ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne.json"],
     ),
     "14_robustness.ipynb": (
