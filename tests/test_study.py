@@ -28,7 +28,8 @@ SMOKE = {
          "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
     "11_cross_generator.ipynb": (
-        {"SEEDS": [0, 1], "PER_GROUP": 4, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "N_BOOT": 50,
+        {"SEEDS": [0, 1], "PER_GROUP": 4, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "UPDATES": 12,
+         "N_BOOT": 50,
          "DOWNLOAD": False},
         ["figures/11_cross_generator.png", "results/11_cross_generator.json", "results/11_cross_generator_scores.csv.gz"],
     ),
