@@ -161,7 +161,8 @@ def ablations_table(ablations: dict) -> str:
              "accuracy at 0.5": _interval(cells["acc"]), "folds": cells["ap"]["folds"]} for name, cells in methods.items()]
     protocol = ablations["protocol"]
     return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(ablations["secondary"], p="p_holm") +
-            "\n\nPatch selection where it selects (realfake-pairs-declan, 60 images, 12 per test fold; Holm over these four):\n\n" +
+            f"\n\nPatch selection where it selects (realfake-pairs-declan, 1024 x 768 pictures, "
+            f"{ablations['declan_patches'][0]['folds']} test folds; Holm over these comparisons):\n\n" +
             differences_table(ablations["declan_patches"], p="p_holm") +
             f"\n\nPrimary methods on {protocol['repeats']} x {protocol['folds']} folds, every other variant on the first "
             f"{protocol['secondary_repeats']} repeats of the same partitions; p-values of the secondary comparisons are "
