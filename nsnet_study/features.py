@@ -8,12 +8,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import secrets
+from collections import deque
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
@@ -24,7 +30,8 @@ from .patches import GRID_SIDE, distinct_patches, select_patches
 
 # %% auto #0
 __all__ = ['PATCH_CHOICES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'FeatureSet', 'row_index', 'write_shard',
-           'cached_rows', 'extract_feature_kinds', 'extract_features']
+           'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image', 'extract_feature_kinds',
+           'extract_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -169,10 +176,58 @@ def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[Im
             missing[key] = record
     return list(missing.values())
 
-def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport):
-    "Lists of up to `size` (record, image) pairs; files that do not load go to `report`."
+def default_workers(device: torch.device | str | None = None) -> int:
+    "Processes that decode and prepare images ahead of the encoder: `$NSNET_WORKERS`, else up to 16 on CUDA, 0 on CPU."
+    if os.environ.get("NSNET_WORKERS"):
+        return int(os.environ["NSNET_WORKERS"])
+    return min(16, os.cpu_count() or 1) if torch.device(device or "cpu").type == "cuda" else 0
+
+def _keep_image(record: ImageRecord, image: Image.Image, report: LoadReport) -> Image.Image:
+    return image
+
+def load_prepared(record: ImageRecord, prepare=_keep_image) -> tuple[list, LoadReport]:
+    "([(record, prepare(record, image, report))] or [] when the file does not load, that image's LoadReport)."
+    report = LoadReport()
+    return [(r, prepare(r, image, report)) for r, image in iter_record_images([record], report)], report
+
+def _merge_report(into: LoadReport, part: LoadReport) -> None:
+    into.loaded += part.loaded
+    into.skipped += part.skipped
+    into.notes += part.notes
+
+def _loader_context():
+    "fork where there is one (as torch's DataLoader: no re-import, works from scripts without a main guard), else spawn."
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+def _one_thread_each():
+    "A loader process computes on one core (its BLAS and torch pools would otherwise each claim them all)."
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+
+def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
+    "(record, prepared image) for each record that loads, in order; `workers` processes run up to `ahead` ahead."
+    def results():
+        if workers < 1:
+            yield from (load_prepared(record, prepare) for record in records)
+            return
+        with ProcessPoolExecutor(workers, mp_context=_loader_context(), initializer=_one_thread_each) as pool:
+            pending = deque()
+            for record in records:
+                pending.append(pool.submit(load_prepared, record, prepare))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    for pairs, part in results():
+        _merge_report(report, part)
+        yield from pairs
+
+def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport, prepare=_keep_image,
+                    workers: int = 0):
+    "Lists of up to `size` (record, prepared image) pairs, made by `workers` processes (0: here); failures go to `report`."
     batch = []
-    for pair in iter_record_images(records, report):
+    for pair in _loaded_pairs(records, report, prepare, workers, ahead=max(size, 4 * workers)):
         batch.append(pair)
         if len(batch) == size:
             yield batch
@@ -182,14 +237,16 @@ def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadRepor
 
 # %% ../nbs/04_features.ipynb #872b4d16
 def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute, shard_size: int = 64,
-                progress: bool = True, report: LoadReport | None = None, description: str = "images"):
-    "(kept records, [array per folder]): rows per record of each array `compute(records, images)` returns, cached in shards."
+                progress: bool = True, report: LoadReport | None = None, description: str = "images",
+                prepare=_keep_image, workers: int = 0):
+    """(kept records, [array per folder]): rows per record of each array `compute(records, images)` returns, cached in
+    shards; `prepare(record, image, report)` (picklable) runs on each image in `workers` processes before `compute`."""
     indexes = [_read_shards(folder) for folder in folders]
     report = LoadReport() if report is None else report
     report.skipped += [(str(r.path), "missing", "no file to hash when the record was made") for r in records if not r.sha256]
     missing = _missing([r for r in records if r.sha256], indexes)
     with tqdm(total=len(missing), desc=description, unit="img", disable=not progress or not missing) as bar:
-        for batch in _loaded_batches(missing, shard_size, report):
+        for batch in _loaded_batches(missing, shard_size, report, prepare, workers):
             keys = [image_key(record) for record, _ in batch]
             arrays = compute([record for record, _ in batch], [image for _, image in batch])
             for folder, index, values in zip(folders, indexes, arrays):
@@ -204,11 +261,18 @@ def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute
     return kept, [_gather(index, [image_key(r) for r in kept]) for index in indexes]
 
 # %% ../nbs/04_features.ipynb #387dc9e0
+def prepare_record_image(spec: FeatureSpec, preprocess, record: ImageRecord, image: Image.Image,
+                         report: LoadReport) -> Image.Image | torch.Tensor:
+    "What a loader runs on each image: `prepare_image`, then the encoder's `preprocess` when given (a tensor)."
+    prepared = prepare_image(image, spec, report, str(record.path))
+    return prepared if preprocess is None else preprocess(prepared)
+
 def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kinds: Sequence[str] = ("embedding",),
                           patches: str = "nsnet", patch_seed: int = 0, perturbation: str = "none",
-                          shard_size: int = 64, progress: bool = True, report: LoadReport | None = None
-                          ) -> dict[str, FeatureSet]:
-    "{kind: FeatureSet} of `records` from the cache, encoding (one forward pass for all kinds) only what is missing."
+                          shard_size: int = 64, progress: bool = True, report: LoadReport | None = None,
+                          workers: int | None = None) -> dict[str, FeatureSet]:
+    """{kind: FeatureSet} of `records` from the cache, encoding (one forward pass for all kinds) only what is missing;
+    `workers` processes (default `default_workers`) decode and select patches while the encoder runs."""
     shapes = {kind: encoder.feature_shape(kind) for kind in kinds}  # an impossible kind fails here, before any work
     specs = [FeatureSpec(encoder.encoder_id, patches, patch_seed, perturbation, kind) for kind in shapes]
     folders = [cache_dir("features", spec.key) for spec in specs]
@@ -216,13 +280,15 @@ def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kind
         if not (folder / "spec.json").is_file():
             write_json(folder / "spec.json", asdict(spec))
     report = LoadReport() if report is None else report
-    def compute(batch_records, images):
-        prepared = [prepare_image(image, specs[0], report, str(r.path)) for r, image in zip(batch_records, images)]
+    workers = default_workers(getattr(encoder, "device", None)) if workers is None else workers
+    def compute(batch_records, prepared):
         encoded = encoder.encode_image_kinds(prepared, tuple(shapes))
         return [encoded[kind] for kind in shapes]
     noted = len(report.notes)
     kept, arrays = cached_rows(records, folders, compute, shard_size, progress, report,
-                               description=f"features {encoder.name} [{patches}, {perturbation}]")
+                               description=f"features {encoder.name} [{patches}, {perturbation}]",
+                               prepare=partial(prepare_record_image, specs[0], encoder.preprocess if workers else None),
+                               workers=workers)
     if len(report.notes) > noted:
         logger.warning("%d images encoded now hold fewer than %d distinct patches: their grids repeat patches (%r)",
                        len(report.notes) - noted, GRID_SIDE ** 2, report)
@@ -231,7 +297,7 @@ def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kind
 
 def extract_features(records: Sequence[ImageRecord], encoder: Encoder, patches: str = "nsnet", patch_seed: int = 0,
                      perturbation: str = "none", kind: str = "embedding", shard_size: int = 64,
-                     progress: bool = True, report: LoadReport | None = None) -> FeatureSet:
+                     progress: bool = True, report: LoadReport | None = None, workers: int | None = None) -> FeatureSet:
     "Features of one kind of `records` from the cache, encoding (and caching, shard by shard) only what is missing."
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
-                                 report)[kind]
+                                 report, workers)[kind]

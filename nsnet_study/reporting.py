@@ -17,8 +17,8 @@ from .io import command_name, one_line_errors, running_as_script
 # %% auto #0
 __all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
            'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
-           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'readme_blocks', 'compare_results', 'main',
-           'probe_fold_accuracies', 'cross_validated_probe']
+           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'readme_blocks',
+           'compare_results', 'main', 'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/11_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -229,6 +229,24 @@ def bench_table(bench: dict) -> str:
         f"\n\nPipeline overhead (decode + patch selection + preprocessing + cache write) over the bare forward pass: "
         f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%). "
         f"Machine: {bench['machine']['cpu_count']} CPU cores, torch {bench['machine']['torch']}.")
+def gpu_bench_table(bench: dict) -> str:
+    "The paper's encoders and BLIP on a GPU: forward rates, fraction of the matrix rate, the whole extraction stage."
+    rows = [{"encoder (random weights)": r["arch"], "batch": r["batch"], "fp32 images/s": r["fp32_embedding_images_per_s"],
+             "bf16 images/s": r["bf16_embedding_images_per_s"], "GFLOP/image": r["gflop_per_image"],
+             "bf16 share of matmul peak": r["bf16_fraction_of_matmul_peak"],
+             "bf16 vs fp32 min cosine": f"{r['bf16_vs_fp32_min_cosine']:.5f}"} for r in bench["encoders"]]
+    pipe, blip, hours = bench["pipeline"][0], bench["captioning"], bench["paper_scale_hours"]
+    loaders = max(int(k.split("_")[-2]) for k in pipe if k.startswith("pipeline_images_per_s_"))
+    return markdown_table(pd.DataFrame(rows).set_index("encoder (random weights)")) + (
+        f"\n\nWhole extraction stage ({pipe['arch']}, bf16, every layer's CLS token, {pipe['images']} JPEGs of 640x480, "
+        f"cold cache): {pipe['pipeline_images_per_s_0_workers']:.0f} images/s with loading in the main process, "
+        f"{pipe[f'pipeline_images_per_s_{loaders}_workers']:.0f} with {loaders} loader processes; one core decodes and "
+        f"selects patches at {pipe['cpu_side_images_per_s_one_core']:.0f} images/s. BLIP-base captions (batch "
+        f"{blip['batch']}, bf16, {blip['new_tokens']} tokens): {blip['captions_per_s']:.0f}/s. The paper's "
+        f"{hours['images']:,} images at these rates: features {hours['pipeline_1_gpu'] * 60:.0f} min on one GPU "
+        f"({hours['pipeline_8_gpus'] * 60:.1f} min on 8 such machines, each given an eighth), captions {hours['captions_1_gpu'] * 60:.0f} min "
+        f"({hours['captions_8_gpus'] * 60:.1f} on 8). Machine: {bench['gpu']} (bf16 matmul "
+        f"{bench['bf16_matmul_tflops']:.0f} TFLOP/s measured), torch {bench['torch']}.")
 
 # %% ../nbs/11_reporting.ipynb #1753a600
 README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: (results file, table function)
@@ -238,7 +256,7 @@ README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: 
     "primary": ("12_ablations.json", primary_table), "ablations": ("12_ablations.json", ablations_table),
     "tsne": ("13_tsne.json", tsne_table),
     "robustness": ("14_robustness.json", robustness_table), "peer": ("15_peer_detector.json", peer_table),
-    "bench": ("bench_encoders.json", bench_table),
+    "bench": ("bench_encoders.json", bench_table), "bench_gpu": ("bench_gpu.json", gpu_bench_table),
 }
 
 def readme_blocks(results: str | Path = "results") -> dict[str, str]:

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .data import ImageRecord, load_shared_dataset
-from .encoders import Encoder, EncoderUnavailableError, default_device
+from .encoders import Encoder, EncoderUnavailableError, autocast, default_device, resolve_precision
 from .features import FeatureSet, cached_rows, extract_features, image_key, row_index
 from .io import cache_dir, sha256_file
 
@@ -135,16 +135,18 @@ class Captioner:
         return f"{self.name}@{self.weights_id}"
 
 def blip_captioner(model, processor, name: str, weights_id: str, device: str | torch.device | None = None,
-                   max_new_tokens: int = 30) -> Captioner:
-    "Wrap a `transformers` BLIP captioning model and its processor (greedy decoding: deterministic)."
+                   max_new_tokens: int = 30, precision: str = "auto") -> Captioner:
+    "Wrap a `transformers` BLIP captioning model and its processor (greedy decoding; bf16 autocast on CUDA)."
     device = torch.device(device) if device else default_device()
+    precision = resolve_precision(precision, device)
     model = model.eval().to(device)
     @torch.inference_mode()
     def caption(images: Sequence[Image.Image]) -> list[str]:
         inputs = processor(images=list(images), return_tensors="pt").to(device)
-        tokens = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+        with autocast(device, precision):
+            tokens = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
         return [text.strip() for text in processor.batch_decode(tokens, skip_special_tokens=True)]
-    return Captioner(name, weights_id, caption)
+    return Captioner(name, weights_id if precision == "fp32" else f"{weights_id}+{precision}", caption)
 
 # %% ../nbs/05_semantics.ipynb #3b9d0c2e
 def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
