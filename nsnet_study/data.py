@@ -32,13 +32,14 @@ from .io import (LoadReport, atomic_path, cache_dir, command_name, iter_images, 
                             running_as_script, sha256_file, write_json)
 
 # %% auto #0
-__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'NEAR_DUPLICATE_CORRELATION', 'CONTENT_DOMAINS',
-           'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset', 'shared_dataset', 'packaged_manifest',
-           'DataNotFoundError', 'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset',
-           'describe_records', 'frame_width', 'load_cnndetection_layout', 'load_genimage_layout',
-           'load_real_fake_folders', 'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published',
-           'shared_images', 'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
-           'grouped_folds', 'leave_one_out_folds', 'take_per_group', 'main']
+__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'LAYOUTS', 'NEAR_DUPLICATE_CORRELATION',
+           'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset', 'shared_dataset',
+           'packaged_manifest', 'manifest_sha256', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
+           'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'image_files',
+           'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders', 'load_any_layout',
+           'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images',
+           'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds',
+           'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'main']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")
@@ -115,6 +116,10 @@ def packaged_manifest(name: str) -> pd.DataFrame:
     spec = shared_dataset(name)
     with resources.files("nsnet_study").joinpath(f"manifests/{spec.folder}.csv").open("r", encoding="utf-8") as f:
         return pd.read_csv(f, dtype=str, keep_default_na=False)
+
+def manifest_sha256(name: str) -> str:
+    "sha256 of the packaged manifest of a shared data set: which files, exactly, a model card's training data were."
+    return hashlib.sha256(resources.files("nsnet_study").joinpath(f"manifests/{shared_dataset(name).folder}.csv").read_bytes()).hexdigest()
 
 # %% ../nbs/01_data.ipynb #62b48342
 class DataNotFoundError(FileNotFoundError):
@@ -253,7 +258,7 @@ def _skip(report: LoadReport | None, path: Path, reason: str, detail: str):
     if report is not None:
         report.skipped.append((str(path), reason, detail))
 
-def _image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
+def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
     "Image files under `folder`, sorted; dangling symbolic links are reported, not silently dropped."
     files = []
     for path in sorted(folder.rglob("*")):
@@ -286,7 +291,7 @@ def load_cnndetection_layout(root: str | os.PathLike, source: str | None = None,
         parts = label_dir.relative_to(root).parts
         fields = dict(label="real" if parts[-1] == "0_real" else "fake", generator=parts[0],
                       category=parts[1] if len(parts) == 3 else "")
-        entries += [(path, fields) for path in _image_files(label_dir, report)]
+        entries += [(path, fields) for path in image_files(label_dir, report)]
     if not entries:
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
@@ -303,7 +308,7 @@ def load_genimage_layout(root: str | os.PathLike, split: str = "val", source: st
             continue
         fields = dict(label="real" if class_dir.name == "nature" else "fake",
                       generator=class_dir.relative_to(root).parts[0])
-        entries += [(path, fields) for path in _image_files(class_dir, report)]
+        entries += [(path, fields) for path in image_files(class_dir, report)]
     if not entries:
         raise DataNotFoundError(f"no <generator>/.../{split}/{{nature,ai}} folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
@@ -319,10 +324,31 @@ def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real
         for folder in folders:
             if (root / folder).is_dir():
                 entries += [(path, dict(label=label, generator=generator if label == "fake" else ""))
-                            for path in _image_files(root / folder, report)]
+                            for path in image_files(root / folder, report)]
     if not entries:
         raise DataNotFoundError(f"no images in {list(real) + list(fake)} under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
+
+# %% ../nbs/01_data.ipynb #96887741
+LAYOUTS = ("a shared data set's folder (MANIFEST.csv)", "GenImage <generator>/.../{train,val}/{ai,nature}",
+           "CNNDetection <generator>/[<class>/]{0_real,1_fake}", "real/ and fake/ folders")
+
+def load_any_layout(root: str | os.PathLike, split: str = "train", progress: bool = True,
+                    report: LoadReport | None = None) -> list[ImageRecord]:
+    "Labelled records of a folder in any layout this module reads (`LAYOUTS`); GenImage: its `split`."
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataNotFoundError(f"{root}: no such folder")
+    shared = next((d for d in SHARED_DATASETS.values() if d.folder == root.name and (root / "MANIFEST.csv").is_file()), None)
+    if shared is not None:
+        return load_shared_dataset(shared.name, root.parent)
+    if any(root.glob(f"*/**/{split}/ai")) or any(root.glob(f"*/**/{split}/nature")):
+        return load_genimage_layout(root, split, progress=progress, report=report)
+    if any(root.glob("*/0_real")) or any(root.glob("*/*/0_real")) or any(root.glob("*/1_fake")) or any(root.glob("*/*/1_fake")):
+        return load_cnndetection_layout(root, progress=progress, report=report)
+    if (root / "real").is_dir() or (root / "fake").is_dir():
+        return load_real_fake_folders(root, progress=progress, report=report)
+    raise DataNotFoundError(f"{root}: not in a layout this project reads ({'; '.join(LAYOUTS)})")
 
 # %% ../nbs/01_data.ipynb #2542ff66
 def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
@@ -500,18 +526,33 @@ def grouped_folds(records: Iterable[ImageRecord], groups: dict[str, str] | None 
     return folds
 
 # %% ../nbs/01_data.ipynb #6d0e1a12
+def hold_out_units(records: Sequence[ImageRecord], fraction: float = 0.2, seed: int = 0, by: str = "generator"
+                   ) -> dict[str, list[ImageRecord]]:
+    "{'train', 'val'}: about `fraction` of the generators (or domains, `by='domain'`) whole in 'val' (at least one, never all)."
+    unit = (lambda r: r.generator) if by == "generator" else content_domain
+    units = sorted({unit(r) for r in records})
+    if len(units) < 2:
+        raise ValueError(f"holding out whole {by}s needs at least two, got {units}")
+    count = min(len(units) - 1, max(1, round(fraction * len(units))))
+    held = set(np.random.default_rng(seed).permutation(units)[:count].tolist())
+    return {"train": [r for r in records if unit(r) not in held], "val": [r for r in records if unit(r) in held]}
+
 def leave_one_out_folds(records: Iterable[ImageRecord], by: str = "generator", seeds: Sequence[int] = (0,),
-                        groups: dict[str, str] | None = None, val_fraction: float = 0.2) -> list[Fold]:
+                        groups: dict[str, str] | None = None, val_fraction: float = 0.2,
+                        validate_on: str = "images") -> list[Fold]:
     "One Fold per seed and held-out generator (or content domain, `by='domain'`): test on it, train and validate on the rest."
-    if by not in ("generator", "domain"):
-        raise ValueError(f"hold out by 'generator' or 'domain', not {by!r}")
+    if by not in ("generator", "domain") or validate_on not in ("images", "units"):
+        raise ValueError(f"hold out by 'generator' or 'domain' (not {by!r}) and validate on 'images' or 'units' (not {validate_on!r})")
     records = deduplicate(records)
     unit = (lambda r: r.generator) if by == "generator" else content_domain
     folds = []
     for seed in seeds:
         for held_out in sorted({unit(r) for r in records}):
             rest = [r for r in records if unit(r) != held_out]
-            fit = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
+            if validate_on == "units":
+                fit = hold_out_units(rest, val_fraction, seed, by)
+            else:
+                fit = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
             folds.append(Fold(seed, held_out, fit["train"], fit["val"], [r for r in records if unit(r) == held_out]))
     return folds
 

@@ -12,7 +12,7 @@ from .io import to_rgb
 
 # %% auto #0
 __all__ = ['PATCH_SIZE', 'GRID_SIDE', 'N_LOW', 'N_HIGH', 'PATCH_MODES', 'GREY_WEIGHTS', 'patch_grid', 'spectral_entropy',
-           'extreme_patch_indices', 'select_patches', 'distinct_patches']
+           'extreme_patch_indices', 'select_patches', 'distinct_patches', 'patch_boxes']
 
 # %% ../nbs/02_patches.ipynb #bbca4b5b
 PATCH_SIZE = 32  # pixels per patch side
@@ -99,3 +99,18 @@ def distinct_patches(size: tuple[int, int], mode: str = "nsnet") -> int:
     else:
         raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
     return min(kept, GRID_SIDE * GRID_SIDE)
+
+# %% ../nbs/02_patches.ipynb #c044511c
+def patch_boxes(size: tuple[int, int], mode: str = "nsnet", patch: int = PATCH_SIZE) -> np.ndarray:
+    "(n, 4) int boxes (left, top, right, bottom) in an image of `size` (width, height) of `patch_grid`'s patches."
+    if mode not in PATCH_MODES:
+        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+    width, height = size
+    if mode == "nsnet":
+        cols, rows = max(1, width // patch), max(1, height // patch)
+        left, top = (max(width, patch) % patch) // 2, (max(height, patch) % patch) // 2
+    else:
+        cols, rows, left, top = -(-width // patch), -(-height // patch), 0, 0
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    boxes = np.stack([left + c * patch, top + r * patch, left + (c + 1) * patch, top + (r + 1) * patch], axis=1)
+    return np.minimum(boxes, [width, height, width, height])

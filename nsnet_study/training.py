@@ -29,11 +29,11 @@ from .nullspace import project_out, project_per_sample, semantic_basis, seed_ran
 from .semantics import Semantics, unit_rows
 
 # %% auto #0
-__all__ = ['MODELS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'BASELINE_GRIDS', 'PICKLE_SUFFIXES', 'DetectorInputs', 'detector_inputs',
-           'has_caption', 'blank_captions', 'DetectorConfig', 'original_as_published', 'advanced_as_published',
-           'original_corrected', 'advanced_corrected', 'linear_probe', 'knn', 'fit_projection', 'NSNetDetector',
-           'LinearProbe', 'NearestNeighbours', 'TrainedDetector', 'train_many', 'train', 'evaluate_scores', 'evaluate',
-           'summary_row', 'save_detector', 'load_detector']
+__all__ = ['MODELS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'BASELINE_GRIDS', 'STORAGE_DTYPES', 'PICKLE_SUFFIXES', 'DetectorInputs',
+           'detector_inputs', 'has_caption', 'blank_captions', 'DetectorConfig', 'original_as_published',
+           'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe', 'knn', 'fit_projection',
+           'NSNetDetector', 'LinearProbe', 'NearestNeighbours', 'TrainedDetector', 'train_many', 'train',
+           'evaluate_scores', 'evaluate', 'summary_row', 'save_detector', 'load_detector']
 
 # %% ../nbs/09_training.ipynb #f075c253
 @dataclass
@@ -244,6 +244,7 @@ class TrainedDetector:
     semantic_source: str
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     best_epoch: int = -1
+    card: dict = field(default_factory=dict)  # what a saved checkpoint says beyond the model (data, view, measured AP)
 
     def predict(self, inputs: DetectorInputs) -> np.ndarray:
         "Fake probability per image."
@@ -470,24 +471,48 @@ def _model_tensors(model) -> dict[str, torch.Tensor]:
             if isinstance(value, np.ndarray)}
 
 
-def save_detector(detector: TrainedDetector, path: str | os.PathLike) -> Path:
-    "Write `<path>.safetensors` and `<path>.json` (atomically)."
+STORAGE_DTYPES = ("float32", "float16", "int8")  # int8: the weight matrices, per row with a float16 scale; the rest float16
+
+def _stored(tensors: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+    "Tensors as saved in `dtype` (see STORAGE_DTYPES)."
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+    out = {}
+    for name, t in tensors.items():
+        if dtype == "int8" and name.endswith(".weight") and t.ndim == 2:
+            scale = (t.abs().amax(dim=1) / 127).clamp_min(1e-12).half()
+            out[name], out[f"{name}:scale"] = torch.round(t / scale.float()[:, None]).to(torch.int8), scale
+        else:
+            out[name] = t.to(torch.float32 if dtype == "float32" else torch.float16) if t.is_floating_point() else t
+    return out
+
+def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    "float32 tensors from `_stored` ones, whatever their storage."
+    out = {name: t.float() if t.is_floating_point() else t for name, t in tensors.items() if not name.endswith(":scale")}
+    for name, scale in tensors.items():
+        if name.endswith(":scale"):
+            out[name[:-6]] = tensors[name[:-6]].float() * scale.float()[:, None]
+    return out
+
+def save_detector(detector: TrainedDetector, path: str | os.PathLike, dtype: str = "float32") -> Path:
+    "Write `<path>.safetensors` (tensors stored as `dtype`, see STORAGE_DTYPES) and `<path>.json` with the card (atomically)."
     from safetensors.torch import save_file
     path = Path(path)
     weights = path.with_suffix(".safetensors")
-    tensors = _model_tensors(detector.model)
+    tensors = _stored(_model_tensors(detector.model), dtype)
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp))
     write_json(path.with_suffix(".json"), {"config": asdict(detector.config), "encoder_id": detector.encoder_id,
                "semantic_source": detector.semantic_source, "threshold": detector.config.threshold,
-               "weights_sha256": sha256_file(weights),
+               "weights_sha256": sha256_file(weights), "dtype": dtype,
                "dim": _feature_dim(detector.model), "basis_rank": int(tensors["basis"].shape[1]) if "basis" in tensors else 0,
-               "k": getattr(detector.model, "k", None), "best_epoch": detector.best_epoch})
+               "k": getattr(detector.model, "k", None), "best_epoch": detector.best_epoch, "card": detector.card})
     return weights
 
 # %% ../nbs/09_training.ipynb #0f3e2a26
 def _model_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):
-    "Rebuild a model of the configured kind from its tensors."
+    "Rebuild a model of the configured kind from its tensors (computed in float32 whatever their storage)."
+    tensors = _restored(tensors)
     if config.model == "linear_probe":
         return LinearProbe(tensors["coef"].numpy(), tensors["intercept"].numpy())
     if config.model == "knn":
@@ -526,4 +551,5 @@ def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> Tra
         raise ValueError(f"{path}: weights do not fit a {meta['dim']}-d {config.model} ({type(error).__name__})") from None
     if _feature_dim(model) != meta["dim"]:
         raise ValueError(f"{path}: weights are for {_feature_dim(model)}-d features, its card says {meta['dim']}")
-    return TrainedDetector(config, model, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"])
+    return TrainedDetector(config, model, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"],
+                           card=meta.get("card", {}))

@@ -48,6 +48,11 @@ SMOKE = {
          "N_BANK": 20, "N_BOOT": 50, "DOWNLOAD": False},
         ["figures/14_robustness.png", "results/14_robustness.json", "results/14_robustness_scores.csv.gz"],
     ),
+    "16_shipped_models.ipynb": (
+        {"PER_GROUP": 3, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "MODELS_DIR": "<tmp>"},
+        ["figures/16_shipped_models.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
+         "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
+    ),
     "15_peer_detector.ipynb": (
         {"PER_GROUP": 4, "N_BANK": 20, "DECLAN_PER_LABEL": 3, "N_BOOT": 20, "DOWNLOAD": False},
         ["figures/15_peer_detector.png", "results/15_peer_detector.json"],
@@ -72,6 +77,8 @@ def test_study_notebooks_define_no_functions(notebook):
 def test_study_notebook(notebook, tmp_path):
     parameters, outputs = SMOKE[notebook.name]
     parameters = {**parameters, "FIGURES_DIR": str(tmp_path / "figures"), "RESULTS_DIR": str(tmp_path / "results")}
+    if "MODELS_DIR" in parameters:  # never the package's shipped models
+        parameters["MODELS_DIR"] = str(tmp_path / "models")
     papermill.execute_notebook(notebook, tmp_path / notebook.name, parameters=parameters,
                                cwd=notebook.parent, progress_bar=False, kernel_name="python3")
     for output in outputs:

@@ -1,0 +1,113 @@
+"""Speed and memory of `nsnet_study.detect` on this machine: results/bench_detect.json.
+
+    python bench/detect.py [--images 200] [--batch 8] [--out results/bench_detect.json]
+
+1. Throughput: `detect` with the shipped default model on a folder of `--images` photos (imagenet-samples,
+   cold cache) against the bare encoder's forward rate on the same inputs at the same batch. `detect` runs two
+   forward passes per image (the patch grid it scores, and the whole image for the caption), so the fair
+   comparison is forward passes per second; images per second are reported too.
+2. Memory: peak RSS of `detect` on 50, 200 and 1,000 images, each in its own process (a tiny random encoder,
+   so that 1,000 images take a minute: the encoder's own memory does not grow with the number of images).
+Each measurement runs in its own process, so its peak RSS is its own.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def photos(n: int) -> list:
+    from nsnet_study.data import load_shared_dataset
+    return [r.path for r in load_shared_dataset("imagenet-samples")[:n]]
+
+
+def measure_throughput(n_images: int, batch: int) -> dict:
+    "detect on a cold cache vs the bare forward pass on the same grids and whole images, at the same batch."
+    import torch
+    from nsnet_study.data import open_record, ImageRecord
+    from nsnet_study.features import FeatureSpec, prepare_image
+    from nsnet_study.scoring import detect, load_model
+    paths = photos(n_images)
+    model = load_model("default")
+    encoder = model.load_encoder(batch_size=batch)
+    start = time.perf_counter()
+    table = detect(paths, model, encoder=encoder, progress=False)
+    detect_seconds = time.perf_counter() - start
+    assert (table.reason == "").all(), table[table.reason != ""]
+    images = [open_record(ImageRecord(p, "real")) for p in paths]
+    grids = [prepare_image(im, FeatureSpec(encoder.encoder_id)) for im in images]
+    pixels = torch.stack([encoder.preprocess(im) for im in grids + images])
+    kind = "layers" if model.view != "embedding" else "embedding"
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(pixels), batch):
+            encoder.run_images(pixels[i:i + batch], (kind,))
+    bare_seconds = time.perf_counter() - start
+    passes = 2 * len(paths)
+    return {"images": len(paths), "batch": batch, "model": model.name, "view": model.view,
+            "detect_images_per_s": len(paths) / detect_seconds, "detect_forward_passes_per_s": passes / detect_seconds,
+            "bare_forward_passes_per_s": passes / bare_seconds,
+            "detect_share_of_bare_rate": bare_seconds / detect_seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def measure_memory(n_images: int) -> dict:
+    "Peak RSS of detect on n images with a tiny random encoder and a model trained for it."
+    import numpy as np
+    from nsnet_study.data import load_shared_dataset, take_per_group
+    from nsnet_study.encoders import tiny_openclip_encoder
+    from nsnet_study.experiments import prepare_inputs
+    from nsnet_study.scoring import detect, load_model, save_model
+    from nsnet_study.semantics import build_prototype_bank
+    from nsnet_study.training import linear_probe, train
+    tiny = tiny_openclip_encoder()
+    bank = build_prototype_bank(tiny, load_shared_dataset("imagenet-samples")[:20], progress=False)
+    inputs = prepare_inputs(take_per_group(load_shared_dataset("cnndetection-ranking"), 2), tiny, bank, progress=False)
+    folder = Path(tempfile.mkdtemp())
+    save_model(train(inputs, linear_probe(selection="last")), bank, folder, "model", encoder="openclip:tiny")
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    table = detect(photos(n_images), load_model(folder), encoder=tiny, progress=False)
+    return {"images": int((table.reason == "").sum()), "seconds": time.perf_counter() - start,
+            "peak_rss_mb": peak_rss_mb(), "peak_rss_before_detect_mb": before}
+
+
+def in_subprocess(function: str, *args) -> dict:
+    "Run one measurement in a fresh process with a fresh cache; its JSON result."
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import detect as bench; "
+            f"print(json.dumps(bench.{function}(*{list(args)!r})))")
+    env = {**os.environ, "NSNET_CACHE": tempfile.mkdtemp(prefix="nsnet-bench-"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{function}{args} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_detect.json"))
+    args = parser.parse_args(argv)
+    import torch
+    result = {"machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
+              "throughput": in_subprocess("measure_throughput", args.images, args.batch),
+              "memory": [in_subprocess("measure_memory", n) for n in (50, 200, 1000)]}
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

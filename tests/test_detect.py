@@ -1,0 +1,137 @@
+"""The shipped models and the `nsnet-study` command, as a user meets them: each subcommand, each bad input, checkpoint
+verification, and that each shipped model's card matches its file."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SHARED_DATA
+
+SHIPPED = ROOT / "nsnet_study" / "shipped"
+DECLAN = SHARED_DATA / "realfake_pairs_declan" / "images"
+RANKING = SHARED_DATA / "cnndetection_ranking"
+needs_data = pytest.mark.skipif(not DECLAN.is_dir(), reason="needs ../shared/data")
+
+
+def nsnet_study(*args, cwd=None):
+    "Run the console script as a user would; (exit status, stdout, stderr)."
+    script = Path(sys.executable).with_name("nsnet-study")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "nsnet_study.cli"]
+    done = subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900)
+    return done.returncode, done.stdout, done.stderr
+
+
+def sha256(path):
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["default", "linear_probe", "original_corrected", "advanced_corrected"])
+def test_shipped_model_card_matches_its_file(name):
+    from nsnet_study.data import manifest_sha256
+    card = json.loads((SHIPPED / f"{name}.json").read_text())
+    assert card["weights_sha256"] == sha256(SHIPPED / f"{name}.safetensors")
+    assert card["card"]["bank_sha256"] == sha256(SHIPPED / "bank.safetensors")
+    assert json.loads((SHIPPED / "bank.json").read_text())["weights_sha256"] == card["card"]["bank_sha256"]
+    assert card["card"]["trained_on"]["datasets"] == {n: manifest_sha256(n) for n in ("cnndetection-ranking", "realfake-pairs-declan")}
+    measured = card["card"]["unseen_generators_ap"]
+    assert measured["low"] <= measured["mean"] <= measured["high"]
+    assert 0 < card["threshold"] < 1 and card["card"]["encoder"] == "clip-vit-b16-offline"
+    results = json.loads((ROOT / "results" / "16_shipped_models.json").read_text())
+    assert results["final"]["shipped"][name]["candidate"] == card["card"]["candidate"]
+
+
+def test_shipped_models_are_small_and_load():
+    from nsnet_study.scoring import SHIPPED_MODELS, load_model
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 5e6
+    for name in SHIPPED_MODELS:
+        assert load_model(name).name == name
+
+
+def test_tampered_or_foreign_checkpoint_is_refused(tmp_path):
+    for file in SHIPPED.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    card = json.loads((tmp_path / "default.json").read_text())
+    (tmp_path / "default.json").write_text(json.dumps({**card, "encoder_id": "clip-vit-b16-offline@other+weights"}))
+    status, _, err = nsnet_study("detect", RANKING / "LICENSE.txt", "--model", tmp_path / "default")
+    assert status == 1 and err.startswith("nsnet-study: error:") and "Traceback" not in err
+    data = bytearray((tmp_path / "linear_probe.safetensors").read_bytes())
+    data[-3] ^= 0xFF
+    (tmp_path / "linear_probe.safetensors").write_bytes(bytes(data))
+    status, _, err = nsnet_study("detect", "x.jpg", "--model", tmp_path / "linear_probe")
+    assert status == 1 and "corrupted or was modified" in err and err.count("\n") == 1
+
+
+@needs_data
+def test_detect_bad_inputs_are_rows_with_reasons(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.jpg").write_text("not an image")
+    Image.new("L", (9000, 8000)).save(tmp_path / "huge.png")  # 72 megapixels: over the decoding cap
+    shutil.copy(DECLAN / "B1.jpg", tmp_path / "photo.jpg")
+    status, out, err = nsnet_study("detect", tmp_path / "photo.jpg", tmp_path / "notes.jpg", tmp_path / "huge.png",
+                                   tmp_path / "empty", tmp_path / "gone.jpg", "--format", "csv", "--quiet")
+    assert status == 0, err
+    table = pd.read_csv(StringIO(out), keep_default_na=False)
+    reasons = dict(zip(table.path.map(lambda p: Path(p).name), table.reason.str.split(":").str[0]))
+    assert reasons == {"photo.jpg": "", "notes.jpg": "not_an_image", "huge.png": "too_large", "empty": "empty_folder",
+                       "gone.jpg": "missing"}
+    assert 0 <= float(table.probability_ai[table.reason == ""].iloc[0]) <= 1
+    status, out, err = nsnet_study("detect", tmp_path / "empty", "--quiet")
+    assert status == 1 and "no image could be scored" in err and "Traceback" not in err
+
+
+@needs_data
+def test_detect_python_api_one_image():
+    code = f"import nsnet_study; print(nsnet_study.detect([{str(DECLAN / 'A1.jpg')!r}], progress=False).to_json())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = pd.read_json(StringIO(done.stdout.strip().splitlines()[-1])).iloc[0]
+    assert row.reason == "" and row.label in ("AI-generated", "real") and row.caption
+
+
+@needs_data
+def test_detect_formats_and_explain(tmp_path):
+    status, out, err = nsnet_study("detect", DECLAN / "A2.jpg", "--format", "json", "--explain", tmp_path / "why",
+                                   "--model", "original_corrected", "--quiet")
+    assert status == 0, err
+    [row] = json.loads(out)
+    assert Path(row["explanation"]).is_file() and Path(row["explanation"]).parent == tmp_path / "why"
+    with Image.open(row["explanation"]) as picture:
+        assert picture.width > 800
+    status, out, _ = nsnet_study("detect", DECLAN / "A2.jpg", "--quiet", "--threshold", "0")
+    assert status == 0 and "AI-generated" in out and "probability_ai" in out
+
+
+@needs_data
+def test_train_then_detect_with_the_trained_model(tmp_path):
+    data = tmp_path / "labelled"  # CNNDetection's layout, with the declan photos and fakes (no label-leaking frames)
+    for generator, numbers in (("one", range(1, 5)), ("two", range(5, 9)), ("three", range(9, 13))):
+        for prefix, folder in (("B", "0_real"), ("A", "1_fake")):
+            (data / generator / folder).mkdir(parents=True)
+            for number in numbers:
+                shutil.copy(DECLAN / f"{prefix}{number}.jpg", data / generator / folder / f"{prefix}{number}.jpg")
+    status, out, err = nsnet_study("train", "--config", "linear_probe", "--data", data, "--out", tmp_path / "mine",
+                                   "--view", "layer 8")
+    assert status == 0, err
+    assert "model written to" in out
+    status, out, err = nsnet_study("detect", data / "one", "--model", tmp_path / "mine", "--format", "csv", "--quiet")
+    assert status == 0, err
+    assert len(pd.read_csv(StringIO(out))) == 8
+
+
+def test_every_subcommand_has_help(tmp_path):
+    for command in ([], ["detect"], ["train"], ["data"], ["reproduce"]):
+        status, out, _ = nsnet_study(*command, "--help")
+        assert status == 0 and "usage" in out.lower(), command
+    status, _, err = nsnet_study("reproduce", cwd=tmp_path)
+    assert status == 1 and "checkout" in err and err.count("\n") == 1
+    status, _, err = nsnet_study("train", "--config", "knn", "--data", tmp_path, "--out", tmp_path)
+    assert status == 2 and "invalid choice" in err
