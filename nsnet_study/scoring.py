@@ -337,7 +337,7 @@ def explain_record(record: ImageRecord, model: Model, encoder: Encoder) -> Expla
                        scores[0] - scores[1:], semantics.captions[0], None if share is None else float(share[0]))
 
 # %% ../nbs/12_scoring.ipynb #30543834
-def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None):
+def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None, alpha: float = 0.6):
     "Rectangles over `ax` at `boxes`: filled by `values` (mean per distinct box), or outlined in `edge`."
     for box in np.unique(boxes, axis=0):
         left, top, right, bottom = box
@@ -345,23 +345,23 @@ def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str 
             ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, edgecolor=edge, lw=1.2))
         else:
             value = values[(boxes == box).all(1)].mean()
-            ax.add_patch(Rectangle((left, top), right - left, bottom - top, color=colours(value), alpha=0.7, lw=0))
+            ax.add_patch(Rectangle((left, top), right - left, bottom - top, color=colours(value), alpha=alpha, lw=0))
 
 def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
     "The image with the patches the model saw, their contributions on the image, and the grid it scored."
     e, limit = explanation, max(float(np.abs(explanation.changes).max()), 1e-3)
     norm, cmap = Normalize(-limit, limit), plt.get_cmap("RdBu_r")
     colours = lambda value: cmap(norm(value))
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.8))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 6.2), layout="constrained")
     cell = np.array([[c % GRID_SIDE, c // GRID_SIDE, c % GRID_SIDE + 1, c // GRID_SIDE + 1] for c in range(GRID_SIDE ** 2)])
-    for ax, picture, boxes, values, title in [
-            (axes[0], e.image, e.boxes, None, "the patches the model saw (outlined)"),
-            (axes[1], e.image, e.boxes, e.changes, "each patch's contribution, on the image"),
-            (axes[2], e.grid, cell * PATCH_SIZE, e.changes, "the grid it scored, each cell's contribution")]:
+    for ax, picture, boxes, values, alpha, title in [
+            (axes[0], e.image, e.boxes, None, 0, "the patches the model saw (outlined)"),
+            (axes[1], e.image, e.boxes, e.changes, 0.7, "each patch's contribution, on the image"),
+            (axes[2], e.grid, cell * PATCH_SIZE, e.changes, 0.4, "the 7 x 7 grid it scored (32-px patches)")]:
         ax.imshow(picture)
-        _cells(ax, boxes, values, colours, edge="yellow")
+        _cells(ax, boxes, values, colours, edge="yellow", alpha=alpha)
         ax.set(title=title, xticks=[], yticks=[])
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, fraction=0.02, pad=0.01)
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=list(axes), fraction=0.02, pad=0.01)
     bar.set_label("drop in P(AI-generated) when the patch is greyed out")
     label = "AI-generated" if e.probability >= model.threshold else "real"
     removed = "" if e.removed_share is None else f" | projection removed {e.removed_share:.0%} of the squared feature norm"
