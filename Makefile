@@ -42,9 +42,11 @@ reproduce: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) nbs/index.ipynb
 
-# Speed and memory of the offline encoders on this machine: results/bench_encoders.json
+# Speed and memory of the offline encoders and of detect on this machine: results/bench_encoders.json, bench_detect.json
+# (on a GPU machine, python bench/gpu.py writes results/bench_gpu.json)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/encoders.py
+	HF_HUB_OFFLINE=1 $(PY) bench/detect.py
 	$(PY) -m nsnet_study.reporting readme
 
 # Exact versions after a change of dependencies: constraints.txt for .venv, and constraints-colab.txt, the same

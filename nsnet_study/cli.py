@@ -7,40 +7,32 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-import pandas as pd
-
-from .data import hold_out_units, load_any_layout, near_duplicate_groups, split_records
-from .scoring import (SHIPPED_MODELS, detect, explain, load_bank, save_model, shipped_dir, view_features,
-                                view_kind)
-from .encoders import load_encoder
-from .experiments import prepare_inputs
-from .features import extract_feature_kinds
 from .io import one_line_errors, project_dir, running_as_script
-from .metrics import average_precision, balanced_threshold
-from .semantics import build_prototype_bank
-from .training import advanced_corrected, linear_probe, original_corrected, train
+
+# The library (and torch) is imported inside the commands, so that `--help` and argument errors answer at once.
+CONFIG_NAMES = ("linear_probe", "original_corrected", "advanced_corrected")
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped" if "__file__" in globals() else Path("../nsnet_study/shipped")
 
 # %% auto #0
-__all__ = ['CONFIGS', 'train_model', 'main']
+__all__ = ['CONFIG_NAMES', 'SHIPPED_DIR', 'train_model', 'main']
 
 # %% ../nbs/13_cli.ipynb #4d844842
-CONFIGS = {"linear_probe": linear_probe, "original_corrected": original_corrected, "advanced_corrected": advanced_corrected}
-
 def _bank_for(encoder):
     "The shipped prototype bank when it was made with this encoder, else one built from imagenet-samples."
-    shipped = shipped_dir() / "bank"
-    bank = load_bank(shipped) if shipped.with_suffix(".json").is_file() else None
+    from nsnet_study.scoring import load_bank
+    from nsnet_study.semantics import build_prototype_bank
+    bank = load_bank(SHIPPED_DIR / "bank") if (SHIPPED_DIR / "bank.json").is_file() else None
     return bank if bank is not None and bank.encoder_id == encoder.encoder_id else build_prototype_bank(encoder)
 
 def _choice_split(records, seed: int) -> dict:
     "Train / validation: whole generators held out when there are three or more, else a stratified fifth."
+    from nsnet_study.data import hold_out_units, near_duplicate_groups, split_records
     if len({r.generator for r in records}) >= 3:
         return hold_out_units(records, 0.2, seed)
     return split_records(records, {"train": 0.8, "val": 0.2}, seed=seed, groups=near_duplicate_groups(records))
@@ -49,8 +41,16 @@ def _choice_split(records, seed: int) -> dict:
 def train_model(data: str | Path, config: str, out: str | Path, encoder: str = "clip-vit-b16-offline",
                 view: str = "embedding", epochs: int = 30, seed: int = 0, encoder_object=None) -> dict:
     "Train `config` on the labelled folder `data`, choose on a held-out part, write a model folder `out`; a summary."
-    if config not in CONFIGS:
-        raise ValueError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
+    import numpy as np
+    from nsnet_study import training
+    from nsnet_study.data import load_any_layout
+    from nsnet_study.encoders import load_encoder
+    from nsnet_study.experiments import prepare_inputs
+    from nsnet_study.features import extract_feature_kinds
+    from nsnet_study.metrics import average_precision, balanced_threshold
+    from nsnet_study.scoring import save_model, view_features, view_kind
+    if config not in CONFIG_NAMES:
+        raise ValueError(f"--config must be one of {', '.join(CONFIG_NAMES)}, got {config!r}")
     if config != "linear_probe" and view != "embedding":
         raise ValueError(f"{config} reads the final embedding (its semantics live there): use --view embedding")
     records = load_any_layout(data)
@@ -62,8 +62,8 @@ def train_model(data: str | Path, config: str, out: str | Path, encoder: str = "
         inputs = replace(inputs, features=np.ascontiguousarray(view_features(layers.values, view)))
     split = _choice_split(inputs.records, seed)
     train_inputs, val_inputs = inputs.subset(split["train"]), inputs.subset(split["val"])
-    made = CONFIGS[config](seed=seed) if config == "linear_probe" else CONFIGS[config](epochs=epochs, seed=seed)
-    detector = train(train_inputs, made, select_on=val_inputs)
+    made = getattr(training, config)(seed=seed, **({} if config == "linear_probe" else {"epochs": epochs}))
+    detector = training.train(train_inputs, made, select_on=val_inputs)
     scores = detector.predict(val_inputs)
     detector = replace(detector, config=replace(made, threshold=balanced_threshold(val_inputs.labels, scores)))
     summary = {"images": len(inputs.records), "train_images": len(train_inputs.records), "validation_images": len(val_inputs.records),
@@ -72,7 +72,7 @@ def train_model(data: str | Path, config: str, out: str | Path, encoder: str = "
     return summary
 
 # %% ../nbs/13_cli.ipynb #eff75f5b
-def _format(frame: pd.DataFrame, fmt: str) -> str:
+def _format(frame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False, float_format="%.4f")
     if fmt == "json":
@@ -80,6 +80,7 @@ def _format(frame: pd.DataFrame, fmt: str) -> str:
     return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", max_colwidth=60)
 
 def _detect(args) -> int:
+    from nsnet_study.scoring import detect, explain
     frame = detect(args.paths, args.model, args.threshold, args.device, args.batch_size, progress=not args.quiet)
     scored = frame[frame.reason == ""]
     if args.explain and len(scored):
@@ -110,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     d = commands.add_parser("detect", help="score images (files, folders, globs)", description="Score images: one row each.")
     d.add_argument("paths", nargs="+", help="image files, folders (walked recursively) or glob patterns")
-    d.add_argument("--model", default="default", help=f"a shipped model ({', '.join(SHIPPED_MODELS)}) or a model folder")
+    shipped = sorted(p.stem for p in SHIPPED_DIR.glob("*.json") if p.stem != "bank")
+    d.add_argument("--model", default="default", help=f"a shipped model ({', '.join(shipped)}) or a model folder")
     d.add_argument("--format", choices=("table", "json", "csv"), default="table")
     d.add_argument("--explain", metavar="DIR", help="also write one explanation PNG per image into DIR")
     d.add_argument("--threshold", type=float, help="decision threshold on P(AI) (default: the model's, chosen on validation)")
@@ -118,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, help="images per forward pass (default: the encoder's)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     t = commands.add_parser("train", help="train a model on a labelled folder", description=train_model.__doc__)
-    t.add_argument("--config", required=True, choices=tuple(CONFIGS))
+    t.add_argument("--config", required=True, choices=CONFIG_NAMES)
     t.add_argument("--data", required=True, help="labelled folder: GenImage, CNNDetection, real/+fake/ or a shared data set")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--encoder", default="clip-vit-b16-offline")

@@ -17,8 +17,9 @@ from .io import command_name, one_line_errors, running_as_script
 # %% auto #0
 __all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
            'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
-           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'readme_blocks',
-           'compare_results', 'main', 'probe_fold_accuracies', 'cross_validated_probe']
+           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
+           'detect_bench_table', 'readme_blocks', 'compare_results', 'main', 'probe_fold_accuracies',
+           'cross_validated_probe']
 
 # %% ../nbs/11_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -247,6 +248,36 @@ def gpu_bench_table(bench: dict) -> str:
         f"({hours['pipeline_8_gpus'] * 60:.1f} min on 8 such machines, each given an eighth), captions {hours['captions_1_gpu'] * 60:.0f} min "
         f"({hours['captions_8_gpus'] * 60:.1f} on 8). Machine: {bench['gpu']} (bf16 matmul "
         f"{bench['bf16_matmul_tflops']:.0f} TFLOP/s measured), torch {bench['torch']}.")
+def shipped_table(shipped: dict) -> str:
+    "The models that ship: what each is, its threshold, and how it did on generators it never saw."
+    summary, default = shipped["unseen_generators"], next(m for m in shipped["unseen_generators"] if m.startswith("default"))
+    rows = []
+    order = ["default", "linear_probe", "original_corrected", "advanced_corrected"]
+    for name, model in sorted(shipped["final"]["shipped"].items(), key=lambda item: order.index(item[0]) if item[0] in order else 9):
+        measured = summary[default if name == "default" else model["candidate"]]
+        rows.append({"model": name, "features": model["candidate"], "threshold": model["threshold"],
+                     "AP, held-out generators": _interval(measured),
+                     "AP, held-out modern generators": _interval(measured, "mean_modern", low="low_modern", high="high_modern"),
+                     "size (kB)": model["bytes"] / 1e3})
+    return markdown_table(pd.DataFrame(rows).set_index("model")) + (
+        f"\n\nLeave one generator out over {shipped['generators']} generators ({shipped['images']} images; 95% intervals "
+        f"resample generators, then images; chance AP {shipped['chance_ap']:.2f}). The default's AP is that of the whole "
+        f"procedure that picks it (nested: chosen anew in every fold, among {len(shipped['candidates'])} candidates); "
+        f"inside the folds it picked {', '.join(f'{k} ({v}x)' for k, v in shipped['choices_per_fold'].items())}. "
+        f"Validation generators of the shipped models: {', '.join(shipped['final']['validation_generators'])}.")
+
+def detect_bench_table(bench: dict) -> str:
+    "Throughput of detect against the bare forward pass, and its peak memory against the number of images."
+    t = bench["throughput"]
+    memory = pd.DataFrame([{"images": m["images"], "peak RSS (MB)": m["peak_rss_mb"], "seconds": m["seconds"]}
+                           for m in bench["memory"]]).set_index("images")
+    return (f"`detect` ({t['model']} model, {t['view']}, batch {t['batch']}, {t['images']} photos, cold cache): "
+            f"{t['detect_images_per_s']:.2f} images/s, i.e. {t['detect_forward_passes_per_s']:.2f} forward passes/s "
+            f"(two per image: the patch grid it scores and the whole image for the caption) against "
+            f"{t['bare_forward_passes_per_s']:.2f} for the bare encoder on the same inputs: "
+            f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {bench['machine']['cpu_count']} CPU cores, "
+            f"torch {bench['machine']['torch']}.\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
+            f"minute; one process each):\n\n" + markdown_table(memory))
 
 # %% ../nbs/11_reporting.ipynb #1753a600
 README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: (results file, table function)
@@ -256,7 +287,9 @@ README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: 
     "primary": ("12_ablations.json", primary_table), "ablations": ("12_ablations.json", ablations_table),
     "tsne": ("13_tsne.json", tsne_table),
     "robustness": ("14_robustness.json", robustness_table), "peer": ("15_peer_detector.json", peer_table),
+    "shipped": ("16_shipped_models.json", shipped_table),
     "bench": ("bench_encoders.json", bench_table), "bench_gpu": ("bench_gpu.json", gpu_bench_table),
+    "bench_detect": ("bench_detect.json", detect_bench_table),
 }
 
 def readme_blocks(results: str | Path = "results") -> dict[str, str]:

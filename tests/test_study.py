@@ -51,7 +51,7 @@ SMOKE = {
     "16_shipped_models.ipynb": (
         {"PER_GROUP": 3, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "MODELS_DIR": "<tmp>"},
         ["figures/16_shipped_models.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
-         "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
+         "models/default.safetensors", "models/default.json", "models/bank.safetensors", "figures/16_explanation_on_disk.png"],
     ),
     "15_peer_detector.ipynb": (
         {"PER_GROUP": 4, "N_BANK": 20, "DECLAN_PER_LABEL": 3, "N_BOOT": 20, "DOWNLOAD": False},
