@@ -122,16 +122,27 @@ def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> lis
     return [row[image_key(r)] for r in wanted]
 
 # %% ../nbs/04_features.ipynb #b8e3d5c1
+_SHARD_KEYS: dict[tuple[str, int, int], np.ndarray] = {}  # (shard, size, mtime in ns) -> its keys, read once per process
+
+def _shard_keys(shard: Path) -> np.ndarray:
+    "A shard's keys, checked against its rows; read once per process for each version of the file."
+    stat = shard.stat()
+    version = (str(shard), stat.st_size, stat.st_mtime_ns)
+    if version not in _SHARD_KEYS:
+        with np.load(shard, allow_pickle=False) as data:
+            keys = data["keys"]
+            if data["features"].shape[0] != len(keys):
+                raise ValueError("row count mismatch")
+        _SHARD_KEYS[version] = keys
+    return _SHARD_KEYS[version]
+
 def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
     "Index of a spec's cache: image key -> (shard, row); unreadable shards are deleted, stale temporaries swept."
     sweep_temporaries(folder)
     index = {}
     for shard in sorted(folder.glob("shard-*.npz")):
         try:
-            with np.load(shard, allow_pickle=False) as data:
-                keys = data["keys"]
-                if data["features"].shape[0] != len(keys):
-                    raise ValueError("row count mismatch")
+            keys = _shard_keys(shard)
         except Exception as error:  # truncated file, bad CRC, missing array
             logger.warning("feature cache: dropping unreadable shard %s (%s)", shard.name, error)
             shard.unlink(missing_ok=True)

@@ -264,7 +264,19 @@ def shipped_table(shipped: dict) -> str:
         f"resample generators, then images; chance AP {shipped['chance_ap']:.2f}). The default's AP is that of the whole "
         f"procedure that picks it (nested: chosen anew in every fold, among {len(shipped['candidates'])} candidates); "
         f"inside the folds it picked {', '.join(f'{k} ({v}x)' for k, v in shipped['choices_per_fold'].items())}. "
-        f"Validation generators of the shipped models: {', '.join(shipped['final']['validation_generators'])}.")
+        f"Validation generators of the shipped models: {', '.join(shipped['final']['validation_generators'])}." +
+        _on_disk_sentence(shipped))
+
+def _on_disk_sentence(shipped: dict) -> str:
+    "What the default did on the declan files with and without their caption panels."
+    if "declan_on_disk" not in shipped:
+        return ""
+    cropped, on_disk = shipped["declan_on_disk"]["as loaded (panel cropped)"], shipped["declan_on_disk"]["on disk (panel included)"]
+    cell = lambda table, metric: _interval(table[metric], "value")
+    return (f" On the files of realfake-pairs-declan as they are on disk (caption panels included) the default's fake "
+            f"accuracy is {cell(on_disk, 'fake_acc')} and its real accuracy {cell(on_disk, 'real_acc')} (AP "
+            f"{cell(on_disk, 'ap')}); with the panels cropped, as loaded for the study (its validation images): fake accuracy "
+            f"{cell(cropped, 'fake_acc')}, real accuracy {cell(cropped, 'real_acc')}, AP {cell(cropped, 'ap')}.")
 
 def detect_bench_table(bench: dict) -> str:
     "Throughput of detect against the bare forward pass, and its peak memory against the number of images."

@@ -242,7 +242,7 @@ def score_records(records: Sequence[ImageRecord], model: Model, encoder: Encoder
 
 # %% ../nbs/12_scoring.ipynb #b645b6f4
 def detect(images, model: str | os.PathLike | Model = "default", threshold: float | None = None,
-           device: str | torch.device | None = None, batch_size: int | None = None, chunk: int = 256,
+           device: str | torch.device | None = None, batch_size: int | None = None, chunk: int = 64,
            progress: bool = True, encoder: Encoder | None = None) -> pd.DataFrame:
     """One row per input image (`DETECT_COLUMNS`): the probability it is AI-generated and the label at the model's
     threshold (or `threshold`), its caption, or why it was skipped. `images`: paths, folders, globs, PIL images."""
