@@ -336,7 +336,7 @@ def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = Non
                             "openclip:tiny", f"random{seed}", device)
 
 # %% ../nbs/03_encoders.ipynb #087db2e6
-ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>")
+ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>", "tiny-random")
 
 def load_encoder(name: str = "clip-vit-b16-offline", device: str | torch.device | None = None,
                  batch_size: int | None = None, precision: str = "auto") -> Encoder:
@@ -346,6 +346,8 @@ def load_encoder(name: str = "clip-vit-b16-offline", device: str | torch.device 
         return load_offline_clip(device, **options)
     if name == "clip-vit-b16-int8-onnx":
         return load_int8_onnx_clip(**options)
+    if name == "tiny-random":  # the paper's open_clip code path in seconds (tests, smoke runs): not a detector
+        return tiny_openclip_encoder(device=device)
     if name.startswith("openclip:") and name.count(":") >= 2:
         _, arch, pretrained = name.split(":", 2)
         return load_openclip(arch, pretrained, device, precision=precision, **options)

@@ -31,7 +31,7 @@ from .patches import GRID_SIDE, distinct_patches, select_patches
 # %% auto #0
 __all__ = ['PATCH_CHOICES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'FeatureSet', 'row_index', 'write_shard',
            'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image', 'extract_feature_kinds',
-           'extract_features']
+           'extract_features', 'shard_records']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -312,3 +312,14 @@ def extract_features(records: Sequence[ImageRecord], encoder: Encoder, patches: 
     "Features of one kind of `records` from the cache, encoding (and caching, shard by shard) only what is missing."
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
                                  report, workers)[kind]
+
+# %% ../nbs/04_features.ipynb #6c14db51
+def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecord]:
+    "Shard 'i/n' (0-based) of `records`: those whose image key hashes to i modulo n, in their order."
+    try:
+        index, count = (int(part) for part in str(shard).split("/"))
+    except ValueError:
+        raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}")
+    return [r for r in records if int(hashlib.sha256(image_key(r).encode()).hexdigest()[:12], 16) % count == index]

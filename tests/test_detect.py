@@ -128,7 +128,7 @@ def test_train_then_detect_with_the_trained_model(tmp_path):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for command in ([], ["detect"], ["train"], ["data"], ["reproduce"]):
+    for command in ([], ["detect"], ["train"], ["extract"], ["data"], ["reproduce"]):
         status, out, _ = nsnet_study(*command, "--help")
         assert status == 0 and "usage" in out.lower(), command
     status, _, err = nsnet_study("reproduce", cwd=tmp_path)
