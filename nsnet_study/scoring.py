@@ -24,7 +24,6 @@ from .data import ImageRecord, image_files
 from .encoders import Encoder, load_encoder
 from .features import extract_feature_kinds, extract_features
 from .io import LoadReport, atomic_path, cache_dir, logger, sha256_file, write_json
-from .nullspace import project_out, project_per_sample
 from .semantics import PrototypeBank, prototype_semantics, unit_rows
 from .training import DetectorInputs, NSNetDetector, TrainedDetector, load_detector, save_detector
 
@@ -292,16 +291,8 @@ def removed_norm_share(detector: TrainedDetector, inputs: DetectorInputs) -> np.
     if not isinstance(model, NSNetDetector):
         return None
     device = model.basis.device
-    features, semantics = torch.as_tensor(inputs.features, device=device), torch.as_tensor(inputs.semantics, device=device)
-    if model.config.normalise_features:
-        features = torch.nn.functional.normalize(features, dim=-1)
-    if model.config.projection == "global":
-        projected = project_out(features, model.basis)
-    elif model.config.projection == "per_sample":
-        mapped = model.mapper(semantics) if model.mapper is not None else semantics
-        projected = project_per_sample(features, mapped, form=model.config.per_sample_form)
-    else:
-        projected = features
+    projected, _, features = model.project(torch.as_tensor(inputs.features, device=device),
+                                           torch.as_tensor(inputs.semantics, device=device))
     return (1 - projected.norm(dim=-1) ** 2 / features.norm(dim=-1) ** 2).cpu().numpy()
 
 # %% ../nbs/12_scoring.ipynb #7619e539

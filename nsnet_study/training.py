@@ -179,8 +179,8 @@ class NSNetDetector(torch.nn.Module):
         basis = np.zeros((dim, 0), np.float32) if basis is None else basis
         self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32))
 
-    def forward(self, features: torch.Tensor, semantics: torch.Tensor):
-        "(logits, unit embeddings, mapped semantics or None, the image features the projection started from)."
+    def project(self, features: torch.Tensor, semantics: torch.Tensor):
+        "(projected features, mapped semantics or None, the (normalised) image features the projection started from)."
         if self.config.normalise_features:
             features = torch.nn.functional.normalize(features, dim=-1)
         mapped = None
@@ -191,6 +191,11 @@ class NSNetDetector(torch.nn.Module):
             projected = project_per_sample(features, mapped, form=self.config.per_sample_form)
         else:
             projected = features
+        return projected, mapped, features
+
+    def forward(self, features: torch.Tensor, semantics: torch.Tensor):
+        "(logits, unit embeddings, mapped semantics or None, the image features the projection started from)."
+        projected, mapped, features = self.project(features, semantics)
         logits, embeddings = self.head(projected)
         return logits, embeddings, mapped, features
 
