@@ -37,9 +37,9 @@ __all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'LA
            'packaged_manifest', 'manifest_sha256', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
            'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'image_files',
            'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders', 'load_any_layout',
-           'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images',
-           'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds',
-           'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'main']
+           'write_layout', 'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published',
+           'shared_images', 'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
+           'grouped_folds', 'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'main']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")
@@ -349,6 +349,21 @@ def load_any_layout(root: str | os.PathLike, split: str = "train", progress: boo
     if (root / "real").is_dir() or (root / "fake").is_dir():
         return load_real_fake_folders(root, progress=progress, report=report)
     raise DataNotFoundError(f"{root}: not in a layout this project reads ({'; '.join(LAYOUTS)})")
+
+# %% ../nbs/01_data.ipynb #9de44113
+def write_layout(root: str | os.PathLike, records: Sequence[ImageRecord], layout: str = "genimage") -> Path:
+    "Write `records` (crops applied, PNG) under `root` in a benchmark's layout: 'genimage' or 'cnndetection'."
+    if layout not in ("genimage", "cnndetection"):
+        raise ValueError(f"layout must be 'genimage' or 'cnndetection', got {layout!r}")
+    root, seen = Path(root), defaultdict(int)
+    for record in records:
+        group = (record.generator, record.label)
+        split, seen[group] = ("train", "val")[seen[group] % 2], seen[group] + 1
+        label = {"genimage": {"real": "nature", "fake": "ai"}, "cnndetection": {"real": "0_real", "fake": "1_fake"}}[layout][record.label]
+        folder = root / record.generator / (f"{split}/{label}" if layout == "genimage" else label)
+        folder.mkdir(parents=True, exist_ok=True)
+        open_record(record).save(folder / f"{record.sha256[:16]}.png")
+    return root
 
 # %% ../nbs/01_data.ipynb #2542ff66
 def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:

@@ -166,7 +166,7 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
     return blip_captioner(model, processor, "blip", weights_id, device)
 
 # %% ../nbs/05_semantics.ipynb #6d1f4a8b
-def caption_records(records: Sequence[ImageRecord], captioner: Captioner, batch_size: int = 16,
+def caption_records(records: Sequence[ImageRecord], captioner: Captioner, batch_size: int = 64,
                     progress: bool = True) -> tuple[list[ImageRecord], list[str]]:
     "Captions of the whole images, cached per image and captioner."
     folder = cache_dir("captions", hashlib.sha256(captioner.captioner_id.encode()).hexdigest()[:20])

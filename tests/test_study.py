@@ -53,6 +53,11 @@ SMOKE = {
         ["figures/16_shipped_models.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
          "models/default.safetensors", "models/default.json", "models/bank.safetensors", "figures/16_explanation_on_disk.png"],
     ),
+    "20_paper_protocol.ipynb": (
+        {"ENCODER": "tiny-random", "CAPTIONER": None, "TRAIN_SUBSETS": ["biggan", "crn"], "SEEDS": [0],
+         "EPOCHS": 2, "N_BOOT": 20},
+        ["figures/20_paper_protocol.png", "results/20_paper_protocol.json"],
+    ),
     "15_peer_detector.ipynb": (
         {"PER_GROUP": 4, "N_BANK": 20, "DECLAN_PER_LABEL": 3, "N_BOOT": 20, "DOWNLOAD": False},
         ["figures/15_peer_detector.png", "results/15_peer_detector.json"],
