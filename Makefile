@@ -43,12 +43,10 @@ reproduce: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) nbs/index.ipynb
 
-# Speed and memory of the offline encoders and of detect on this machine: results/bench_encoders.json, bench_detect.json
-# (on a GPU machine, python bench/gpu.py writes results/bench_gpu.json)
+# Speed and memory on this machine (bench/run_all.py): encoders, detect, training vs the original design, and with a
+# CUDA GPU the paper's encoders and BLIP: results/bench_*.json, then README's tables
 bench: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) bench/encoders.py
-	HF_HUB_OFFLINE=1 $(PY) bench/detect.py
-	$(PY) -m nsnet_study.reporting readme
+	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py
 
 # Exact versions after a change of dependencies: constraints.txt for .venv, and constraints-colab.txt, the same
 # without the torch stack, which the study notebooks' first cell uses on Colab (Colab keeps its own torch)

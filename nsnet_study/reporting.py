@@ -18,8 +18,8 @@ from .io import command_name, one_line_errors, running_as_script
 __all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
            'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
            'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
-           'detect_bench_table', 'readme_blocks', 'compare_results', 'main', 'probe_fold_accuracies',
-           'cross_validated_probe']
+           'detect_bench_table', 'training_bench_table', 'readme_blocks', 'compare_results', 'main',
+           'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/11_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -290,6 +290,20 @@ def detect_bench_table(bench: dict) -> str:
             f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {bench['machine']['cpu_count']} CPU cores, "
             f"torch {bench['machine']['torch']}.\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
             f"minute; one process each):\n\n" + markdown_table(memory))
+def training_bench_table(bench: dict) -> str:
+    "Training cost per epoch against the original notebooks' design, the projection alone, and peak memory."
+    original = bench["original_per_step"]
+    projection = {row["n"]: row for row in bench["projection"]}
+    rows = [{"images": r["n"], "ours, s/epoch": r["seconds_per_epoch"], "original design, s/epoch": r["original_seconds_per_epoch"],
+             "ratio": r["ratio"], "projection alone: ratio": projection[r["n"]]["ratio"],
+             "training peak RSS (MB)": r["training_peak_rss_mb"]} for r in bench["per_epoch"]]
+    memory = ", ".join(f"{m['n']} images {m['extraction_peak_rss_mb']:.0f} MB" for m in bench["extraction_memory"])
+    return markdown_table(pd.DataFrame(rows).set_index("images")) + (
+        f"\n\nThe original design's step (batch {original['batch']}, mean of {original['steps_timed']} after a warm-up): "
+        f"{original['seconds_per_step']:.2f} s, of which {original['parts']['encode'] / original['seconds_per_step']:.0%} "
+        f"decoding, patch selection and CLIP; its epoch is N / {original['batch']} such steps (not run whole). Ours: "
+        f"Advanced NS-Net on cached features, an epoch timed from the second on. Peak memory of extraction (offline "
+        f"CLIP, empty cache): {memory}. Machine: {bench['machine']['cpu_count']} CPU cores, torch {bench['machine']['torch']}.")
 
 # %% ../nbs/11_reporting.ipynb #1753a600
 README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: (results file, table function)
@@ -301,7 +315,7 @@ README_TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {  # marker name: 
     "robustness": ("14_robustness.json", robustness_table), "peer": ("15_peer_detector.json", peer_table),
     "shipped": ("16_shipped_models.json", shipped_table),
     "bench": ("bench_encoders.json", bench_table), "bench_gpu": ("bench_gpu.json", gpu_bench_table),
-    "bench_detect": ("bench_detect.json", detect_bench_table),
+    "bench_detect": ("bench_detect.json", detect_bench_table), "bench_training": ("bench_training.json", training_bench_table),
 }
 
 def readme_blocks(results: str | Path = "results") -> dict[str, str]:

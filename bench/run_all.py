@@ -1,0 +1,29 @@
+"""Every benchmark of this machine, then the README's tables: python bench/run_all.py (about 10 minutes on 2 CPU cores).
+
+Writes results/bench_encoders.json, bench_detect.json, bench_training.json, and on a machine with a CUDA GPU also
+bench_gpu.json (the paper's encoders and BLIP). Each script can be run alone; see its docstring.
+"""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    import torch
+    scripts = ["encoders.py", "detect.py", "training.py"] + (["gpu.py"] if torch.cuda.is_available() else [])
+    for script in scripts:
+        start = time.perf_counter()
+        print(f"== bench/{script}", flush=True)
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / script)], cwd=ROOT, stdout=subprocess.DEVNULL)
+        if done.returncode != 0:
+            print(f"bench/{script} failed (exit status {done.returncode})", file=sys.stderr)
+            return done.returncode
+        print(f"   {time.perf_counter() - start:.0f} s", flush=True)
+    return subprocess.run([sys.executable, "-m", "nsnet_study.reporting", "readme"], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
