@@ -32,14 +32,15 @@ from .io import (LoadReport, atomic_path, cache_dir, command_name, iter_images, 
                             running_as_script, sha256_file, write_json)
 
 # %% auto #0
-__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'LAYOUTS', 'NEAR_DUPLICATE_CORRELATION',
-           'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset', 'shared_dataset',
-           'packaged_manifest', 'manifest_sha256', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
-           'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'image_files',
-           'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders', 'load_any_layout',
-           'write_layout', 'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published',
-           'shared_images', 'split_table', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
-           'grouped_folds', 'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'main']
+__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEGORIES', 'LAYOUTS',
+           'NEAR_DUPLICATE_CORRELATION', 'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images',
+           'SharedDataset', 'shared_dataset', 'packaged_manifest', 'manifest_sha256', 'DataNotFoundError',
+           'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width',
+           'image_files', 'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders',
+           'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'write_layout', 'deduplicate',
+           'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images', 'split_table',
+           'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds', 'hold_out_units',
+           'leave_one_out_folds', 'take_per_group', 'main']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")
@@ -329,9 +330,41 @@ def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real
         raise DataNotFoundError(f"no images in {list(real) + list(fake)} under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
+# %% ../nbs/01_data.ipynb #6a129add
+PROGAN_CATEGORIES = ("car", "cat", "chair", "horse")  # AIGIBench's ProGAN training subsets
+
+def load_aigibench_layout(root: str | os.PathLike, split: str = "test", source: str | None = None,
+                          progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
+    "Records of one split of AIGIBench: `<split>/<subset>/{0_real,1_fake}` (ProGAN's categories read as generator progan)."
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"AIGIBench splits are 'train', 'val' and 'test', not {split!r}")
+    root = Path(root)
+    entries = []
+    for label_dir in sorted((root / split).glob("*/0_real")) + sorted((root / split).glob("*/1_fake")):
+        subset = label_dir.parent.name
+        generator, category = ("progan", subset) if subset in PROGAN_CATEGORIES else (subset, "")
+        fields = dict(label="real" if label_dir.name == "0_real" else "fake", generator=generator, category=category)
+        entries += [(path, fields) for path in image_files(label_dir, report)]
+    if not entries:
+        raise DataNotFoundError(f"no {split}/<subset>/0_real|1_fake folders with images under {root}")
+    return _hashed_records(entries, source or "aigibench", progress, report)
+
+def load_chameleon_layout(root: str | os.PathLike, source: str | None = None, progress: bool = True,
+                          report: LoadReport | None = None) -> list[ImageRecord]:
+    "Records of Chameleon as AIDE's code reads it: `[test/]0_real` and `[test/]1_fake`, generator 'chameleon'."
+    root = Path(root)
+    base = root / "test" if (root / "test" / "0_real").is_dir() or (root / "test" / "1_fake").is_dir() else root
+    entries = [(path, dict(label=label, generator="chameleon"))
+               for label, folder in (("real", "0_real"), ("fake", "1_fake")) if (base / folder).is_dir()
+               for path in image_files(base / folder, report)]
+    if not entries:
+        raise DataNotFoundError(f"no [test/]0_real or 1_fake folders with images under {root}")
+    return _hashed_records(entries, source or "chameleon", progress, report)
+
 # %% ../nbs/01_data.ipynb #96887741
 LAYOUTS = ("a shared data set's folder (MANIFEST.csv)", "GenImage <generator>/.../{train,val}/{ai,nature}",
-           "CNNDetection <generator>/[<class>/]{0_real,1_fake}", "real/ and fake/ folders")
+           "AIGIBench {train,val,test}/<subset>/{0_real,1_fake}", "CNNDetection <generator>/[<class>/]{0_real,1_fake}",
+           "Chameleon [test/]{0_real,1_fake}", "real/ and fake/ folders")
 
 def load_any_layout(root: str | os.PathLike, split: str = "train", progress: bool = True,
                     report: LoadReport | None = None) -> list[ImageRecord]:
@@ -344,6 +377,10 @@ def load_any_layout(root: str | os.PathLike, split: str = "train", progress: boo
         return load_shared_dataset(shared.name, root.parent)
     if any(root.glob(f"*/**/{split}/ai")) or any(root.glob(f"*/**/{split}/nature")):
         return load_genimage_layout(root, split, progress=progress, report=report)
+    if any(root.glob(f"{split}/*/0_real")) or any(root.glob(f"{split}/*/1_fake")):
+        return load_aigibench_layout(root, split, progress=progress, report=report)
+    if any((root / sub / label).is_dir() for sub in ("", "test") for label in ("0_real", "1_fake")):
+        return load_chameleon_layout(root, progress=progress, report=report)
     if any(root.glob("*/0_real")) or any(root.glob("*/*/0_real")) or any(root.glob("*/1_fake")) or any(root.glob("*/*/1_fake")):
         return load_cnndetection_layout(root, progress=progress, report=report)
     if (root / "real").is_dir() or (root / "fake").is_dir():
