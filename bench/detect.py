@@ -14,18 +14,14 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+sys.path.insert(0, str(ROOT / "bench"))
+from common import in_subprocess, machine, peak_rss_mb, write_result  # noqa: E402
 
 
 def photos(n: int) -> list:
@@ -83,17 +79,6 @@ def measure_memory(n_images: int) -> dict:
             "peak_rss_mb": peak_rss_mb(), "peak_rss_before_detect_mb": before}
 
 
-def in_subprocess(function: str, *args) -> dict:
-    "Run one measurement in a fresh process with a fresh cache; its JSON result."
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import detect as bench; "
-            f"print(json.dumps(bench.{function}(*{list(args)!r})))")
-    env = {**os.environ, "NSNET_CACHE": tempfile.mkdtemp(prefix="nsnet-bench-"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{function}{args} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
@@ -101,12 +86,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_detect.json"))
     args = parser.parse_args(argv)
     import torch
-    result = {"machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
-              "throughput": in_subprocess("measure_throughput", args.images, args.batch),
-              "memory": [in_subprocess("measure_memory", n) for n in (50, 200, 1000)]}
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
-    return 0
+    result = {"machine": machine(),
+              "throughput": in_subprocess("detect", "measure_throughput", args.images, args.batch),
+              "memory": [in_subprocess("detect", "measure_memory", n) for n in (50, 200, 1000)]}
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

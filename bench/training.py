@@ -17,20 +17,16 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import in_subprocess, machine, peak_rss_mb, write_result  # noqa: E402
 sys.path.insert(0, str(ROOT))
 BATCH = 8
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
 class RssPeak:
@@ -158,17 +154,6 @@ def extraction_memory(n: int) -> dict:
     return {"n": n, "seconds": time.perf_counter() - start, "extraction_peak_rss_mb": peak.mb}
 
 
-def in_subprocess(function: str, *args, cache: str | None = None) -> dict:
-    "One measurement in a fresh process (its own peak RSS), with `cache` (default: a new empty one) as its cache."
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import training as bench; "
-            f"print(json.dumps(bench.{function}(*{list(args)!r})))")
-    env = {**os.environ, "NSNET_CACHE": cache or tempfile.mkdtemp(prefix="nsnet-bench-"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{function}{args} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000])
@@ -177,18 +162,16 @@ def main(argv=None) -> int:
     import torch
     from nsnet_study.io import cache_dir
     warm = str(cache_dir("features").parent)  # the user's cache: the shared images' features, encoded once
-    original = in_subprocess("original_per_step", cache=warm)
-    ours = [in_subprocess("ours_per_epoch", n, cache=warm) for n in args.sizes]
-    result = {"machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
+    original = in_subprocess("training", "original_per_step", cache=warm)
+    ours = [in_subprocess("training", "ours_per_epoch", n, cache=warm) for n in args.sizes]
+    result = {"machine": machine(),
               "original_per_step": original,
               "per_epoch": [{**row, "original_seconds_per_epoch": original["seconds_per_step"] * -(-row["n"] // BATCH),
                              "ratio": original["seconds_per_step"] * -(-row["n"] // BATCH) / row["seconds_per_epoch"]}
                             for row in ours],
               "projection": [projection_alone(n) for n in args.sizes],
-              "extraction_memory": [in_subprocess("extraction_memory", n) for n in (50, 200, 460)]}
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
-    return 0
+              "extraction_memory": [in_subprocess("training", "extraction_memory", n) for n in (50, 200, 460)]}
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":
