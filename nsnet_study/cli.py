@@ -13,21 +13,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from .io import one_line_errors, project_dir, running_as_script
+from .io import one_line_errors, project_dir, running_as_script, shipped_dir
 
 # The library (and torch) is imported inside the commands, so that `--help` and argument errors answer at once.
 CONFIG_NAMES = ("linear_probe", "original_corrected", "advanced_corrected")
-SHIPPED_DIR = Path(__file__).resolve().parent / "shipped" if "__file__" in globals() else Path("../nsnet_study/shipped")
 
 # %% auto #0
-__all__ = ['CONFIG_NAMES', 'SHIPPED_DIR', 'train_model', 'main']
+__all__ = ['CONFIG_NAMES', 'train_model', 'main']
 
 # %% ../nbs/13_cli.ipynb #4d844842
 def _bank_for(encoder):
     "The shipped prototype bank when it was made with this encoder, else one built from imagenet-samples."
     from nsnet_study.scoring import load_bank
     from nsnet_study.semantics import build_prototype_bank
-    bank = load_bank(SHIPPED_DIR / "bank") if (SHIPPED_DIR / "bank.json").is_file() else None
+    bank = load_bank(shipped_dir() / "bank") if (shipped_dir() / "bank.json").is_file() else None
     return bank if bank is not None and bank.encoder_id == encoder.encoder_id else build_prototype_bank(encoder)
 
 def _choice_split(records, seed: int) -> dict:
@@ -80,11 +79,13 @@ def _format(frame, fmt: str) -> str:
     return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", max_colwidth=60)
 
 def _detect(args) -> int:
-    from nsnet_study.scoring import detect, explain
-    frame = detect(args.paths, args.model, args.threshold, args.device, args.batch_size, progress=not args.quiet)
+    from nsnet_study.scoring import detect, explain, load_model
+    model = load_model(args.model)  # loaded, verified and its encoder built once for scoring and explaining
+    encoder = model.load_encoder(args.device, args.batch_size)
+    frame = detect(args.paths, model, args.threshold, progress=not args.quiet, encoder=encoder)
     scored = frame[frame.reason == ""]
     if args.explain and len(scored):
-        pictures = explain(list(scored.path), args.model, args.explain, args.device, progress=not args.quiet)
+        pictures = explain(list(scored.path), model, args.explain, encoder=encoder, progress=not args.quiet)
         frame = frame.merge(pictures[["path", "explanation"]], on="path", how="left").fillna({"explanation": ""})
     print(_format(frame, args.format), end="" if args.format == "csv" else "\n")
     if not len(scored):
@@ -123,7 +124,7 @@ def _reproduce(args) -> int:
 def _add_detect(commands):
     d = commands.add_parser("detect", help="score images (files, folders, globs)", description="Score images: one row each.")
     d.add_argument("paths", nargs="+", help="image files, folders (walked recursively) or glob patterns")
-    shipped = sorted(p.stem for p in SHIPPED_DIR.glob("*.json") if p.stem != "bank")
+    shipped = sorted(p.stem for p in shipped_dir().glob("*.json") if p.stem != "bank")
     d.add_argument("--model", default="default", help=f"a shipped model ({', '.join(shipped)}) or a model folder")
     d.add_argument("--format", choices=("table", "json", "csv"), default="table")
     d.add_argument("--explain", metavar="DIR", help="also write one explanation PNG per image into DIR")

@@ -25,8 +25,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['logger', 'MAX_PIXELS', 'sha256_file', 'atomic_path', 'sweep_temporaries', 'rounded', 'write_json', 'cache_dir',
-           'project_dir', 'running_as_script', 'output_dir', 'command_name', 'one_line_errors', 'ImageLoadError',
-           'to_rgb', 'open_image', 'LoadReport', 'iter_images']
+           'project_dir', 'running_as_script', 'output_dir', 'shipped_dir', 'command_name', 'one_line_errors',
+           'ImageLoadError', 'to_rgb', 'open_image', 'LoadReport', 'iter_images']
 
 # %% ../nbs/00_io.ipynb #f8aaebac
 logger = logging.getLogger("nsnet_study")
@@ -123,6 +123,11 @@ def output_dir(kind: str, override: str | os.PathLike | None = None) -> Path:
     folder = Path(override) if override is not None else (project_dir() or Path.cwd()) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+def shipped_dir() -> Path:
+    "Where the installed package keeps its shipped models (written by nbs/study/16_shipped_models.ipynb)."
+    from importlib import resources
+    return Path(str(resources.files("nsnet_study").joinpath("shipped")))
 
 # %% ../nbs/00_io.ipynb #7c1e0a02
 def command_name(module: str) -> str:

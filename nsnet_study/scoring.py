@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -23,13 +23,13 @@ from tqdm.auto import tqdm
 from .data import ImageRecord, image_files
 from .encoders import Encoder, load_encoder
 from .features import extract_feature_kinds, extract_features
-from .io import LoadReport, atomic_path, cache_dir, logger, sha256_file, write_json
+from .io import ImageLoadError, LoadReport, atomic_path, cache_dir, logger, sha256_file, shipped_dir, write_json
 from .semantics import PrototypeBank, prototype_semantics, unit_rows
 from .training import DetectorInputs, NSNetDetector, TrainedDetector, load_detector, save_detector
 
 # %% auto #0
-__all__ = ['SHIPPED_MODELS', 'DETECT_COLUMNS', 'NEUTRAL_GREY', 'view_kind', 'view_features', 'save_bank', 'load_bank', 'Model',
-           'save_model', 'shipped_dir', 'load_model', 'gather_images', 'model_inputs', 'score_records', 'detect',
+__all__ = ['SHIPPED_MODELS', 'DETECT_COLUMNS', 'NEUTRAL_GREY', 'EXPLAIN_COLUMNS', 'view_kind', 'view_features', 'save_bank',
+           'load_bank', 'Model', 'save_model', 'load_model', 'gather_images', 'model_inputs', 'score_records', 'detect',
            'occluded_grids', 'removed_norm_share', 'Explanation', 'explain_record', 'plot_explanation', 'explain']
 
 # %% ../nbs/12_scoring.ipynb #340a0b78
@@ -127,10 +127,6 @@ def save_model(detector: TrainedDetector, bank: PrototypeBank, folder: str | os.
 
 # %% ../nbs/12_scoring.ipynb #194cb347
 SHIPPED_MODELS = ("default", "linear_probe", "original_corrected", "advanced_corrected")
-
-def shipped_dir() -> Path:
-    "Where the package keeps the shipped models."
-    return Path(__file__).resolve().parent / "shipped" if "__file__" in globals() else Path("../nsnet_study/shipped")
 
 def _checkpoint_path(model: str | os.PathLike) -> Path:
     "The checkpoint (path without suffix) a model name, folder or file names."
@@ -323,7 +319,9 @@ def explain_record(record: ImageRecord, model: Model, encoder: Encoder) -> Expla
     inputs = DetectorInputs([record] * n, view_features(values, model.view), np.repeat(semantics.vectors, n, 0),
                             semantics.captions * n, encoder.encoder_id, semantics.source_id, semantics.blank_vector)
     scores = model.detector.predict(inputs)
-    share = removed_norm_share(model.detector, inputs)
+    first = replace(inputs, records=inputs.records[:1], features=inputs.features[:1], semantics=inputs.semantics[:1],
+                    captions=inputs.captions[:1])  # the unoccluded grid
+    share = removed_norm_share(model.detector, first)
     return Explanation(str(record.path), image, grid, patch_boxes(image.size, patches)[kept], float(scores[0]),
                        scores[0] - scores[1:], semantics.captions[0], None if share is None else float(share[0]))
 
@@ -361,9 +359,19 @@ def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
     return fig
 
 # %% ../nbs/12_scoring.ipynb #a4ec214f
+EXPLAIN_COLUMNS = ["path", "probability_ai", "explanation", "reason"]
+
+def _explanation_png(explanation: Explanation, model: Model, record: ImageRecord, out: Path) -> str:
+    "Draw one explanation into `out`; the PNG's path."
+    fig = plot_explanation(explanation, model)
+    png = str(out / f"{record.path.stem}-{record.sha256[:8]}.png")
+    fig.savefig(png, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return png
+
 def explain(images, model: str | os.PathLike | Model = "default", out_dir: str | os.PathLike | None = None,
             device: str | torch.device | None = None, encoder: Encoder | None = None, progress: bool = True) -> pd.DataFrame:
-    "Explain every image named (as `detect` reads them); with `out_dir`, one PNG each. Rows: path, probability, PNG."
+    "Explain every image named (as `detect` reads them); with `out_dir`, one PNG each. Rows: `EXPLAIN_COLUMNS`."
     model = load_model(model)
     report = LoadReport()
     records = gather_images(images, report)
@@ -373,12 +381,13 @@ def explain(images, model: str | os.PathLike | Model = "default", out_dir: str |
         out.mkdir(parents=True, exist_ok=True)
     rows = []
     for record in tqdm(records, desc=f"explain [{model.name}]", unit="img", disable=not progress):
-        explanation = explain_record(record, model, encoder)
-        png = ""
-        if out is not None:
-            fig = plot_explanation(explanation, model)
-            png = str(out / f"{record.path.stem}-{record.sha256[:8]}.png")
-            fig.savefig(png, dpi=80, bbox_inches="tight")
-            plt.close(fig)
-        rows.append({"path": explanation.path, "probability_ai": explanation.probability, "explanation": png})
-    return pd.DataFrame(rows, columns=["path", "probability_ai", "explanation"])
+        try:
+            explanation = explain_record(record, model, encoder)
+        except ImageLoadError as error:  # unreadable, too large, ...: a row with its reason
+            report.skipped.append((error.path, error.reason, error.detail))
+            continue
+        png = _explanation_png(explanation, model, record, out) if out is not None else ""
+        rows.append({"path": explanation.path, "probability_ai": explanation.probability, "explanation": png, "reason": ""})
+    rows += [{"path": path, "probability_ai": np.nan, "explanation": "", "reason": f"{reason}: {detail}"}
+             for path, reason, detail in report.skipped]
+    return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
