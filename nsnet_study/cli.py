@@ -80,9 +80,9 @@ def _format(frame, fmt: str) -> str:
 
 def _detect(args) -> int:
     from nsnet_study.scoring import detect, explain, load_model
-    model = load_model(args.model)  # loaded, verified and its encoder built once for scoring and explaining
-    encoder = model.load_encoder(args.device, args.batch_size)
-    frame = detect(args.paths, model, args.threshold, progress=not args.quiet, encoder=encoder)
+    model = load_model(args.model)  # loaded and verified once; with --explain its encoder too, for both passes
+    encoder = model.load_encoder(args.device, args.batch_size) if args.explain else None
+    frame = detect(args.paths, model, args.threshold, args.device, args.batch_size, progress=not args.quiet, encoder=encoder)
     scored = frame[frame.reason == ""]
     if args.explain and len(scored):
         pictures = explain(list(scored.path), model, args.explain, encoder=encoder, progress=not args.quiet)
