@@ -36,8 +36,8 @@ reproduce: $(STAMP)
 		echo "== $$nb"; \
 		HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
 	done
-	$(PY) -m nsnet_study.reporting readme
-	$(PY) -m nsnet_study.reporting compare runs/committed-results results
+	$(VENV)/bin/nsnet-study report readme
+	$(VENV)/bin/nsnet-study report compare runs/committed-results results
 
 # JupyterLab on the index notebook, with the project's .venv as its kernel; Ctrl-C stops it
 lab: $(STAMP)

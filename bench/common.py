@@ -33,8 +33,8 @@ def machine() -> dict:
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
-def write_result(path: str | os.PathLike, result: dict) -> int:
-    "Write a benchmark's JSON (and print it); exit status 0."
-    Path(path).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+def write_result(path: str | os.PathLike, result) -> int:
+    "Write a benchmark's results through its schema (`nsnet_study.results`) and print them; exit status 0."
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    print(result.to_json(path).read_text(), end="")
     return 0

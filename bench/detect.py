@@ -34,7 +34,8 @@ def measure_throughput(n_images: int, batch: int) -> dict:
     import torch
     from nsnet_study.data import open_record, ImageRecord
     from nsnet_study.features import FeatureSpec, prepare_image
-    from nsnet_study.scoring import detect, load_model
+    from nsnet_study.scoring import detect
+    from nsnet_study.checkpoints import load_model
     paths = photos(n_images)
     model = load_model("default")
     encoder = model.load_encoder(batch_size=batch)
@@ -63,15 +64,17 @@ def measure_memory(n_images: int) -> dict:
     import numpy as np
     from nsnet_study.data import load_shared_dataset, take_per_group
     from nsnet_study.encoders import tiny_openclip_encoder
-    from nsnet_study.experiments import prepare_inputs
-    from nsnet_study.scoring import detect, load_model, save_model
+    from nsnet_study.detectors import inputs_for
+    from nsnet_study.scoring import detect
+    from nsnet_study.checkpoints import load_model, save_model
     from nsnet_study.semantics import build_prototype_bank
-    from nsnet_study.training import linear_probe, train
+    from nsnet_study.detectors import linear_probe
+    from nsnet_study.training import train
     tiny = tiny_openclip_encoder()
     bank = build_prototype_bank(tiny, load_shared_dataset("imagenet-samples")[:20], progress=False)
-    inputs = prepare_inputs(take_per_group(load_shared_dataset("cnndetection-ranking"), 2), tiny, bank, progress=False)
+    inputs = inputs_for(take_per_group(load_shared_dataset("cnndetection-ranking"), 2), tiny, bank, progress=False)
     folder = Path(tempfile.mkdtemp())
-    save_model(train(inputs, linear_probe(selection="last")), bank, folder, "model", encoder="openclip:tiny")
+    save_model(train(inputs, linear_probe(selection="last")), bank, folder, "model", encoder_name="openclip:tiny")
     before = peak_rss_mb()
     start = time.perf_counter()
     table = detect(photos(n_images), load_model(folder), encoder=tiny, progress=False)
@@ -86,9 +89,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_detect.json"))
     args = parser.parse_args(argv)
     import torch
-    result = {"machine": machine(),
-              "throughput": in_subprocess("detect", "measure_throughput", args.images, args.batch),
-              "memory": [in_subprocess("detect", "measure_memory", n) for n in (50, 200, 1000)]}
+    from nsnet_study.results import BenchDetect
+    result = BenchDetect(machine=machine(), throughput=in_subprocess("detect", "measure_throughput", args.images, args.batch),
+                         memory=[in_subprocess("detect", "measure_memory", n) for n in (50, 200, 1000)])
     return write_result(args.out, result)
 
 

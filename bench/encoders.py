@@ -128,9 +128,9 @@ def main():
               "limit": limit, "forward": forward, "pipeline": pipeline,
               "target": "pipeline overhead under 15% of the forward time",
               "pipeline_overhead_within_target": all(p["overhead_fraction"] < 0.15 for p in pipeline)}
+    from nsnet_study.results import BenchEncoders
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {BenchEncoders(**report).to_json(args.out)}")
 
 
 if __name__ == "__main__":

@@ -172,10 +172,9 @@ def main(argv=None) -> int:
         "encoder_only_1_gpu": PAPER_IMAGES / vit_l / 3600, "pipeline_1_gpu": PAPER_IMAGES / whole / 3600,
         "pipeline_8_gpus": PAPER_IMAGES / whole / 3600 / 8, "captions_1_gpu": PAPER_IMAGES / blip / 3600,
         "captions_8_gpus": PAPER_IMAGES / blip / 3600 / 8}
-    text = json.dumps(result, indent=1)
+    from nsnet_study.results import BenchGpu
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
-    print(text)
+    print(BenchGpu(**result).to_json(args.out).read_text(), end="")
     return 0
 
 

@@ -70,7 +70,8 @@ def cached_inputs(n: int, seed: int = 0):
 
 def ours_per_epoch(n: int) -> dict:
     "Seconds per epoch of advanced_corrected on n cached rows, from the second epoch on; peak RSS."
-    from nsnet_study.training import advanced_corrected, train
+    from nsnet_study.detectors import advanced_corrected
+    from nsnet_study.training import train
     inputs = cached_inputs(n)
     seconds = {}
     with RssPeak() as peak:
@@ -160,17 +161,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_training.json"))
     args = parser.parse_args(argv)
     import torch
-    from nsnet_study.io import cache_dir
+    from nsnet_study.files import cache_dir
     warm = str(cache_dir("features").parent)  # the user's cache: the shared images' features, encoded once
     original = in_subprocess("training", "original_per_step", cache=warm)
     ours = [in_subprocess("training", "ours_per_epoch", n, cache=warm) for n in args.sizes]
-    result = {"machine": machine(),
-              "original_per_step": original,
-              "per_epoch": [{**row, "original_seconds_per_epoch": original["seconds_per_step"] * -(-row["n"] // BATCH),
-                             "ratio": original["seconds_per_step"] * -(-row["n"] // BATCH) / row["seconds_per_epoch"]}
-                            for row in ours],
-              "projection": [projection_alone(n) for n in args.sizes],
-              "extraction_memory": [in_subprocess("training", "extraction_memory", n) for n in (50, 200, 460)]}
+    from nsnet_study.results import BenchTraining
+    result = BenchTraining(
+        machine=machine(), original_per_step=original,
+        per_epoch=[{**row, "original_seconds_per_epoch": original["seconds_per_step"] * -(-row["n"] // BATCH),
+                    "ratio": original["seconds_per_step"] * -(-row["n"] // BATCH) / row["seconds_per_epoch"]} for row in ours],
+        projection=[projection_alone(n) for n in args.sizes],
+        extraction_memory=[in_subprocess("training", "extraction_memory", n) for n in (50, 200, 460)])
     return write_result(args.out, result)
 
 

@@ -28,11 +28,11 @@ import pooch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .io import (LoadReport, atomic_path, cache_dir, command_name, iter_images, logger, one_line_errors, open_image,
+from .files import (LoadReport, atomic_path, cache_dir, command_name, iter_images, logger, one_line_errors, open_image,
                             running_as_script, sha256_file, write_json)
 
 # %% auto #0
-__all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEGORIES', 'LAYOUTS',
+__all__ = ['LABELS', 'UNLABELLED', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEGORIES', 'LAYOUTS',
            'NEAR_DUPLICATE_CORRELATION', 'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images',
            'SharedDataset', 'shared_dataset', 'packaged_manifest', 'manifest_sha256', 'DataNotFoundError',
            'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width',
@@ -40,16 +40,17 @@ __all__ = ['LABELS', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PR
            'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'write_layout', 'deduplicate',
            'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images', 'split_table',
            'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds', 'hold_out_units',
-           'leave_one_out_folds', 'take_per_group', 'main']
+           'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
 
 # %% ../nbs/01_data.ipynb #eb31813b
-LABELS = ("real", "fake")
+LABELS = ("real", "fake")  # the positive class is "fake"
+UNLABELLED = "unknown"  # the label of an image nobody labelled (what `detect` scores)
 
 @dataclass(frozen=True)
 class ImageRecord:
     "One image of the study: where it is, what it is, and how to read it."
     path: Path
-    label: str  # "real" or "fake"
+    label: str  # "real", "fake" or "unknown" (UNLABELLED)
     generator: str = ""  # the model that made a fake, or the domain a real image was paired with
     source: str = ""  # the data set it came from
     sha256: str = ""  # of the file's bytes: identity for de-duplication and caching (computed if left empty)
@@ -57,8 +58,8 @@ class ImageRecord:
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom), applied at load
 
     def __post_init__(self):
-        if self.label not in LABELS:
-            raise ValueError(f"label must be one of {LABELS}, got {self.label!r} for {self.path}")
+        if self.label not in (*LABELS, UNLABELLED):
+            raise ValueError(f"label must be one of {(*LABELS, UNLABELLED)}, got {self.label!r} for {self.path}")
         object.__setattr__(self, "path", Path(self.path))
         if not self.sha256 and self.path.is_file():  # never key a cache on an empty hash
             object.__setattr__(self, "sha256", sha256_file(self.path))
@@ -67,7 +68,9 @@ class ImageRecord:
 
     @property
     def target(self) -> int:
-        "1 for fake, 0 for real: the detector's positive class is 'fake'."
+        "1 for fake, 0 for real: the detector's positive class is 'fake'. An unlabelled image has none (ValueError)."
+        if self.label == UNLABELLED:
+            raise ValueError(f"{self.path} has no label: it can be scored, not trained or evaluated on")
         return int(self.label == "fake")
 
 def open_record(record: ImageRecord) -> Image.Image:
@@ -431,7 +434,7 @@ def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
         counts[i] += 1
     return counts
 
-def _units(records: list[ImageRecord], groups: dict[str, str] | None) -> list[list[ImageRecord]]:
+def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[list[ImageRecord]]:
     "Records bundled by group (`groups`: sha256 -> group id; none: every record alone), each bundle sorted by sha256."
     bundles: dict[str, list[ImageRecord]] = defaultdict(list)
     for record in records:
@@ -446,16 +449,16 @@ def split_records(records: Iterable[ImageRecord], fractions: dict[str, float] | 
     if any(f < 0 for f in fractions.values()) or not np.isclose(sum(fractions.values()), 1.0):
         raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
     strata: dict[tuple, list[list[ImageRecord]]] = defaultdict(list)
-    for unit in _units(deduplicate(records), groups):
-        strata[tuple(getattr(unit[0], key) for key in stratify_by)].append(unit)
+    for bundle in _bundles(deduplicate(records), groups):
+        strata[tuple(getattr(bundle[0], key) for key in stratify_by)].append(bundle)
     rng = np.random.default_rng(seed)
     splits: dict[str, list[ImageRecord]] = {name: [] for name in fractions}
     for key in sorted(strata):
-        members = sorted(strata[key], key=lambda unit: unit[0].sha256)  # independent of input order
+        members = sorted(strata[key], key=lambda bundle: bundle[0].sha256)  # independent of input order
         members = [members[i] for i in rng.permutation(len(members))]
         start = 0
         for name, count in zip(fractions, _stratified_allocation(len(members), list(fractions.values()))):
-            splits[name] += [record for unit in members[start:start + count] for record in unit]
+            splits[name] += [record for bundle in members[start:start + count] for record in bundle]
             start += count
     return splits
 
@@ -623,8 +626,9 @@ def take_per_group(records: Iterable[ImageRecord], n: int | None, by: Sequence[s
     return kept
 
 # %% ../nbs/01_data.ipynb #43006042
-def _data_command(args, parser) -> int:
-    if args.command == "list":
+def data_command(args, parser) -> int:
+    "Run the data command `data_arguments` parsed: list or download."
+    if args.data_command == "list":
         for name in SHARED_DATASETS:
             try:
                 print(f"{name:24s} {dataset_dir(name, args.data)}")
@@ -642,15 +646,20 @@ def _data_command(args, parser) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     "Command line: `list` the shared data sets, or `download` them (a failure is one line on stderr, exit status 1)."
     parser = argparse.ArgumentParser(prog=command_name("nsnet_study.data"), description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    data_arguments(parser)
+    args = parser.parse_args(argv)
+    return one_line_errors(parser.prog, lambda: data_command(args, parser))
+
+def data_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "The data command's subcommands on `parser` (for `nsnet-data`, `python -m nsnet_study.data` and `nsnet-study data`)."
+    commands = parser.add_subparsers(dest="data_command", required=True)
     listing = commands.add_parser("list", help="where each shared data set is found")
     listing.add_argument("--data", help="data root to look in (default: $NSNET_DATA, ../shared/data, cache)")
     fetch = commands.add_parser("download", help="download shared data sets, verifying sha256")
     fetch.add_argument("names", nargs="+", help=f"data sets: {', '.join(SHARED_DATASETS)} or all")
     fetch.add_argument("--to", help="data root to download into (default: the user cache)")
     fetch.add_argument("--mirror", help="base URL laid out like a data root, instead of the upstream repositories")
-    args = parser.parse_args(argv)
-    return one_line_errors(parser.prog, lambda: _data_command(args, parser))
+    return parser
 
 if __name__ == "__main__" and running_as_script():
     sys.exit(main())

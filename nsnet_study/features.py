@@ -14,7 +14,7 @@ from collections import deque
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -25,13 +25,13 @@ from tqdm.auto import tqdm
 
 from .data import ImageRecord, iter_record_images
 from .encoders import Encoder
-from .io import LoadReport, atomic_path, cache_dir, logger, sweep_temporaries, write_json
-from .patches import GRID_SIDE, distinct_patches, select_patches
+from .files import LoadReport, atomic_path, cache_dir, logger, sweep_temporaries, write_json
+from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patches
 
 # %% auto #0
-__all__ = ['PATCH_CHOICES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'FeatureSet', 'row_index', 'write_shard',
-           'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image', 'extract_feature_kinds',
-           'extract_features', 'shard_records']
+__all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'row_index', 'RecordRows', 'FeatureSet',
+           'write_shard', 'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image',
+           'extract_feature_kinds', 'extract_features', 'shard_records', 'view_kind', 'view_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -59,7 +59,7 @@ def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
     raise ValueError(f"unknown perturbation {name!r}: use jpeg, blur, resize or none")
 
 # %% ../nbs/04_features.ipynb #29f2dcaf
-PATCH_CHOICES = ("nsnet", "original_notebooks", "none")  # "none": the encoder's own resize + centre crop
+PATCHES = (*PATCH_SELECTIONS, "none")  # what `patches=` takes; "none": the encoder's own resize + centre crop
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -71,8 +71,8 @@ class FeatureSpec:
     kind: str = "embedding"  # see nsnet_study.encoders.FEATURE_KINDS
 
     def __post_init__(self):
-        if self.patches not in PATCH_CHOICES:
-            raise ValueError(f"patches must be one of {PATCH_CHOICES}, got {self.patches!r}")
+        if self.patches not in PATCHES:
+            raise ValueError(f"patches must be one of {PATCHES}, got {self.patches!r}")
 
     @property
     def key(self) -> str:
@@ -99,27 +99,36 @@ def prepare_image(image: Image.Image, spec: FeatureSpec, report: LoadReport | No
     return select_patches(image, mode=spec.patches, seed=spec.patch_seed)
 
 # %% ../nbs/04_features.ipynb #872b4d15
+def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> list[int]:
+    "Positions in `have` of each record of `wanted` (matched by image key); KeyError if one is missing."
+    row = {image_key(r): i for i, r in enumerate(have)}
+    return [row[image_key(r)] for r in wanted]
+
+class RecordRows:
+    "Base of the dataclasses whose rows belong to image records (`records` and the fields named in `_row_fields`)."
+    _row_fields = ()
+
+    def rows(self, index: Sequence[int]):
+        "The rows at these positions, in this order."
+        take = lambda rows: [rows[i] for i in index] if isinstance(rows, list) else rows[np.asarray(index, dtype=np.int64)]
+        return replace(self, **{name: take(getattr(self, name)) for name in ("records", *self._row_fields)})
+
+    def subset(self, records: Sequence[ImageRecord]):
+        "The rows of these records (all must be present), in their order."
+        return self.rows(row_index(self.records, records))
+
 @dataclass
-class FeatureSet:
+class FeatureSet(RecordRows):
     "Features of the records that loaded, in their order, with the spec that made them."
     records: list[ImageRecord]
     values: np.ndarray  # float32 (N, D) for kind "embedding", (N, layers, width) for "layers"
     spec: FeatureSpec
+    _row_fields = ("values",)
 
     @property
     def labels(self) -> np.ndarray:
         "1 for fake, 0 for real."
         return np.array([r.target for r in self.records], dtype=np.int64)
-
-    def subset(self, records: Sequence[ImageRecord]) -> "FeatureSet":
-        "The rows of these records (all must be present), in their order."
-        index = row_index(self.records, records)
-        return FeatureSet([self.records[i] for i in index], self.values[index], self.spec)
-
-def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> list[int]:
-    "Positions in `have` of each record of `wanted` (matched by image key); KeyError if one is missing."
-    row = {image_key(r): i for i, r in enumerate(have)}
-    return [row[image_key(r)] for r in wanted]
 
 # %% ../nbs/04_features.ipynb #b8e3d5c1
 _SHARD_KEYS: dict[tuple[str, int, int], np.ndarray] = {}  # (shard, size, mtime in ns) -> its keys, read once per process
@@ -323,3 +332,23 @@ def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecor
     if not 0 <= index < count:
         raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}")
     return [r for r in records if int(hashlib.sha256(image_key(r).encode()).hexdigest()[:12], 16) % count == index]
+
+# %% ../nbs/04_features.ipynb #340a0b78
+def view_kind(view: str) -> str:
+    "The feature kind (`nsnet_study.features`) a view is read from: 'embedding' or 'layers'."
+    if view == "embedding":
+        return "embedding"
+    if view == "all layers" or (view.startswith("layer ") and view[6:].isdigit()):
+        return "layers"
+    raise ValueError(f"view must be 'embedding', 'layer <n>' or 'all layers', got {view!r}")
+
+def view_features(values: np.ndarray, view: str) -> np.ndarray:
+    "(N, D) features of `view` from an array of its kind: (N, D) embeddings or (N, layers, width) CLS tokens."
+    if view_kind(view) == "embedding":
+        return values
+    if view == "all layers":
+        return values.reshape(len(values), -1)
+    layer = int(view[6:])
+    if not 1 <= layer <= values.shape[1]:
+        raise ValueError(f"{view!r}: this encoder has blocks 1 to {values.shape[1]}")
+    return values[:, layer - 1]

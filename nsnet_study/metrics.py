@@ -17,7 +17,8 @@ __all__ = ['METRICS', 'FOLD_METRICS', 'weighted_detection_metrics', 'detection_m
            'bootstrap_counts', 'detection_strata', 'bootstrap_metrics', 'metric_rows', 'across_seeds',
            'summarise_seeds', 'summary_by', 'bootstrap_group_mean', 'balanced_accuracy', 'balanced_threshold',
            'chance_ap', 'corrected_t_interval', 'paired_difference', 'fold_metrics', 'method_summary', 'holm',
-           'comparison_table', 'with_verdicts', 'hierarchical_bootstrap', 'generator_level_table']
+           'comparison_table', 'with_verdicts', 'hierarchical_bootstrap', 'generator_level_table',
+           'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a07
 METRICS = ("acc", "real_acc", "fake_acc", "ap", "auc")
@@ -269,20 +270,25 @@ def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
         return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
     return replicates[:, METRICS.index(metric)]
 
-def hierarchical_bootstrap(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
-                           by: str = "method") -> tuple[pd.Series, np.ndarray]:
-    "Mean over generators of `metric` per method (averaged over seeds), and (n_boot, methods) replicates resampling generators, then images."
+def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, image): columns `by`, `unit`, repeat, image, label, score, threshold
+                           metric: str = "ap", # a metric of METRICS, or "balanced_acc" (at each run's own threshold)
+                           n_boot: int = 2000, # bootstrap replicates
+                           seed: int = 0, # seeds the resampling
+                           by: str = "method", # the column that names what is compared
+                           unit: str = "generator", # the column of the units resampled first: the image's generator, or the held-out fold
+                          ) -> tuple[pd.Series, np.ndarray]:
+    "Mean over units of `metric` per method (averaged over repeats), and (n_boot, methods) replicates resampling units, then images."
     rng = np.random.default_rng(seed)
     if metric == "balanced_acc":  # each run at its own validation threshold: shift its scores so that threshold sits at 0.5
         scores = scores.assign(score=scores.score - scores.threshold + 0.5)
-    methods, generators = sorted(scores[by].unique()), sorted(scores.generator.unique())
+    methods, generators = sorted(scores[by].unique()), sorted(scores[unit].unique())
     per_generator, replicates = [], []
     for generator in generators:  # the same image draws for every method and seed of this generator
-        part = scores[scores.generator == generator]
+        part = scores[scores[unit] == generator]
         images = part[["image", "label"]].drop_duplicates("image").sort_values("image")
         counts = bootstrap_counts(images.label.astype(str).to_numpy(), n_boot, int(rng.integers(2**31)))
         values = {m: [] for m in methods}
-        for (method, _), run in part.groupby([by, "seed"]):
+        for (method, _), run in part.groupby([by, "repeat"]):
             run = run.set_index("image").loc[images.image]
             values[method].append(_metric_of(weighted_detection_metrics(run.label.to_numpy(), run.score.to_numpy(),
                                                                         np.vstack([np.ones(len(run)), counts])), metric))
@@ -296,9 +302,10 @@ def hierarchical_bootstrap(scores: pd.DataFrame, metric: str = "ap", n_boot: int
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a14
 def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
-                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05, unit: str = "generator"
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
-    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed)
+    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, unit=unit)
     methods = list(point.index)
     low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
     table = pd.DataFrame({"mean": point, "low": low, "high": high})
@@ -311,3 +318,26 @@ def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int 
                      "p": min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))) if np.isfinite(d).all() else np.nan, "margin": margin,
                      "equivalent": bool(-margin < low90 and high90 < margin)})
     return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)
+
+# %% ../nbs/08_metrics.ipynb #2a5a34b0
+def probe_fold_accuracies(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
+                          readout_features: np.ndarray | None = None) -> np.ndarray:
+    "Per fold of a stratified k-fold: the accuracy of a logistic-regression probe fitted on `features` and scored on `readout_features` (default: the same)."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    targets = np.asarray(targets)
+    scored = features if readout_features is None else readout_features
+    accuracies = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, targets):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, C=1.0)).fit(features[train], targets[train])
+        accuracies.append(probe.score(scored[test], targets[test]))
+    return np.array(accuracies)
+
+def cross_validated_probe(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
+                          readout_features: np.ndarray | None = None) -> pd.Series:
+    "Accuracy of such a probe over the folds: mean, sd, chance (the share of the commonest target)."
+    accuracies = probe_fold_accuracies(features, targets, folds, seed, readout_features)
+    _, counts = np.unique(np.asarray(targets), return_counts=True)
+    return pd.Series({"mean": accuracies.mean(), "sd": accuracies.std(ddof=1), "chance": counts.max() / counts.sum()})

@@ -8,17 +8,17 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .io import to_rgb
+from .files import to_rgb
 
 # %% auto #0
-__all__ = ['PATCH_SIZE', 'GRID_SIDE', 'N_LOW', 'N_HIGH', 'PATCH_MODES', 'GREY_WEIGHTS', 'patch_grid', 'spectral_entropy',
+__all__ = ['PATCH_SIZE', 'GRID_SIDE', 'N_LOW', 'N_HIGH', 'PATCH_SELECTIONS', 'GREY_WEIGHTS', 'patch_grid', 'spectral_entropy',
            'extreme_patch_indices', 'select_patches', 'distinct_patches', 'patch_boxes']
 
 # %% ../nbs/02_patches.ipynb #bbca4b5b
 PATCH_SIZE = 32  # pixels per patch side
 GRID_SIDE = 7  # patches per side of the output grid: 7 x 32 = 224 pixels
 N_LOW, N_HIGH = 24, 25  # lowest- and highest-entropy patches NS-Net keeps (24 + 25 = 49)
-PATCH_MODES = ("nsnet", "original_notebooks")
+PATCH_SELECTIONS = ("nsnet", "original_notebooks")
 
 def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     if isinstance(image, Image.Image):
@@ -30,8 +30,8 @@ def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
 
 def patch_grid(image: Image.Image | np.ndarray, size: int = PATCH_SIZE, mode: str = "nsnet") -> np.ndarray:
     "All non-overlapping `size` x `size` RGB patches, row by row: (n, size, size, 3) uint8."
-    if mode not in PATCH_MODES:
-        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+    if mode not in PATCH_SELECTIONS:
+        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     pixels = _as_rgb_array(image)
     height, width = pixels.shape[:2]
     if mode == "nsnet":
@@ -70,7 +70,7 @@ def extreme_patch_indices(entropy: np.ndarray, mode: str = "nsnet") -> np.ndarra
         if low + high > n:  # a single patch
             low, high = n, 0
     else:
-        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     return np.concatenate([order[:low], order[n - high:]])
 
 def select_patches(image: Image.Image | np.ndarray, mode: str = "nsnet", seed: int = 0,
@@ -97,14 +97,14 @@ def distinct_patches(size: tuple[int, int], mode: str = "nsnet") -> int:
         available = -(-width // PATCH_SIZE) * -(-height // PATCH_SIZE)  # padded up to a multiple of 32
         kept = available if 2 * max(1, available // 4) > available else 2 * max(1, available // 4)
     else:
-        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     return min(kept, GRID_SIDE * GRID_SIDE)
 
 # %% ../nbs/02_patches.ipynb #c044511c
 def patch_boxes(size: tuple[int, int], mode: str = "nsnet", patch: int = PATCH_SIZE) -> np.ndarray:
     "(n, 4) int boxes (left, top, right, bottom) in an image of `size` (width, height) of `patch_grid`'s patches."
-    if mode not in PATCH_MODES:
-        raise ValueError(f"mode must be one of {PATCH_MODES}, got {mode!r}")
+    if mode not in PATCH_SELECTIONS:
+        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     width, height = size
     if mode == "nsnet":
         cols, rows = max(1, width // patch), max(1, height // patch)

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 from .data import ImageRecord, load_shared_dataset
-from .encoders import Encoder, EncoderUnavailableError, autocast, default_device, resolve_precision
+from .encoders import Encoder, EncoderUnavailableError, autocast, resolve_precision
 from .features import FeatureSet, cached_rows, extract_features, image_key, row_index
-from .io import cache_dir, sha256_file
+from .files import DEFAULT_TOP_K, cache_dir, default_device, sha256_file
 
 # %% auto #0
 __all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'unit_rows', 'PrototypeBank', 'build_prototype_bank', 'prototype_semantics',
@@ -70,7 +70,7 @@ def build_prototype_bank(encoder: Encoder, records: Sequence[ImageRecord] | None
     return PrototypeBank([r.category for r in features.records], unit_rows(features.values), features.records,
                          encoder.encoder_id)
 
-def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = 5,
+def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = DEFAULT_TOP_K,
                         space: np.ndarray | None = None, of_patch_grid: bool = False) -> Semantics:
     "Captions (top-k prototype names) and semantic vectors (their similarity-weighted mix) of whole-image features.\n\n    `space` (one row per prototype, any width): mix these rows (unit-normalised) instead of the prototypes' embeddings, e.g. the prototypes' CLS tokens after one block: the same semantics in that layer's space."
     if space is not None and len(space) != len(bank.names):

@@ -50,7 +50,8 @@ def test_shipped_model_card_matches_its_file(name):
 
 
 def test_shipped_models_are_small_and_load():
-    from nsnet_study.scoring import SHIPPED_MODELS, load_model
+    from nsnet_study.files import SHIPPED_MODELS
+    from nsnet_study.checkpoints import load_model
     assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 5e6
     for name in SHIPPED_MODELS:
         assert load_model(name).name == name

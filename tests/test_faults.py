@@ -18,7 +18,7 @@ from conftest import ROOT, SHARED_DATA
 from stub_encoder import stub_encoder
 from nsnet_study.data import DownloadError, download_dataset, load_shared_dataset
 from nsnet_study.features import extract_features
-from nsnet_study.io import LoadReport
+from nsnet_study.files import LoadReport
 
 HERE = Path(__file__).resolve().parent
 RECORDS = load_shared_dataset("cnndetection-ranking", SHARED_DATA)[:40]
@@ -116,7 +116,9 @@ def test_cache_files_honour_the_umask(tmp_path, monkeypatch):
 
 def test_tampered_checkpoint_is_refused(tmp_path):
     import torch
-    from nsnet_study.training import DetectorInputs, load_detector, original_corrected, save_detector, train
+    from nsnet_study.detectors import DetectorInputs, original_corrected
+    from nsnet_study.checkpoints import load_detector, save_detector
+    from nsnet_study.training import train
     rng = np.random.default_rng(0)
     records = RECORDS[:16]
     inputs = DetectorInputs(records, rng.normal(size=(16, 48)).astype(np.float32),

@@ -35,7 +35,7 @@ SMOKE = {
     ),
     "12_ablations.ipynb": (
         {"PER_GROUP": 4, "N_REPEATS": 1, "SECONDARY_REPEATS": 1, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0],
-         "PATCH_MODES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 8,
+         "OTHER_PATCHES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 8,
          "DOWNLOAD": False},
         ["figures/12_differences.png", "figures/12_ablation_rank_layers.png", "results/12_ablations.json",
          "results/12_ablations_scores.csv.gz"],
@@ -51,7 +51,7 @@ SMOKE = {
     ),
     "16_shipped_models.ipynb": (
         {"PER_GROUP": 3, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "EXPLAIN": False,
-         "MODELS_DIR": "<tmp>"},  # explanations: nbs/12_scoring.ipynb and tests/test_detect.py
+         "MODELS_DIR": "<tmp>"},  # explanations: nbs/14_explanations.ipynb and tests/test_detect.py
         ["figures/16_shipped_models.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
          "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
     ),
@@ -94,6 +94,6 @@ def test_study_notebook(notebook, tmp_path):
 
 def test_readme_results_match_results_folder():
     "README.md's results tables are generated from results/ (python -m nsnet_study.reporting readme)."
-    from nsnet_study.reporting import main
+    from nsnet_study.data import main
     assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"), "--check"]) == 0
 

@@ -1,0 +1,140 @@
+"""The library's shape: modules import only lower levels, one builder of a detector's inputs, no old names left."""
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+# A module may import only modules of a strictly lower level (so there are no cycles). Adding a module means placing it here.
+LEVELS = {
+    "files": 0, "metrics": 0, "models": 0, "nullspace": 0,
+    "data": 1, "encoders": 1, "patches": 1, "results": 1,
+    "features": 2, "reporting": 2,
+    "semantics": 3,
+    "detectors": 4,
+    "training": 5, "checkpoints": 5,
+    "experiments": 6, "scoring": 6,
+    "explanations": 7,
+    "cli": 8,
+}
+LIBRARY = sorted(p for p in (ROOT / "nsnet_study").glob("*.py") if not p.stem.startswith("_"))
+RENAMES = json.loads((ROOT / "renames.json").read_text())
+
+
+def imported_modules(path: Path) -> set[str]:
+    "The nsnet_study modules a file imports, at the top or inside functions."
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nsnet_study."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "nsnet_study":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("nsnet_study.")}
+    return found
+
+
+def test_every_module_has_a_level():
+    assert sorted(p.stem for p in LIBRARY) == sorted(LEVELS)
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_imports_only_lower_levels(path):
+    upward = {m: LEVELS[m] for m in imported_modules(path) if LEVELS[m] >= LEVELS[path.stem]}
+    assert not upward, f"{path.stem} (level {LEVELS[path.stem]}) imports {upward}"
+
+
+def test_light_imports():
+    "Scoring draws nothing; the command answers --help without torch."
+    code = ("import sys, nsnet_study.scoring; assert 'matplotlib' not in sys.modules, 'scoring imports matplotlib';"
+            "import nsnet_study.cli")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    code = "import sys, nsnet_study.cli; assert 'torch' not in sys.modules, 'the command imports torch before it runs'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def identifiers(path: Path) -> set[str]:
+    "Every name a module defines, binds, imports or takes as a parameter (not strings or comments)."
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names |= set((node.asname or node.name).split("."))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= set(node.module.split("."))
+    return names
+
+
+def class_fields(path: Path) -> set[str]:
+    "'Class.field' for every annotated field of every class a module defines."
+    return {f"{node.name}.{item.target.id}" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)
+            for item in node.body if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)}
+
+
+def test_old_names_are_gone():
+    old = set(RENAMES["identifiers"]) - {"io"}  # `io` the standard library is still imported where bytes are buffered
+    left = {path.stem: sorted((identifiers(path) | class_fields(path)) & old) for path in LIBRARY}
+    assert not any(left.values()), f"old names still in the library: {left}"
+    assert not (ROOT / "nsnet_study" / "io.py").exists()
+    for path in LIBRARY:  # the project's module is `files`: nothing imports a module of ours called io
+        assert "io" not in imported_modules(path), path.stem
+
+
+def test_committed_outputs_use_the_new_names():
+    "The rename map's old strings no longer occur in what reproduce writes (results/ and the shipped cards)."
+    written = [*sorted((ROOT / "results").glob("*.json")), *sorted((ROOT / "nsnet_study" / "shipped").glob("*.json"))]
+    for path in written:
+        text = path.read_text()
+        renamed = text
+        for old, new in RENAMES["outputs"].items():
+            renamed = renamed.replace(old, new)
+        assert renamed == text, f"{path.name} still has an old name: apply renames.json's outputs map"
+    for name, columns in RENAMES["csv_columns"].items():
+        header = pd.read_csv(ROOT / "results" / name, nrows=0).columns
+        assert not set(columns) & set(header), f"{name} still has the columns {set(columns) & set(header)}"
+
+
+def test_training_and_detect_build_the_same_inputs(tmp_path, monkeypatch):
+    "One builder: what `detect` scores for a model is what training saw for the same images (features bit-equal)."
+    from dataclasses import replace
+    from nsnet_study import scoring
+    from nsnet_study.checkpoints import load_model, save_model
+    from nsnet_study.data import load_shared_dataset, take_per_group
+    from nsnet_study.detectors import inputs_for, linear_probe
+    from nsnet_study.encoders import tiny_openclip_encoder
+    from nsnet_study.semantics import build_prototype_bank
+    from nsnet_study.training import train
+    encoder = tiny_openclip_encoder()
+    records = [replace(r, crop=None) for r in take_per_group(load_shared_dataset("cnndetection-ranking"), 2)]  # files as on disk
+    bank = build_prototype_bank(encoder, load_shared_dataset("imagenet-samples")[:20], progress=False)
+    trained_on = inputs_for(records, encoder, bank, "layer 1", progress=False)
+    save_model(train(trained_on, linear_probe(selection="last")), bank, tmp_path, "model", encoder_name="openclip:tiny",
+               view="layer 1")
+    model, seen = load_model(tmp_path), []
+    def spy(*args, **kwargs):
+        seen.append(inputs_for(*args, **kwargs))
+        return seen[-1]
+    monkeypatch.setattr(scoring, "inputs_for", spy)
+    table = scoring.detect([r.path for r in records], model, encoder=encoder, progress=False)
+    detected = seen[0]
+    assert [r.sha256 for r in detected.records] == [r.sha256 for r in trained_on.records]
+    np.testing.assert_array_equal(detected.features, trained_on.features)
+    assert detected.captions == trained_on.captions
+    np.testing.assert_allclose(detected.semantics, trained_on.semantics, atol=2e-3)  # the bank is stored in float16
+    np.testing.assert_allclose(table.probability_ai, model.detector.predict(trained_on), atol=1e-6)
+    assert {r.label for r in detected.records} == {"unknown"}  # detect's images carry no label, never "real"
