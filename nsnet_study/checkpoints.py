@@ -227,7 +227,7 @@ def load_model(model: str | os.PathLike | Model = "default") -> Model:
     path = _checkpoint_path(model)
     detector = load_detector(path)
     if "encoder" not in detector.card:
-        raise ValueError(f"{path}: its card names no encoder; save it with nsnet_study.scoring.save_model")
+        raise ValueError(f"{path}: its card names no encoder; save it with nsnet_study.checkpoints.save_model")
     bank = load_bank(path.parent / detector.card["bank"], detector.card["bank_sha256"])
     return Model(detector.card.get("name", path.stem), detector, bank)
 

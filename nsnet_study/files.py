@@ -26,8 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['logger', 'DEFAULT_ENCODER', 'DEFAULT_TOP_K', 'DEFAULT_EPOCHS', 'TRAINABLE_CONFIGS', 'SHIPPED_MODELS', 'MAX_PIXELS',
            'default_device', 'sha256_file', 'atomic_path', 'sweep_temporaries', 'rounded', 'write_json', 'cache_dir',
-           'project_dir', 'running_as_script', 'output_dir', 'shipped_dir', 'command_name', 'one_line_errors',
-           'ImageLoadError', 'to_rgb', 'open_image', 'LoadReport', 'iter_images']
+           'project_dir', 'running_as_script', 'output_dir', 'shipped_dir', 'cpu_flags', 'int8_kernel', 'provenance',
+           'command_name', 'one_line_errors', 'ImageLoadError', 'to_rgb', 'open_image', 'LoadReport', 'iter_images']
 
 # %% ../nbs/00_files.ipynb #f8aaebac
 logger = logging.getLogger("nsnet_study")
@@ -141,6 +141,58 @@ def shipped_dir() -> Path:
     "Where the installed package keeps its shipped models (written by nbs/study/16_shipped_models.ipynb)."
     from importlib import resources
     return Path(str(resources.files("nsnet_study").joinpath("shipped")))
+
+# %% ../nbs/00_files.ipynb #de0f0004
+def cpu_flags() -> set[str]:
+    "The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return set()
+
+def int8_kernel() -> str:
+    "Which int8 dot-product instructions this CPU offers onnxruntime: avx512vnni, avxvnni, avx2, or the machine type."
+    import platform
+    found = next((name for name in ("avx512_vnni", "avx_vnni", "avx2") if name in cpu_flags()), None)
+    return found.replace("_", "") if found else (platform.machine() or "unknown")
+
+# %% ../nbs/00_files.ipynb #de0f0005
+def _cpu_model() -> str:
+    "The CPU's model name, as the kernel reports it."
+    import platform
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+
+def _git_commit() -> str:
+    "The checkout's commit (with '+changes' when the working tree differs from it), or 'unknown' outside one."
+    import subprocess
+    root = project_dir(Path(globals().get("__file__", ".")).resolve().parent)  # the package's checkout (in a notebook: the cwd's)
+    if root is None:
+        return "unknown"
+    try:
+        run = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = run("rev-parse", "HEAD")
+        return (commit + ("+changes" if run("status", "--porcelain", "--untracked-files=no") else "")) if commit else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+# %% ../nbs/00_files.ipynb #de0f0006
+def provenance() -> dict:
+    "Where and with what a result was computed: commit, CPU model and flags, int8 kernel, numeric libraries' versions."
+    from importlib.metadata import PackageNotFoundError, version
+    def installed(package):
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+    flags = cpu_flags()
+    return {"commit": _git_commit(), "cpu": _cpu_model(), "cores": os.cpu_count(),
+            "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "fma", "amx_tile"}),
+            "int8_kernel": int8_kernel(), "python": sys.version.split()[0],
+            **{package: installed(package) for package in ("torch", "numpy", "onnxruntime", "scikit-learn")}}
 
 # %% ../nbs/00_files.ipynb #7c1e0a02
 def command_name(module: str) -> str:

