@@ -132,8 +132,13 @@ def _explanation_png(explanation: Explanation, model: Model, record: ImageRecord
     plt.close(fig)
     return png
 
-def explain(images, model: str | os.PathLike | Model = "default", out_dir: str | os.PathLike | None = None,
-            device: str | torch.device | None = None, encoder: Encoder | None = None, progress: bool = True) -> pd.DataFrame:
+def explain(images, # as `detect` takes them: files, folders, globs, PIL images
+            model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
+            out_dir: str | os.PathLike | None = None, # where one PNG per image is drawn; None: no pictures
+            device: str | torch.device | None = None, # 'cpu', 'cuda', ...; None: CUDA when present
+            encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
+            progress: bool = True, # a progress bar on stderr
+           ) -> pd.DataFrame:
     "Explain every image named (as `detect` reads them); with `out_dir`, one PNG each. Rows: `EXPLAIN_COLUMNS`."
     model = load_model(model)
     report = LoadReport()

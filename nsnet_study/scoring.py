@@ -82,8 +82,12 @@ def gather_images(images, report: LoadReport | None = None) -> list[ImageRecord]
 # %% ../nbs/13_scoring.ipynb #acfc2505
 DETECT_COLUMNS = ["path", "probability_ai", "label", "caption", "reason"]
 
-def score_records(records: Sequence[ImageRecord], model: Model, encoder: Encoder, report: LoadReport,
-                  threshold: float | None = None) -> list[dict]:
+def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
+                  model: Model, # a loaded model (`load_model`)
+                  encoder: Encoder, # its encoder
+                  report: LoadReport, # collects the images that could not be read
+                  threshold: float | None = None, # on P(AI-generated); None: the model's
+                 ) -> list[dict]:
     "One row per record that loads: path, probability of AI, label at the threshold, caption."
     inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report)
     scores = model.detector.predict(inputs) if inputs.records else np.empty(0)
@@ -94,11 +98,17 @@ def score_records(records: Sequence[ImageRecord], model: Model, encoder: Encoder
              "caption": caption, "reason": ""} for r, p, caption in zip(inputs.records, scores, inputs.captions)]
 
 # %% ../nbs/13_scoring.ipynb #b645b6f4
-def detect(images, model: str | os.PathLike | Model = "default", threshold: float | None = None,
-           device: str | torch.device | None = None, batch_size: int | None = None, chunk: int = 64,
-           progress: bool = True, encoder: Encoder | None = None) -> pd.DataFrame:
+def detect(images, # files, folders (walked recursively), glob patterns or PIL images: one, or a list
+           model: str | os.PathLike | Model = "default", # a shipped model's name (SHIPPED_MODELS), a model folder or checkpoint
+           threshold: float | None = None, # on P(AI-generated); None: the model's own, chosen on validation generators
+           device: str | torch.device | None = None, # 'cpu', 'cuda', 'cuda:1'; None: CUDA when present
+           batch_size: int | None = None, # images per forward pass; None: the encoder's default
+           chunk: int = 64, # images scored at a time (memory stays flat in the number of images)
+           progress: bool = True, # a progress bar on stderr
+           encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
+          ) -> pd.DataFrame:
     """One row per input image (`DETECT_COLUMNS`): the probability it is AI-generated and the label at the model's
-    threshold (or `threshold`), its caption, or why it was skipped. `images`: paths, folders, globs, PIL images."""
+    threshold (or `threshold`), its caption, or why it was skipped."""
     model = load_model(model)
     report = LoadReport()
     records = gather_images(images, report)
