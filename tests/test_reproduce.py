@@ -22,7 +22,7 @@ def test_the_pair_is_two_cpu_kinds():
 def test_the_study_reproduces_across_cpu_kinds():
     comparison = compare_results(AVX512, AVX2)
     assert comparison.reproduced, comparison.report()
-    assert comparison.compared > 1000 and comparison.moved  # numbers did move, within their own uncertainty
+    assert comparison.compared > 300 and comparison.moved  # numbers did move, within their own uncertainty
     assert any(note.startswith("int8 numbers: none committed for this CPU's int8 kernel (avx2") for note in comparison.notes)
 
 
@@ -56,12 +56,22 @@ def test_a_number_beyond_its_interval_fails(tmp_path):
     assert comparison.report().splitlines()[-1].startswith("not reproduced: 1 of")
 
 
+def rows_with_verdicts(obj):
+    "Every comparison row (a dict with a verdict) in a results file."
+    if isinstance(obj, dict):
+        return ([obj] if "verdict" in obj else []) + [r for value in obj.values() for r in rows_with_verdicts(value)]
+    return [r for value in obj for r in rows_with_verdicts(value)] if isinstance(obj, list) else []
+
+
 def test_a_flipped_verdict_away_from_its_boundary_fails(tmp_path):
-    data = json.loads((AVX512 / "12_ablations.json").read_text())
-    far = next(row for row in data["primary"] if "higher" in row["verdict"] and min(abs(row["low"]), abs(row["high"])) >
-               0.5 * (row["high"] - row["low"]) / 2 and row["p"] < 0.01)
+    "A difference far from zero (p < 0.01, both ends over half a half-width from 0) reported as no difference fails."
+    far = [(path.name, row) for path in sorted(AVX512.glob("*.json")) for row in rows_with_verdicts(json.loads(path.read_text()))
+           if "higher" in row["verdict"] and row["p"] < 0.01 and min(abs(row["low"]), abs(row["high"])) > (row["high"] - row["low"]) / 4]
+    assert far, "the committed results have no clear difference to flip"
+    file, target = far[0]
     def flip(data):
-        row = next(r for r in data["primary"] if (r["first"], r["second"]) == (far["first"], far["second"]))
-        row["verdict"] = "no evidence of a difference"
-    comparison = compare_results(AVX512, perturbed(tmp_path, "12_ablations.json", flip))
-    assert not comparison.reproduced and any("now 'no evidence of a difference'" in line for line in comparison.failed)
+        for row in rows_with_verdicts(data):
+            if (row["first"], row["second"], row.get("metric")) == (target["first"], target["second"], target.get("metric")):
+                row["verdict"] = "no evidence of a difference"
+    comparison = compare_results(AVX512, perturbed(tmp_path, file, flip))
+    assert not comparison.reproduced and any("now 'no evidence of a difference'" in line for line in comparison.failed), comparison.report()
