@@ -53,6 +53,7 @@ def _model_tensors(model) -> dict[str, torch.Tensor]:
             if isinstance(value, np.ndarray)}
 
 
+# %% ../nbs/11_checkpoints.ipynb #67bb3301
 STORAGE_DTYPES = ("float32", "float16", "int8")  # int8: the weight matrices, per row with a float16 scale; the rest float16
 
 def _stored(tensors: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
@@ -76,6 +77,8 @@ def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             out[name[:-6]] = tensors[name[:-6]].float() * scale.float()[:, None]
     return out
 
+
+# %% ../nbs/11_checkpoints.ipynb #67bb3302
 def save_detector(detector: TrainedDetector, path: str | os.PathLike, dtype: str = "float32") -> Path:
     "Write `<path>.safetensors` (tensors stored as `dtype`, see STORAGE_DTYPES) and `<path>.json` with the card (atomically)."
     from safetensors.torch import save_file
@@ -90,6 +93,7 @@ def save_detector(detector: TrainedDetector, path: str | os.PathLike, dtype: str
                "dim": _feature_dim(detector.estimator), "basis_rank": int(tensors["basis"].shape[1]) if "basis" in tensors else 0,
                "k": getattr(detector.estimator, "k", None), "best_epoch": detector.best_epoch, "card": detector.card})
     return weights
+
 
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a26
 def _model_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):

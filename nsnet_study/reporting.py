@@ -526,6 +526,8 @@ def report_command(args) -> int:
         path.write_text(updated, encoding="utf-8")
     return int(args.check and updated != text)
 
+
+# %% ../nbs/16_reporting.ipynb #1753a601
 def main(argv: Sequence[str] | None = None) -> int:
     "`readme [--check]`: fill README.md's results tables from results/; `compare OLD NEW`: diff two results folders."
     import argparse
@@ -551,3 +553,4 @@ def report_arguments(parser):
 
 if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())
+

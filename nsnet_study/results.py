@@ -219,6 +219,8 @@ class ShippedModels(Results):
     declan_on_disk: dict
     explanation: dict | None
 
+
+# %% ../nbs/15_results.ipynb #e5a1c001
 @dataclass
 class PaperProtocol(Results):
     "results/20_paper_protocol.json (20_paper_protocol, on a GPU machine): the paper's own experiment."
@@ -237,6 +239,7 @@ class PaperProtocol(Results):
     test_images: int
     per_generator: list
     differences: list
+
 
 # %% ../nbs/15_results.ipynb #e5a1c014
 @dataclass

@@ -163,6 +163,8 @@ def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConf
         if len(set(inputs.labels.tolist())) < 2:
             raise ValueError("the selection split needs both real and fake images (AP is undefined otherwise)")
 
+
+# %% ../nbs/10_training.ipynb #0f3e2a01
 def train_many(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets: Sequence[DetectorInputs] | None = None,
                seeds: Sequence[int] | None = None, device: str | torch.device | None = None, progress: bool = False,
                projection_semantics: Sequence[np.ndarray | None] | None = None) -> list[TrainedDetector]:
@@ -191,12 +193,15 @@ def train_many(train_sets: Sequence[DetectorInputs], config: DetectorConfig, sel
                                            train_sets[i].semantic_source, histories[m], int(epochs[m]))
     return [detectors[i] for i in range(len(train_sets))]
 
+
+# %% ../nbs/10_training.ipynb #0f3e2a02
 def train(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None = None,
           device: str | torch.device | None = None, progress: bool = False,
           projection_semantics: np.ndarray | None = None) -> TrainedDetector:
     "Train any configuration on cached features; keep the checkpoint (or hyper-parameter) with the best AP on `select_on`."
     return train_many([train_inputs], config, None if select_on is None else [select_on], [config.seed], device,
                       progress, [projection_semantics])[0]
+
 
 # %% ../nbs/10_training.ipynb #8a4b269a
 def evaluate_scores(scores: np.ndarray, records: Sequence[ImageRecord], threshold: float = 0.5, n_boot: int = 1000,
