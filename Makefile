@@ -11,7 +11,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # 20_paper_protocol needs the paper's weights, BLIP and a benchmark (README: "The paper's own experiment"); make test smoke-runs it
 STUDY := $(filter-out nbs/study/20_paper_protocol.ipynb,$(sort $(wildcard nbs/study/[0-9]*.ipynb)))
 
-.PHONY: setup test reproduce ship lab bench export constraints clean-venv
+.PHONY: setup test reproduce ship int8-results lab bench export constraints clean-venv
 
 setup: $(STAMP)
 
@@ -46,6 +46,13 @@ ship:
 	test -f runs/models/default.json || { echo "no models in runs/models: run make reproduce first"; exit 1; }
 	cp runs/models/*.json runs/models/*.safetensors nsnet_study/shipped/
 	git status --short nsnet_study/shipped
+
+# After make reproduce on a CPU whose int8 kernel (nsnet_study.files.int8_kernel) has no committed set yet: keep this run's
+# results files with int8 numbers as results/int8/<kernel>/, which reproductions on that kernel are compared with
+int8-results: $(STAMP)
+	kernel=$$($(PY) -c "from nsnet_study.files import int8_kernel; print(int8_kernel())") && mkdir -p results/int8/$$kernel && \
+	cp results/encoder_check.json results/12_ablations.json results/15_peer_detector.json results/int8/$$kernel/ && \
+	echo "results/int8/$$kernel/: commit it"
 
 # JupyterLab on the index notebook, with the project's .venv as its kernel; Ctrl-C stops it
 lab: $(STAMP)
