@@ -358,14 +358,17 @@ def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
 # %% ../nbs/16_reporting.ipynb #1753a608
-def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
+def compared_values(obj, # a results file's content (or a part of it)
+                    prefix: str = "", # the path of `obj` in the file
+                    spreads: dict | None = None, # estimate key -> the key of its spread beside it (`Results.spreads`)
+                   ) -> dict[str, Compared]:
     "Flatten a results file to {path: Compared}: every estimate with its tolerance, every verdict with its row (interval ends: see above)."
     if isinstance(obj, list):
-        return {k: v for i, item in enumerate(obj) for k, v in compared_values(item, f"{prefix}[{_row_label(item, i)}]").items()}
+        return {k: v for i, item in enumerate(obj) for k, v in compared_values(item, f"{prefix}[{_row_label(item, i)}]", spreads).items()}
     if not isinstance(obj, dict):
         return {prefix: Compared(float(obj))} if _is_number(obj) else {}
     half = (obj["high"] - obj["low"]) / 2 if _is_number(obj.get("low")) and _is_number(obj.get("high")) else None
-    found = {}
+    spreads, found = spreads or {}, {}
     for key, value in obj.items():
         path = f"{prefix}/{key}"
         if key == "verdict":
@@ -376,8 +379,12 @@ def compared_values(obj, prefix: str = "") -> dict[str, Compared]:
             continue  # an interval's width is itself an estimate (from five seeds, two honest runs' differ up to threefold)
         elif _is_number(value) and key in ("mean", "value", "difference"):
             found[path] = Compared(float(value), _tolerance(half), half)
+        elif key in spreads.values():
+            continue  # a spread is not compared, as a width is not
+        elif _is_number(value) and _is_number(obj.get(spreads.get(key))):
+            found[path] = Compared(float(value), _tolerance(obj[spreads[key]]), obj[spreads[key]])  # within one sd
         else:
-            found |= compared_values(value, path)
+            found |= compared_values(value, path, spreads)
     return found
 
 # %% ../nbs/16_reporting.ipynb #1753a609
@@ -448,8 +455,8 @@ def _kernel(folder: Path) -> str | None:
 def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path | None) -> None:
     "Compare one results file: fp32 values with the committed file, int8 values with `kernel_reference`'s (None: not compared)."
     schema = SCHEMAS[old.name]
-    committed, fresh = (compared_values(schema.from_json(path).to_dict()) for path in (old, new))
-    reference = compared_values(schema.from_json(kernel_reference).to_dict()) if kernel_reference else {}
+    committed, fresh = (compared_values(schema.from_json(path).to_dict(), spreads=schema.spreads) for path in (old, new))
+    reference = compared_values(schema.from_json(kernel_reference).to_dict(), spreads=schema.spreads) if kernel_reference else {}
     unstable = [path for path in committed if schema.unstable and re.search(schema.unstable, path)]
     if unstable:
         into.notes.append(f"{old.name}: {len(unstable)} values like {unstable[0]}: {schema.unstable_why}")

@@ -44,6 +44,7 @@ class Results:
     sort_keys: ClassVar[bool] = True  # the benchmarks keep their written order
     unstable: ClassVar[str] = ""  # regex of paths of single-run quantities a reproduction does not compare
     unstable_why: ClassVar[str] = ""  # ... and why, in a few words
+    spreads: ClassVar[dict] = {}  # an estimate's key: the key of its spread (an sd over folds) beside it, where it has no interval
     provenance: dict | None = field(default=None, kw_only=True)  # where it was computed; filled in by `to_json`
 
     def to_dict(self) -> dict:
@@ -149,6 +150,8 @@ class CrossGenerator(Results):
 class Ablations(Results):
     "results/12_ablations.json (12_ablations): the primary comparisons and every ablation, paired over folds."
     file: ClassVar[str] = "12_ablations.json"
+    unstable: ClassVar[str] = r"^/nested_choices/"
+    unstable_why: ClassVar[str] = "how many folds chose each k or layer: discrete choices among near-equal validation scores"
     encoder: str
     semantics: str
     images: int
@@ -166,6 +169,8 @@ class Ablations(Results):
 class Tsne(Results):
     "results/13_tsne.json (13_tsne): what each representation still says about content and about real vs fake."
     file: ClassVar[str] = "13_tsne.json"
+    spreads: ClassVar[dict] = {"domain from real images (acc)": "domain sd", "domain, fixed readout (acc)": "domain sd",
+                               "real vs fake (acc)": "label sd"}  # probe accuracies: mean and sd over 5 folds
     encoder: str
     semantics: str
     representations: dict

@@ -22,7 +22,7 @@ def test_the_pair_is_two_cpu_kinds():
 def test_the_study_reproduces_across_cpu_kinds():
     comparison = compare_results(AVX512, AVX2)
     assert comparison.reproduced, comparison.report()
-    assert comparison.compared > 300 and comparison.moved  # numbers did move, within their own uncertainty
+    assert comparison.compared > 1000 and comparison.moved  # numbers did move, within their own uncertainty
     assert any(note.startswith("int8 numbers: none committed for this CPU's int8 kernel (avx2") for note in comparison.notes)
 
 
