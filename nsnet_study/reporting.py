@@ -436,7 +436,9 @@ def _compare_value(where: str, old: Compared, new: Compared | None, into: Compar
         into.failed.append(f"{where}: not in the fresh results")
     elif isinstance(old.value, str):
         if new.value != old.value:
-            line = f"{where}: '{old.value}' now '{new.value}' (committed {old.row.get('difference', np.nan):+.3f} [{old.row.get('low', np.nan):.3f}, {old.row.get('high', np.nan):.3f}], p {old.row.get('p', np.nan):.3f})"
+            row, p = old.row, "p_holm" if "p_holm" in old.row else "p"
+            line = (f"{where}: '{old.value}' now '{new.value}' (committed {row.get('difference', np.nan):+.3f} "
+                    f"[{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], {p} {row.get(p, np.nan):.3f})")
             (into.borderline if borderline(old.row, old.half_width, (old.value, new.value)) else into.failed).append(line)
     else:
         moved = abs(new.value - old.value)
