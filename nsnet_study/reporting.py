@@ -479,7 +479,10 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
     committed, fresh, into = Path(committed), Path(fresh), Comparison()
     here, there = _kernel(fresh), _kernel(committed)
     kernel_folder = committed if here == there else committed / "int8" / str(here)
-    if here != there and not kernel_folder.is_dir():
+    kernel_folder = kernel_folder if here is not None else committed / "int8" / "unknown"  # no encoder check: no reference
+    if here is None:
+        into.notes.append(f"int8 numbers: the fresh results have no {EncoderCheck.file} to name their int8 kernel, so they are not compared")
+    elif here != there and not kernel_folder.is_dir():
         into.notes.append(f"int8 numbers: none committed for this CPU's int8 kernel ({here}; committed: {there}), so they are not compared")
     for old in sorted(committed.glob("*.json")):
         if old.name.startswith("bench"):
