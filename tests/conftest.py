@@ -1,4 +1,10 @@
-"""Shared test settings: no hub access, caches in a temporary folder, paths of the checkout."""
+"""Shared test settings: no hub access, caches in a temporary folder, paths of the checkout, parallel workers.
+
+`make test` runs the suite in pytest-xdist workers, one per CPU core (at most 4). Each worker computes on its
+share of the cores (torch, BLAS and `NSNET_JOBS` training processes), so the workers never oversubscribe the
+machine, and all of them share one feature cache for the session: a feature that one study notebook encodes,
+the others read (the cache is safe with several writers, which this also exercises).
+"""
 import os
 from pathlib import Path
 
@@ -10,9 +16,41 @@ os.environ["NSNET_SMOKE"] = "1"  # library notebooks run their real-data cells o
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+MAX_WORKERS = 4
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def pytest_xdist_auto_num_workers(config):
+    "`-n auto`: one worker per core, at most MAX_WORKERS (each loads an encoder and starts notebook kernels)."
+    return max(1, min(_cores(), MAX_WORKERS))
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before anything imports torch: its thread pool is sized at import
+    _share = str(max(1, _cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NSNET_JOBS"):
+        os.environ[_variable] = _share  # notebook kernels and subprocesses inherit it
+
+
+def session_folder(tmp_path_factory) -> Path:
+    "This test session's temporary root: shared by all xdist workers (each has its own basetemp below it)."
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
-    "Every test writes its caches under a temporary folder, never into the user's cache."
-    monkeypatch.setenv("NSNET_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    "Every test writes its caches under the session's temporary folder, never into the user's cache."
+    monkeypatch.setenv("NSNET_CACHE", str(session_folder(tmp_path_factory) / "cache"))
+
+
+# The longest tests start first, so that the workers finish together (xdist hands out tests in this order).
+_LONGEST_FIRST = ("test_study.py::test_study_notebook", "test_jupyterlab.py", "test_notebooks.py::test_library_notebook")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(_LONGEST_FIRST) if prefix in item.nodeid), len(_LONGEST_FIRST))
+    items.sort(key=rank)  # stable: the order within each group stays

@@ -40,7 +40,8 @@ def _missing() -> str:
     return ""
 
 
-pytestmark = pytest.mark.skipif(bool(_missing()), reason=_missing() or "runs")
+# one JupyterLab and one browser for the module: its tests stay on one xdist worker (pytest.ini: --dist loadgroup)
+pytestmark = [pytest.mark.skipif(bool(_missing()), reason=_missing() or "runs"), pytest.mark.xdist_group("browser")]
 
 
 def _free_port() -> int:
