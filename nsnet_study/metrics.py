@@ -16,9 +16,9 @@ from scipy import stats
 __all__ = ['METRICS', 'FOLD_METRICS', 'weighted_detection_metrics', 'detection_metrics', 'average_precision', 'roc_auc',
            'bootstrap_counts', 'detection_strata', 'bootstrap_metrics', 'metric_rows', 'across_seeds',
            'summarise_seeds', 'summary_by', 'bootstrap_group_mean', 'balanced_accuracy', 'balanced_threshold',
-           'chance_ap', 'corrected_t_interval', 'paired_difference', 'fold_metrics', 'method_summary', 'holm',
-           'comparison_table', 'with_verdicts', 'hierarchical_bootstrap', 'generator_level_table',
-           'probe_fold_accuracies', 'cross_validated_probe']
+           'chance_ap', 'corrected_t', 'tost_p', 'corrected_t_interval', 'paired_difference', 'fold_metrics',
+           'method_summary', 'holm', 'holm_within', 'comparison_table', 'with_verdicts', 'hierarchical_bootstrap',
+           'generator_level_table', 'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a07
 METRICS = ("acc", "real_acc", "fake_acc", "ap", "auc")
@@ -116,14 +116,18 @@ def metric_rows(table: pd.DataFrame, **keys) -> list[dict]:
     return [{**keys, "metric": metric, **row.to_dict()} for metric, row in table.iterrows()]
 
 # %% ../nbs/08_metrics.ipynb #7d92de06
-def across_seeds(values: Sequence[float], confidence: float = 0.95,
-                 bounds: tuple[float, float] | None = (0.0, 1.0)) -> pd.Series:
-    "Mean of per-seed values with a t-interval (clipped to `bounds`, where the metric lives): mean, low, high, n."
+def across_seeds(values: Sequence[float], # one value per seed (NaN: that seed is left out)
+                 confidence: float = 0.95, # of the two-sided t-interval
+                 bounds: tuple[float, float] | None = (0.0, 1.0), # where the metric lives: the interval is clipped to it
+                 test_train_ratio: float | None = None, # seeds that resample one pool: n_test / n_train (Nadeau-Bengio); None: independent seeds
+                ) -> pd.Series:
+    "Mean of per-seed values with a t-interval, corrected when the seeds share their images: mean, low, high, n."
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     mean = values.mean() if len(values) else np.nan
     if len(values) > 1:
-        half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        share = 1 / len(values) + (test_train_ratio or 0.0)
+        half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * np.sqrt(share * values.var(ddof=1))
     else:
         half = np.nan
     low, high = mean - half, mean + half
@@ -131,11 +135,16 @@ def across_seeds(values: Sequence[float], confidence: float = 0.95,
         low, high = max(low, bounds[0]), min(high, bounds[1])  # NaN stays NaN
     return pd.Series({"mean": mean, "low": low, "high": high, "n": len(values)})
 
-def summarise_seeds(per_seed: pd.DataFrame, by: Sequence[str], metrics: Sequence[str],
-                    bounds: tuple[float, float] | None = (0.0, 1.0)) -> pd.DataFrame:
-    "Tidy per-seed rows -> one row per (by..., metric) with mean, low, high, n (intervals clipped to `bounds`)."
+def summarise_seeds(per_seed: pd.DataFrame, # one row per seed and group: columns `by`, `metrics`
+                    by: Sequence[str], # the columns that name a group
+                    metrics: Sequence[str], # the value columns summarised
+                    bounds: tuple[float, float] | None = (0.0, 1.0), # where the metrics live
+                    test_train_ratio: float | None = None, # as in `across_seeds`
+                   ) -> pd.DataFrame:
+    "Tidy per-seed rows -> one row per (by..., metric) with mean, low, high, n (see `across_seeds`)."
     long = per_seed.melt(id_vars=list(by), value_vars=list(metrics), var_name="metric")
-    summary = long.groupby([*by, "metric"], sort=False).value.apply(lambda values: across_seeds(values, bounds=bounds))
+    summary = long.groupby([*by, "metric"], sort=False).value.apply(
+        lambda values: across_seeds(values, bounds=bounds, test_train_ratio=test_train_ratio))
     return summary.unstack().reset_index()  # input order kept
 
 def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
@@ -192,28 +201,42 @@ def chance_ap(labels: np.ndarray) -> float:
     return (harmonic + (p - 1) / max(n - 1, 1) * (n - harmonic)) / n
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a05
-def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
-                         ) -> tuple[float, float, float, float]:
-    "(mean, low, high, two-sided p) of per-fold differences of r x K cross-validation (Nadeau-Bengio corrected t)."
+def corrected_t(differences: Sequence[float], # one per fold of r x K cross-validation (NaN: left out)
+                test_train_ratio: float, # n_test / n_train of one fold
+               ) -> tuple[float, float, int]:
+    "(mean, Nadeau-Bengio corrected standard error, degrees of freedom); NaN error below two folds."
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
     if len(d) < 2:
-        return (float(d.mean()) if len(d) else np.nan), np.nan, np.nan, np.nan
-    mean = d.mean()
-    se = np.sqrt((1 / len(d) + test_train_ratio) * d.var(ddof=1))
-    half = stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * se
-    p = 2 * stats.t.sf(abs(mean) / se, len(d) - 1) if se > 0 else float(mean == 0) if mean == 0 else 0.0
+        return (float(d.mean()) if len(d) else np.nan), np.nan, max(len(d) - 1, 0)
+    return float(d.mean()), float(np.sqrt((1 / len(d) + test_train_ratio) * d.var(ddof=1))), len(d) - 1
+
+def tost_p(mean: float, se: float, df: int, margin: float) -> float:
+    "p of the two one-sided t-tests that the difference lies inside (-margin, margin): equivalence where p < alpha."
+    if not se > 0:
+        return np.nan if np.isnan(mean) else float(abs(mean) >= margin)
+    return float(max(stats.t.sf((mean + margin) / se, df), stats.t.sf((margin - mean) / se, df)))
+
+def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
+                         ) -> tuple[float, float, float, float]:
+    "(mean, low, high, two-sided p) of per-fold differences of r x K cross-validation (Nadeau-Bengio corrected t)."
+    mean, se, df = corrected_t(differences, test_train_ratio)
+    if np.isnan(se):
+        return mean, np.nan, np.nan, np.nan
+    half = stats.t.ppf(0.5 + confidence / 2, df) * se
+    p = 2 * stats.t.sf(abs(mean) / se, df) if se > 0 else float(mean == 0) if mean == 0 else 0.0
     return float(mean), float(mean - half), float(mean + half), float(p)
 
 def paired_difference(per_fold: pd.DataFrame, first: str, second: str, metric: str = "ap", test_train_ratio: float = 0.25,
                       margin: float = 0.05, by: str = "method") -> dict:
-    "`first` minus `second` on the same folds: mean, 95% interval, p, and whether TOST at `margin` shows equivalence."
+    "`first` minus `second` on the same folds: mean, 95% interval, p, TOST's p at `margin` and its verdict (unadjusted)."
     wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by, values=metric)
     differences = (wide[first] - wide[second]).to_numpy()
     mean, low, high, p = corrected_t_interval(differences, test_train_ratio)
-    _, low90, high90, _ = corrected_t_interval(differences, test_train_ratio, confidence=0.90)
+    p_equivalence = tost_p(*corrected_t(differences, test_train_ratio), margin)
     return {"first": first, "second": second, "metric": metric, "difference": mean, "low": low, "high": high,
-            "p": p, "margin": margin, "equivalent": bool(-margin < low90 and high90 < margin), "folds": int(np.isfinite(differences).sum())}
+            "p": p, "margin": margin, "p_equivalence": p_equivalence, "equivalent": bool(p_equivalence < 0.05),
+            "folds": int(np.isfinite(differences).sum())}
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a21
 FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
@@ -250,18 +273,31 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a17
+def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `family`, else one family)
+                adjust: bool = True, # False: keep the p-values as they are (a declared primary comparison)
+                family: str = "family", # the column that names each row's family
+               ) -> pd.DataFrame:
+    "Holm-adjusted `p_holm` and `p_equivalence_holm` within each family, its size (`family_size`), and `equivalent` from the adjusted TOST."
+    groups = table[family] if family in table else pd.Series("all", index=table.index)
+    table = table.assign(family_size=groups.map(groups.value_counts()).astype(int) if adjust else 1)
+    table["p_holm"] = table.p.groupby(groups).transform(holm) if adjust else table.p
+    if "p_equivalence" in table:
+        table["p_equivalence_holm"] = table.p_equivalence.groupby(groups).transform(holm) if adjust else table.p_equivalence
+        table["equivalent"] = table.p_equivalence_holm < 0.05
+    return table
+
 def comparison_table(per_fold: pd.DataFrame, pairs: Sequence[tuple[str, str]], metric: str = "ap",
                      test_train_ratio: float = 0.25, margin: float = 0.05, adjust: bool = True) -> pd.DataFrame:
-    "Paired differences of `metric` for each pair (first minus second); with `adjust`, Holm-adjusted p-values (`p_holm`)."
+    "Paired differences of `metric` for each pair (first minus second), Holm-adjusted as one family with `adjust`; verdicts."
     table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin) for first, second in pairs])
-    table["p_holm"] = holm(table.p) if adjust else table.p
-    return with_verdicts(table, "p_holm")
+    return with_verdicts(holm_within(table, adjust), "p_holm")
 
 def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
-    "Add `verdict`: which is higher (p < 0.05), else equivalent within the margin (TOST), else no evidence of a difference."
+    "Add `verdict`: identical (zero on every fold), which is higher (p < 0.05), equivalent within the margin (TOST), else no evidence."
     verdict = np.where(table[p] < 0.05, np.where(table.difference > 0, "first higher", "second higher"),
                        np.where(table.equivalent, [f"equivalent within {m:g}" for m in table.margin], "no evidence of a difference"))
-    return table.assign(verdict=np.where(table.difference.isna(), "undefined", verdict))
+    identical = (table.difference == 0) & (table.low == 0) & (table.high == 0)
+    return table.assign(verdict=np.where(table.difference.isna(), "undefined", np.where(identical, "identical", verdict)))
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a13
 def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
@@ -282,25 +318,32 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
     if metric == "balanced_acc":  # each run at its own validation threshold: shift its scores so that threshold sits at 0.5
         scores = scores.assign(score=scores.score - scores.threshold + 0.5)
     methods, generators = sorted(scores[by].unique()), sorted(scores[unit].unique())
-    per_generator, replicates = [], []
+    per_generator, replicates, draws = [], [], n_boot * len(generators)  # an image resample per (replicate, draw)
     for generator in generators:  # the same image draws for every method and seed of this generator
         part = scores[scores[unit] == generator]
         images = part[["image", "label"]].drop_duplicates("image").sort_values("image")
-        counts = bootstrap_counts(images.label.astype(str).to_numpy(), n_boot, int(rng.integers(2**31)))
+        counts = bootstrap_counts(images.label.astype(str).to_numpy(), draws, int(rng.integers(2**31)))
         values = {m: [] for m in methods}
         for (method, _), run in part.groupby([by, "repeat"]):
             run = run.set_index("image").loc[images.image]
             values[method].append(_metric_of(weighted_detection_metrics(run.label.to_numpy(), run.score.to_numpy(),
                                                                         np.vstack([np.ones(len(run)), counts])), metric))
-        both = np.stack([np.mean(values[m], axis=0) for m in methods], axis=1)  # (1 + n_boot, methods)
+        both = np.stack([np.mean(values[m], axis=0) for m in methods], axis=1)  # (1 + draws, methods)
         per_generator.append(both[0])
         replicates.append(both[1:])
     drawn = rng.integers(0, len(generators), size=(n_boot, len(generators)))
-    replicates = np.stack(replicates)  # (generators, n_boot, methods)
-    means = replicates[drawn, np.arange(n_boot)[:, None]].mean(1)  # (n_boot, methods)
+    replicates = np.stack(replicates)  # (generators, n_boot * generators, methods): slot b * G + j is draw j of replicate b
+    slots = np.arange(n_boot)[:, None] * len(generators) + np.arange(len(generators))
+    means = replicates[drawn, slots].mean(1)  # (n_boot, methods)
     return pd.Series(np.mean(per_generator, axis=0), index=methods), means
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a14
+def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
+    "TOST's p from bootstrap replicates of a difference: the larger share beyond either end of the margin."
+    if not np.isfinite(differences).all():
+        return np.nan
+    return float(max(np.mean(differences <= -margin), np.mean(differences >= margin)))
+
 def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
                           pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05, unit: str = "generator"
                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -312,11 +355,11 @@ def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int 
     rows = []
     for first, second in pairs:
         d = replicates[:, methods.index(first)] - replicates[:, methods.index(second)]
-        low90, high90 = np.nanpercentile(d, [5, 95])
         rows.append({"first": first, "second": second, "metric": metric, "difference": point[first] - point[second],
                      "low": np.nanpercentile(d, 2.5), "high": np.nanpercentile(d, 97.5),
                      "p": min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))) if np.isfinite(d).all() else np.nan, "margin": margin,
-                     "equivalent": bool(-margin < low90 and high90 < margin)})
+                     "p_equivalence": _bootstrap_tost_p(d, margin)})
+        rows[-1]["equivalent"] = bool(rows[-1]["p_equivalence"] < 0.05)
     return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)
 
 # %% ../nbs/08_metrics.ipynb #2a5a34b0
