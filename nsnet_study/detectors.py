@@ -23,10 +23,10 @@ from .nullspace import project_out, project_per_sample, semantic_basis, seed_ran
 from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
 
 # %% auto #0
-__all__ = ['DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'DetectorInputs', 'detector_inputs', 'inputs_for', 'has_caption',
-           'blank_captions', 'DetectorConfig', 'original_as_published', 'advanced_as_published', 'original_corrected',
-           'advanced_corrected', 'linear_probe', 'knn', 'fit_projection', 'NSNetDetector', 'LinearProbe',
-           'NearestNeighbours', 'TrainedDetector']
+__all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'DetectorInputs', 'detector_inputs',
+           'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
+           'original_as_published', 'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe',
+           'knn', 'fit_projection', 'NSNetDetector', 'LinearProbe', 'NearestNeighbours', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
 @dataclass
@@ -93,6 +93,25 @@ def blank_captions(inputs: DetectorInputs, captioned_fraction: float) -> Detecto
     blank = np.array([not has_caption(r, captioned_fraction) for r in inputs.records], dtype=bool)
     semantics = np.where(blank[:, None], inputs.blank_vector[None, :], inputs.semantics).astype(np.float32)
     return replace(inputs, semantics=semantics, captions=["" if b else c for b, c in zip(blank, inputs.captions)])
+
+# %% ../nbs/09_detectors.ipynb #c2fd7388
+BLANK_VECTORS = ("mean prototype", "zero", "mean of training semantics", "random unit")
+
+def with_blank_vector(inputs: DetectorInputs, # the inputs whose blank vector is replaced (semantics of captioned files unchanged)
+                      choice: str, # one of BLANK_VECTORS; "mean prototype" keeps the inputs' own
+                      train: DetectorInputs | None = None, # the training split, for "mean of training semantics"
+                      seed: int = 0, # seeds "random unit"
+                     ) -> DetectorInputs:
+    "The inputs with another vector for files without a caption (apply before `blank_captions`)."
+    if choice not in BLANK_VECTORS:
+        raise ValueError(f"unknown blank vector {choice!r}; choose one of {', '.join(BLANK_VECTORS)}")
+    if choice == "mean of training semantics" and train is None:
+        raise ValueError("the mean of training semantics needs the training split (train=...)")
+    dim = inputs.semantics.shape[1]
+    vector = {"mean prototype": lambda: inputs.blank_vector, "zero": lambda: np.zeros(dim, np.float32),
+              "mean of training semantics": lambda: unit_rows(train.semantics.mean(0, keepdims=True))[0],
+              "random unit": lambda: unit_rows(np.random.default_rng(seed).normal(size=(1, dim)))[0]}[choice]()
+    return replace(inputs, blank_vector=np.asarray(vector, np.float32))
 
 # %% ../nbs/09_detectors.ipynb #8a5bcbf2
 DETECTOR_KINDS = ("nsnet_head", "linear_probe", "knn")
