@@ -213,8 +213,10 @@ def corrected_t(differences: Sequence[float], # one per fold of r x K cross-vali
 
 def tost_p(mean: float, se: float, df: int, margin: float) -> float:
     "p of the two one-sided t-tests that the difference lies inside (-margin, margin): equivalence where p < alpha."
-    if not se > 0:
-        return np.nan if np.isnan(mean) else float(abs(mean) >= margin)
+    if np.isnan(se) or np.isnan(mean):
+        return np.nan
+    if se == 0:  # every difference the same number
+        return float(abs(mean) >= margin)
     return float(max(stats.t.sf((mean + margin) / se, df), stats.t.sf((margin - mean) / se, df)))
 
 def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
@@ -297,7 +299,8 @@ def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
     verdict = np.where(table[p] < 0.05, np.where(table.difference > 0, "first higher", "second higher"),
                        np.where(table.equivalent, [f"equivalent within {m:g}" for m in table.margin], "no evidence of a difference"))
     identical = (table.difference == 0) & (table.low == 0) & (table.high == 0)
-    return table.assign(verdict=np.where(table.difference.isna(), "undefined", np.where(identical, "identical", verdict)))
+    untested = table.difference.isna() | table[p].isna()  # e.g. a single seed or fold: no interval, no verdict
+    return table.assign(verdict=np.where(untested, "undefined", np.where(identical, "identical", verdict)))
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a13
 def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:

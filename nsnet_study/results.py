@@ -123,10 +123,15 @@ class PublishedVsCorrected(Results):
     captioned_fraction_as_published: float
     updates_as_published: int
     published_report: dict
+    test_train_ratio: float  # n_test / n_train of a seed's split: the across-seed intervals' correction
+    margin: float  # equivalence margin in AP
     steps: dict
     captions: dict
+    blank_vectors: dict
     gap_advanced_minus_original: dict
-    leak_inflation_ap: dict
+    comparisons: list  # every paired comparison, with its family, Holm-adjusted p-values and verdict
+    passes_per_image: list
+    test_selection_from_curves: list
     runs: list
     test_in_train_mean: dict
 

@@ -23,8 +23,9 @@ SMOKE = {
     ),
     "10_published_vs_corrected.ipynb": (
         {"SEEDS": [0], "PER_GROUP": 4, "N_BANK": 20, "CORRECTED_EPOCHS": 2, "UPDATES": 12, "CAPTION_FRACTIONS": [0.5],
-         "N_BOOT": 20, "DOWNLOAD": False},
-        ["figures/10_published_vs_corrected.png", "results/10_published_vs_corrected.json",
+         "UPDATE_GRID": [6, 12], "BLANK_CHOICES": ["zero"], "N_BOOT": 20, "DOWNLOAD": False},
+        ["figures/10_published_vs_corrected.png", "figures/10_passes_per_image.png", "figures/10_comparisons.png",
+         "results/10_published_vs_corrected.json",
          "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
     "11_cross_generator.ipynb": (
