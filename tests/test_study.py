@@ -94,7 +94,8 @@ def test_study_notebook(notebook, tmp_path):
 
 
 def test_readme_results_match_results_folder():
-    "README.md's results tables are generated from results/ (nsnet-study report readme)."
+    "README.md's results tables and every study's What it says (README and notebook) are rendered from results/."
     from nsnet_study.reporting import main
-    assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"), "--check"]) == 0
+    assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"),
+                 "--studies", str(ROOT / "nbs" / "study"), "--check"]) == 0
 
