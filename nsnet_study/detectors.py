@@ -26,7 +26,8 @@ from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
 __all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'DetectorInputs', 'detector_inputs',
            'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
            'original_as_published', 'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe',
-           'knn', 'fit_projection', 'NSNetDetector', 'LinearProbe', 'NearestNeighbours', 'TrainedDetector']
+           'knn', 'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe',
+           'NearestNeighbours', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
 @dataclass
@@ -190,6 +191,12 @@ def knn(**changes) -> DetectorConfig:
     return replace(DetectorConfig("knn", "none", None, selection="val", kind="knn"), **changes)
 
 # %% ../nbs/09_detectors.ipynb #1c9ee08e
+def as_published_projection_semantics(train: DetectorInputs, # the training split as the model sees it (blank captions applied)
+                                      bank_vectors: np.ndarray, # the prototypes: stand-ins for the original's thousands of captions
+                                     ) -> np.ndarray:
+    "V of the as-published rank rule: the training images' semantics, then the prototypes' (more vectors than dimensions, as theirs)."
+    return np.vstack([train.semantics, bank_vectors]).astype(np.float32)
+
 def fit_projection(semantics: np.ndarray, config: DetectorConfig) -> np.ndarray:
     "The removed basis W (D, k) of the global projection, from the training images' semantic vectors V."
     if config.rank_rule == "seed_rank_rule":

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 from .checkpoints import load_bank, save_model
 from .data import (Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset, near_duplicate_groups,
                               split_records, take_per_group)
-from .detectors import DetectorConfig, DetectorInputs, TrainedDetector, blank_captions, inputs_for
+from .detectors import (DetectorConfig, DetectorInputs, TrainedDetector, as_published_projection_semantics, blank_captions,
+                                  inputs_for)
 from . import detectors
 from .encoders import Encoder, load_encoder
 from .features import image_key
@@ -138,12 +139,20 @@ def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: Trai
                          "label": test.labels, "score": detector.predict(test), "threshold": threshold, "val_ap": val_ap,
                          "best_epoch": detector.best_epoch})
 
-def cross_validate(config: DetectorConfig, inputs: DetectorInputs, folds: Sequence[Fold],
-                   conditions: dict[str, DetectorInputs] | None = None, device=None) -> pd.DataFrame:
+def cross_validate(config: DetectorConfig, # what is trained
+                   inputs: DetectorInputs, # every image the folds name
+                   folds: Sequence[Fold], # the partitions, one run each
+                   conditions: dict[str, DetectorInputs] | None = None, # degraded copies of the inputs, scored beside the clean test
+                   device=None, # where to train (None: CUDA when present)
+                   projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
+                  ) -> pd.DataFrame:
     "Train `config` on every fold at once; per test image and fold: score (clean and per condition), validation threshold."
     parts = [_fold_splits(inputs, fold, config.captioned_fraction) for fold in folds]
     select = None if config.selection == "last" else [part[config.selection] for part in parts]
-    detectors = train_many([part["train"] for part in parts], config, select, [config.seed + f.repeat for f in folds], device)
+    V = ([as_published_projection_semantics(part["train"], projection_bank) for part in parts]
+         if projection_bank is not None and config.rank_rule == "seed_rank_rule" else None)
+    detectors = train_many([part["train"] for part in parts], config, select, [config.seed + f.repeat for f in folds], device,
+                           projection_semantics=V)
     frames = []
     for fold, part, detector in zip(folds, parts, detectors):
         val_scores = detector.predict(part["val"])
@@ -158,22 +167,23 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
     images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
-def _cross_validate_task(config, inputs, folds, conditions) -> pd.DataFrame:
-    return cross_validate(config, inputs, folds, conditions)
+def _cross_validate_task(config, inputs, folds, conditions, projection_bank) -> pd.DataFrame:
+    return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank)
 
 def cross_validate_many(configs: dict[str, DetectorConfig], inputs: DetectorInputs, folds: Sequence[Fold],
                         conditions: dict[str, DetectorInputs] | None = None, n_jobs: int | None = None,
-                        memo: dict | None = None, progress: bool = True) -> pd.DataFrame:
+                        memo: dict | None = None, progress: bool = True, projection_bank: np.ndarray | None = None) -> pd.DataFrame:
     "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain a `method` column."
     memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
-    inputs_key = inputs_fingerprint(inputs)
+    inputs_key = inputs_fingerprint(inputs) + ("" if projection_bank is None else
+                                               "|bank:" + hashlib.sha256(np.ascontiguousarray(projection_bank, np.float32).tobytes()).hexdigest())
     conditions_key = ",".join(f"{k}:{inputs_fingerprint(v)}" for k, v in sorted((conditions or {}).items()))
     keys = {name: [_fold_key(config, inputs_key, fold, conditions_key) for fold in folds] for name, config in configs.items()}
     tasks, owners = [], []
     for name, config in configs.items():
         todo = [fold for fold, key in zip(folds, keys[name]) if key not in memo]
         for chunk in (todo[i::jobs] for i in range(min(jobs, len(todo)))):
-            tasks.append((config, inputs, chunk, conditions))
+            tasks.append((config, inputs, chunk, conditions, projection_bank))
             owners.append([_fold_key(config, inputs_key, fold, conditions_key) for fold in chunk])
     for owner, frame in zip(owners, _parallel(_cross_validate_task, tasks, jobs, progress, "cross-validation stacks")):
         for key, (_, part) in zip(owner, frame.groupby(["repeat", "fold"], sort=False)):

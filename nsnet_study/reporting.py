@@ -140,9 +140,11 @@ def published_table(comparison: PublishedVsCorrected) -> str:
         f"step 1 minus step 3 both together; Holm-adjusted within their family of {leak[0]['family_size'] if leak else 0}."))
 
 def differences_table(rows: list[dict], label: str | None = None, p: str = "p") -> str:
-    "Paired differences (first minus second) with their interval, p-value and verdict, as a markdown table."
+    "Paired differences (first minus second) with their interval, p-value (and its family's size) and verdict, as a markdown table."
+    def p_cell(row):
+        return f"{row[p]:.3f}" + (f" (family of {int(row['family_size'])})" if "family_size" in row and p.endswith("holm") else "")
     lines = [{**({label: row[label]} if label else {}), "comparison": f"{row['first']} - {row['second']}",
-              "difference": _interval(row, "difference"), "p": f"{row[p]:.3f}", "verdict": row["verdict"]} for row in rows]
+              "difference": _interval(row, "difference"), "p": p_cell(row), "verdict": row["verdict"]} for row in rows]
     return markdown_table(pd.DataFrame(lines).set_index(label or "comparison"))
 
 def cross_generator_table(cross: CrossGenerator) -> str:
@@ -155,11 +157,12 @@ def cross_generator_table(cross: CrossGenerator) -> str:
     differences = ([{**row, "protocol": "leave one generator out"} for row in logo["differences"]] +
                    [{**row, "protocol": "leave one domain out"} for row in lodo["differences"]] +
                    [{**row, "protocol": "realfake-pairs-declan"} for row in cross.declan["differences"]])
-    return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(differences, "protocol") +
+    return (markdown_table(pd.DataFrame(rows).set_index("method")) + "\n\n" + differences_table(differences, "protocol", "p_holm") +
             f"\n\nMeans over held-out generators (domains) of the per-generator metric, averaged over seeds {cross.seeds}; "
             f"95% intervals resample generators, then images ({cross.n_boot} replicates; realfake-pairs-declan: images). "
             f"Chance AP of a held-out generator's 40 images: {cross.chance_ap:.2f}; balanced accuracy at each run's "
-            f"validation threshold, chance 0.5. Equivalence margin: {cross.margin:g} AP.")
+            f"validation threshold, chance 0.5. Equivalence margin: {cross.margin:g} AP. Each protocol's comparisons are one "
+            f"family: p-values and equivalence tests Holm-adjusted within it.")
 
 # %% ../nbs/16_reporting.ipynb #1753a5fd
 def primary_table(ablations: Ablations) -> str:
