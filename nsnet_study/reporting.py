@@ -166,7 +166,7 @@ def cross_generator_table(cross: CrossGenerator) -> str:
 
 # %% ../nbs/16_reporting.ipynb #1753a5fd
 def primary_table(ablations: Ablations) -> str:
-    "The three primary comparisons, declared before running: differences in AP with their corrected intervals."
+    "The three primary comparisons, declared before the paired re-run: differences in AP with their corrected intervals."
     protocol = ablations.protocol
     return differences_table(ablations.primary) + (
         f"\n\n{protocol['repeats']} x {protocol['folds']}-fold grouped cross-validation of all {ablations.images} images, "
