@@ -315,6 +315,7 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
                            seed: int = 0, # seeds the resampling
                            by: str = "method", # the column that names what is compared
                            unit: str = "generator", # the column of the units resampled first: the image's generator, or the held-out fold
+                           resample_units: bool = True, # False: every unit in every replicate (fixed folds), only images resampled
                           ) -> tuple[pd.Series, np.ndarray]:
     "Mean over units of `metric` per method (averaged over repeats), and (n_boot, methods) replicates resampling units, then images."
     rng = np.random.default_rng(seed)
@@ -334,7 +335,8 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
         both = np.stack([np.mean(values[m], axis=0) for m in methods], axis=1)  # (1 + draws, methods)
         per_generator.append(both[0])
         replicates.append(both[1:])
-    drawn = rng.integers(0, len(generators), size=(n_boot, len(generators)))
+    drawn = (rng.integers(0, len(generators), size=(n_boot, len(generators))) if resample_units
+             else np.tile(np.arange(len(generators)), (n_boot, 1)))
     replicates = np.stack(replicates)  # (generators, n_boot * generators, methods): slot b * G + j is draw j of replicate b
     slots = np.arange(n_boot)[:, None] * len(generators) + np.arange(len(generators))
     means = replicates[drawn, slots].mean(1)  # (n_boot, methods)
@@ -348,10 +350,10 @@ def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
     return float(max(np.mean(differences <= -margin), np.mean(differences >= margin)))
 
 def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
-                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05, unit: str = "generator"
-                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05, unit: str = "generator",
+                          resample_units: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
-    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, unit=unit)
+    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, unit=unit, resample_units=resample_units)
     methods = list(point.index)
     low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
     table = pd.DataFrame({"mean": point, "low": low, "high": high})
