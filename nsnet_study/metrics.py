@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -368,24 +368,36 @@ def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int 
     return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)
 
 # %% ../nbs/08_metrics.ipynb #2a5a34b0
-def probe_fold_accuracies(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
-                          readout_features: np.ndarray | None = None) -> np.ndarray:
-    "Per fold of a stratified k-fold: the accuracy of a logistic-regression probe fitted on `features` and scored on `readout_features` (default: the same)."
+def probe_fold_accuracies(features: np.ndarray, # (N, D) raw features
+                          targets: Sequence, # what the probe predicts, one per row
+                          folds: int = 5, # stratified folds
+                          seed: int = 0, # shuffles the folds
+                          readout_features: np.ndarray | None = None, # score on these rows instead (a fixed readout of fixed features)
+                          groups: Sequence | None = None, # near-duplicate group per row: grouped folds
+                          represent: Callable[[np.ndarray], np.ndarray] | None = None, # training rows -> every row's representation, fitted on them
+                          fixed_readout: bool = False, # with `represent`: fit on the raw features, score on the representation
+                         ) -> np.ndarray:
+    "Per fold: the accuracy of a logistic-regression probe (fitted in the fold; see above for the readings)."
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     targets = np.asarray(targets)
-    scored = features if readout_features is None else readout_features
+    splitter = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if groups is not None
+                else StratifiedKFold(folds, shuffle=True, random_state=seed))
     accuracies = []
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, targets):
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, C=1.0)).fit(features[train], targets[train])
+    for train, test in splitter.split(features, targets, groups):
+        shown = features if represent is None else represent(train)
+        fitted_on = features if fixed_readout else shown
+        scored = readout_features if readout_features is not None else shown
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, C=1.0)).fit(fitted_on[train], targets[train])
         accuracies.append(probe.score(scored[test], targets[test]))
     return np.array(accuracies)
 
 def cross_validated_probe(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
-                          readout_features: np.ndarray | None = None) -> pd.Series:
+                          readout_features: np.ndarray | None = None, groups: Sequence | None = None,
+                          represent: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.Series:
     "Accuracy of such a probe over the folds: mean, sd, chance (the share of the commonest target)."
-    accuracies = probe_fold_accuracies(features, targets, folds, seed, readout_features)
+    accuracies = probe_fold_accuracies(features, targets, folds, seed, readout_features, groups, represent)
     _, counts = np.unique(np.asarray(targets), return_counts=True)
     return pd.Series({"mean": accuracies.mean(), "sd": accuracies.std(ddof=1), "chance": counts.max() / counts.sum()})

@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['PER_SAMPLE_FORMS', 'semantic_basis', 'rank_for_energy', 'seed_rank_rule_basis', 'project_out', 'projector_matrix',
-           'project_per_sample']
+           'global_projection_in_fold', 'project_per_sample']
 
 # %% ../nbs/06_nullspace.ipynb #148f3d67
 def semantic_basis(V: np.ndarray, k: int | None = None, energy: float | None = None) -> np.ndarray:
@@ -55,6 +55,16 @@ def project_out(features, basis):
 def projector_matrix(basis: np.ndarray) -> np.ndarray:
     "P = I - W W^T as a D x D matrix (for tests and figures; `project_out` never forms it)."
     return np.eye(basis.shape[0], dtype=np.float64) - basis.astype(np.float64) @ basis.astype(np.float64).T
+
+# %% ../nbs/06_nullspace.ipynb #7fc125b4
+def global_projection_in_fold(features: np.ndarray, # (N, D) features of every row
+                              semantics: np.ndarray, # (N, D) their semantic vectors
+                              k: int, # removed rank
+                             ):
+    "A function of a fold's training rows: every row's features with the top-k directions of *those rows'* semantics removed."
+    def represent(train_rows: np.ndarray) -> np.ndarray:
+        return project_out(features, semantic_basis(semantics[train_rows], k=k))
+    return represent
 
 # %% ../nbs/06_nullspace.ipynb #0fff5047
 PER_SAMPLE_FORMS = ("projector", "slides")

@@ -178,6 +178,7 @@ class Tsne(Results):
                                "real vs fake (acc)": "label sd"}  # probe accuracies: mean and sd over 5 folds
     encoder: str
     semantics: str
+    margin: float  # equivalence margin of a change of probe accuracy
     representations: dict
 
 @dataclass
