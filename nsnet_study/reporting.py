@@ -684,7 +684,7 @@ def report_arguments(parser):
     readme.add_argument("--studies", default="nbs/study", help="the study notebooks, whose 'What it says' cells are rewritten too")
     readme.add_argument("--check", action="store_true", help="only check that README.md and the notebooks are up to date")
     compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
-                                  description="Each kind of number as it should reproduce: fp32 numbers within half their interval's "
+                                  description="Each kind of number as it should reproduce: fp32 numbers within their committed interval's "
                                   "half-width (at least 0.01), verdicts exactly unless on a boundary, int8 numbers against the same "
                                   "int8 kernel's committed results.")
     compare.add_argument("committed", help="the committed results folder")

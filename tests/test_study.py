@@ -99,3 +99,11 @@ def test_readme_results_match_results_folder():
     assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"),
                  "--studies", str(ROOT / "nbs" / "study"), "--check"]) == 0
 
+
+
+@pytest.mark.parametrize("notebook", STUDY_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_parameter_is_one_papermill_reads(notebook):
+    "papermill parses every line of the parameters cell (a line it cannot parse is silently not a parameter)."
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [m.group(1) for m in re.finditer(r"^([A-Z_][A-Z0-9_]*)\s*=", cell.source, re.MULTILINE)]
+    assert sorted(papermill.inspect_notebook(str(notebook))) == sorted(assigned)
