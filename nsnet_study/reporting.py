@@ -25,9 +25,10 @@ __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE
            'data_table', 'encoder_table', 'published_table', 'differences_table', 'cross_generator_table',
            'primary_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table', 'bench_table',
            'gpu_bench_table', 'shipped_table', 'detect_bench_table', 'training_bench_table', 'readme_blocks',
-           'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says', 'paragraph_blocks',
-           'fill_notebook_paragraphs', 'Compared', 'compared_values', 'borderline', 'Comparison', 'compare_results',
-           'compare_models', 'report_command', 'main', 'report_arguments']
+           'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says', 'cross_generator_says',
+           'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says', 'peer_says', 'shipped_says',
+           'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared', 'compared_values', 'borderline',
+           'Comparison', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -362,7 +363,8 @@ def say_verdict(row: dict, first: str = "the first", second: str = "the second")
         return f"{first if verdict == 'first higher' else second} higher ({say_p(row)})"
     if verdict.startswith("equivalent"):
         p = row.get("p_equivalence_holm", row.get("p_equivalence"))
-        return f"equivalent within {row['margin']:g} AP (TOST p = {p:.3f}{' after Holm' if row.get('family_size', 1) > 1 else ''})"
+        tost = "" if p is None else f" (TOST p = {p:.3f}{' after Holm' if row.get('family_size', 1) > 1 else ''})"
+        return f"equivalent within {row['margin']:g} AP{tost}"
     if verdict == "identical":
         return "identical on every run (the two compute the same thing)"
     if verdict == "no evidence of a difference":
@@ -413,16 +415,163 @@ def published_says(c: PublishedVsCorrected) -> str:
 def _family_sizes(rows: list[dict]) -> dict[str, int]:
     return {row["family"]: int(row["family_size"]) for row in rows}
 
+# %% ../nbs/16_reporting.ipynb #c018112d
+def _said(row: dict, first: str | None = None, second: str | None = None) -> str:
+    return f"{say_difference(row)}, {say_verdict(row, first or row['first'], second or row['second'])}"
+
+def _survivors(rows: list[dict]) -> str:
+    "A family's comparisons said by verdict: differences and equivalences named, identities named, the rest counted."
+    kinds = {"difference": [r for r in rows if r["verdict"].endswith("higher")],
+             "equivalent": [r for r in rows if r["verdict"].startswith("equivalent")],
+             "identical": [r for r in rows if r["verdict"] == "identical"]}
+    said = [f"{r['first']} - {r['second']} {_said(r)}" for r in kinds["difference"] + kinds["equivalent"]]
+    said += [f"{r['first']} and {r['second']} are identical (the same computation), which is no evidence of anything" for r in kinds["identical"]]
+    rest = len(rows) - sum(map(len, kinds.values()))
+    size = int(rows[0].get("family_size", len(rows))) if rows else 0
+    return (("; ".join(said) + "; " if said else "nothing survives; ") +
+            f"{rest} of {len(rows)} show no evidence of a difference (Holm within the family of {size})")
+
+def cross_generator_says(c: CrossGenerator) -> str:
+    "Study 11's \"What it says\", rendered from its results."
+    logo, rows = c.leave_one_generator_out, c.leave_one_generator_out["differences"]
+    get = lambda first, second: comparison_row(rows, first, second)
+    ap = ", ".join(f"{m} {_interval(cell)}" for m, cell in logo["ap"].items())
+    factors = [(f"{m}_as_published", f"{m}_as_published, validation selection") for m in ("original", "advanced")]
+    others = [(f"{m}_corrected", f"{m}_as_published, validation selection") for m in ("original", "advanced")]
+    declan = ", ".join(f"{m} {_interval(cell)}" for m, cell in c.declan["ap"].items())
+    return (f"Left out one generator at a time, the mean AP over the ten held-out generators (intervals over generators, "
+            f"then images): {ap}. original_corrected minus the linear probe: {_said(get('original_corrected', 'linear probe'))}; "
+            f"advanced_corrected minus original_corrected: {_said(get('advanced_corrected', 'original_corrected'))}. "
+            f"What choosing the checkpoint on test adds to the as-published configurations (as published minus the same "
+            f"with validation selection): " + "; ".join(f"{a.split('_')[0]} {_said(get(a, b), 'test selection', 'validation selection')}"
+                                                       for a, b in factors) +
+            ". What the other three differences do together (captions on every file, the explicit rank, training to "
+            "convergence; corrected minus as published with validation selection): " +
+            "; ".join(f"{a.split('_')[0]} {_said(get(a, b), 'corrected', 'as published')}" for a, b in others) +
+            f". Leave one domain out: {_survivors(c.leave_one_domain_out['differences'])}. Trained on all of "
+            f"cnndetection-ranking and tested on realfake-pairs-declan (60 images of one source): AP {declan}; "
+            f"{_survivors(c.declan['differences'])}. Ten generators are few: these intervals are wide, and honestly so.")
+
+def ablations_says(a: Ablations) -> str:
+    "Study 12's \"What it says\", rendered from its results."
+    names = {("advanced_corrected", "original_corrected"): "the learned per-sample projection",
+             ("original_corrected", "linear probe"): "NS-Net's head and projection against a probe on the same features",
+             ("original_corrected", "no projection (k=0)"): "removing k = 8 semantic directions against none"}
+    primary = "; ".join(f"{names.get((r['first'], r['second']), r['first'] + ' - ' + r['second'])}: {_said(r)}" for r in a.primary)
+    return (f"The three primary comparisons ({a.protocol['repeats']} x {a.protocol['folds']} grouped folds, declared before "
+            f"the paired re-run, each on its own): {primary}. The secondary ablations ({a.protocol['secondary_repeats']} x "
+            f"{a.protocol['folds']} folds): {_survivors(a.secondary)}. Variants chosen on validation only (k, layer); "
+            f"this encoder, these prototype semantics, these 400 images.")
+
+def encoder_says(e: EncoderCheck) -> str:
+    "Study 01's \"What it says\", rendered from its results (the int8 numbers are this CPU's int8 kernel's)."
+    same, names = e.nearest_neighbour_same_group, list(e.nearest_neighbour_same_group)
+    fp32, int8 = next(n for n in names if "fp32" in n), next(n for n in names if "int8" in n and "batch 1" in n)
+    return (f"The recovered fp32 encoder carries semantics: a photo's nearest neighbour is in the same coarse group "
+            f"{same[fp32]:.0%} of the time (chance {e.chance:.0%}, {e.photos} photos). The shipped int8 runtime depends on "
+            f"the CPU's int8 kernel; on the one that ran this ({e.int8_kernel}) its nearest neighbour is in the same group "
+            f"{same[int8]:.0%} of the time, its embedding has cosine {e.cosine_fp32_vs_int8['mean']:.2f} to fp32 on the "
+            f"same photo, and batch 1 against batch 8 gives cosines down to {e.int8_batch1_vs_batch8_cosine['min']:.2f} "
+            f"(fp32: {e.fp32_batch1_vs_batch8_cosine_min:.4f}). The int8 encoder's id carries the kernel, so two kernels "
+            f"never share a cache entry; the fp32 encoder, used for everything else, is the same everywhere up to float "
+            f"rounding.")
+
+def tsne_says(t: Tsne) -> str:
+    "Study 13's \"What it says\", rendered from its results."
+    refitted = [r for r in t.domain_changes if r["reading"] == "refitted"]
+    fixed = [r for r in t.domain_changes if r["reading"] == "fixed readout"]
+    raw = t.representations["raw"]
+    return (f"A probe reads the content domain of the real images from the raw features with accuracy "
+            f"{raw['domain from real images (acc)']:.2f} (chance {raw['domain chance']:.2f}). Refitted after each projection "
+            f"(the basis fitted inside each fold), its change of accuracy: " +
+            "; ".join(f"{r['first']} {_said(r, 'after', 'raw')}" for r in refitted) +
+            ". A fixed readout (fitted on raw, applied to the projected features): " +
+            "; ".join(f"{r['first']} {_said(r, 'after', 'raw')}" for r in fixed) +
+            f". The premise that the projection removes content is tested against a margin of {t.margin:g} accuracy: "
+            f"where a change is 'equivalent', the projection left what a probe reads about content; where there is no "
+            f"evidence either way, these 400 images cannot tell. Prototype semantics in this encoder's image space, not "
+            f"BLIP captions through CLIP's text tower.")
+
+def robustness_says(r: Robustness) -> str:
+    "Study 14's \"What it says\", rendered from its results."
+    drops = [row for row in r.differences if row["family"] == "drop from clean"]
+    methods = sorted({row["second"].split(" @ ")[0] for row in drops})
+    def losses(method):
+        lost = [row for row in drops if row["first"].startswith(method + " @") and row["verdict"] == "second higher"]
+        return (f"{method} loses AP under {len(lost)} of {sum(row['first'].startswith(method + ' @') for row in drops)} "
+                f"degradations (" + ", ".join(f"{row['first'].split(' @ ')[1]} {row['difference']:+.2f}" for row in lost) + ")"
+                if lost else f"{method}: no drop from clean survives the adjustment")
+    between = [row for row in r.differences if row["family"] == "between methods"]
+    return (f"On {r.test_images} test images (the test folds of {r.folds} models, AP per fold, intervals over images): "
+            + "; ".join(losses(m) for m in methods) +
+            f" (Holm within the family of {int(drops[0]['family_size']) if drops else 0} drops). Between methods under each "
+            f"condition: {_survivors(between)}. These are these models on these images, not retraining; degradations "
+            f"applied to real and fake alike after the frame crop.")
+
+def peer_says(p: PeerDetector) -> str:
+    "Study 15's \"What it says\", rendered from its results (side by side, unpaired: no comparison is claimed)."
+    sets = "; ".join(f"on {name}: " + ", ".join(f"{method} {_interval(cells['ap'], 'value')}" for method, cells in methods.items())
+                     for name, methods in p.side_by_side.items())
+    batch = p.batch_dependence
+    return (f"AP with a 95% bootstrap interval over the same test images, {sets}. These intervals are not paired "
+            f"differences, so no ranking is claimed from them. The peer's int8 runtime on this CPU "
+            f"({p.peer_encoder.rsplit('+', 1)[-1]}): between batch 1 and batch 8 its score changes by a median "
+            f"{batch['median_score_change']:.3f} (at most {batch['max_score_change']:.3f}) and "
+            f"{batch['decisions_flipped']:.0%} of its decisions at 0.5 flip, on {batch['images']} images.")
+
+def shipped_says(s: ShippedModels) -> str:
+    "Study 16's \"What it says\", rendered from its results."
+    default = next(m for m in s.unseen_generators if m.startswith("default"))
+    cell = s.unseen_generators[default]
+    return (f"The procedure that picks the default scores AP {_interval(cell)} on generators it never saw (leave one of "
+            f"{s.generators} generators out, the choice made anew inside every fold, intervals over generators then "
+            f"images). Against the other candidates: {_survivors(s.differences)}. With the modern images held out, the "
+            f"procedure scores AP {_interval(cell, 'mean_modern', low='low_modern', high='high_modern')}: that is the "
+            f"procedure's number on 60 images of one source; the shipped default used those images to make its choices, "
+            f"so it has no untouched modern test, and its accuracies on them are in sample.")
+
 # %% ../nbs/16_reporting.ipynb #47a20d9a
 STUDY_PARAGRAPHS: dict[str, tuple[type[Results], Callable[[Results], str], str]] = {  # marker: (schema, renderer, study notebook)
+    "encoder": (EncoderCheck, encoder_says, "01_encoder_check.ipynb"),
     "published": (PublishedVsCorrected, published_says, "10_published_vs_corrected.ipynb"),
+    "cross_generator": (CrossGenerator, cross_generator_says, "11_cross_generator.ipynb"),
+    "ablations": (Ablations, ablations_says, "12_ablations.ipynb"),
+    "tsne": (Tsne, tsne_says, "13_tsne.ipynb"),
+    "robustness": (Robustness, robustness_says, "14_robustness.ipynb"),
+    "peer": (PeerDetector, peer_says, "15_peer_detector.ipynb"),
+    "shipped": (ShippedModels, shipped_says, "16_shipped_models.ipynb"),
 }
 
+def summary_says(results: str | Path = "results") -> str:
+    "README's five-line summary, each line from one study's results (the strongest sentence each supports)."
+    r = Path(results)
+    c, a, x = PublishedVsCorrected.from_json(r), Ablations.from_json(r), CrossGenerator.from_json(r)
+    t, rob = Tsne.from_json(r), Robustness.from_json(r)
+    first, last = (comparison_row(c.comparisons, f"Advanced NS-Net @ {s}", f"Original NS-Net @ {s}") for s in ("1 as published", "7 + trained to convergence"))
+    leak = comparison_row(c.comparisons, "Advanced NS-Net @ 1 as published", "Advanced NS-Net @ 2 + leak-free split")
+    strongest = max((row for row in a.secondary if row["verdict"].endswith("higher")), key=lambda row: abs(row["difference"]), default=None)
+    k8 = next(row for row in t.domain_changes if row["reading"] == "refitted" and row["first"] == "global, k=8")
+    logo = x.leave_one_generator_out
+    return "\n".join([
+        f"1. **The published gap, in this replica:** run as published, Advanced minus Original NS-Net is {_said(first, 'Advanced', 'Original')} AP; "
+        f"the train/test overlap (test selection kept) adds {_said(leak, 'with it', 'without')} to Advanced, a mechanism that grows "
+        f"with the passes over each image; with every defect fixed the gap is {_said(last, 'Advanced', 'Original')}.",
+        "2. **Three declared comparisons:** " + "; ".join(f"{row['first']} - {row['second']} {_said(row)}" for row in a.primary) + ".",
+        "3. **Unseen generators (leave one out):** " + ", ".join(f"{m} {_interval(cell)}" for m, cell in logo["ap"].items()
+                                                                   if m in ("linear probe", "original_corrected", "advanced_corrected")) + " AP.",
+        "4. **The largest secondary effect:** " + (f"{strongest['first']} - {strongest['second']} {_said(strongest)}." if strongest
+                                                   else "no secondary comparison survives its family's adjustment."),
+        f"5. **The premise, tested:** removing k = 8 semantic directions changes how well a probe reads content by "
+        f"{_said(k8, 'after', 'raw')}; under degradations, {robustness_says(rob).split(': ', 1)[1].split(' (Holm')[0]}.",
+    ])
+
 def paragraph_blocks(results: str | Path = "results") -> dict[str, str]:
-    "Each study's rendered paragraph whose results file is present: {marker name: markdown}."
+    "Each study's rendered paragraph whose results file is present, and README's summary when all are: {marker name: markdown}."
     results = Path(results)
-    return {name: render(schema.from_json(results)) for name, (schema, render, _) in STUDY_PARAGRAPHS.items()
-            if (results / schema.file).is_file()}
+    blocks = {name: render(schema.from_json(results)) for name, (schema, render, _) in STUDY_PARAGRAPHS.items()
+              if (results / schema.file).is_file()}
+    needed = (PublishedVsCorrected, Ablations, CrossGenerator, Tsne, Robustness)
+    return blocks | ({"summary": summary_says(results)} if all((results / s.file).is_file() for s in needed) else {})
 
 def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
                              blocks: dict[str, str], # from `paragraph_blocks`
@@ -431,6 +580,8 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
     "Write each paragraph between its markers in its study notebook's markdown cell; the notebooks that changed (or would)."
     changed = []
     for name, block in blocks.items():
+        if name not in STUDY_PARAGRAPHS:
+            continue  # README only
         path = Path(studies) / STUDY_PARAGRAPHS[name][2]
         notebook = json.loads(path.read_text(encoding="utf-8"))
         cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown" and f"<!-- says:{name} -->" in "".join(cell["source"])]

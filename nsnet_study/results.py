@@ -180,6 +180,7 @@ class Tsne(Results):
     semantics: str
     margin: float  # equivalence margin of a change of probe accuracy
     representations: dict
+    domain_changes: list  # each representation's change of domain accuracy from raw, per reading, with its family's verdict
 
 @dataclass
 class Robustness(Results):
