@@ -17,8 +17,8 @@ __all__ = ['METRICS', 'FOLD_METRICS', 'weighted_detection_metrics', 'detection_m
            'bootstrap_counts', 'detection_strata', 'bootstrap_metrics', 'metric_rows', 'across_seeds',
            'summarise_seeds', 'summary_by', 'bootstrap_group_mean', 'balanced_accuracy', 'balanced_threshold',
            'chance_ap', 'corrected_t', 'tost_p', 'corrected_t_interval', 'paired_difference', 'fold_metrics',
-           'method_summary', 'holm', 'holm_within', 'comparison_table', 'with_verdicts', 'hierarchical_bootstrap',
-           'generator_level_table', 'probe_fold_accuracies', 'cross_validated_probe']
+           'method_summary', 'interval_coverage', 'holm', 'holm_within', 'comparison_table', 'with_verdicts',
+           'hierarchical_bootstrap', 'generator_level_table', 'probe_fold_accuracies', 'cross_validated_probe']
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a07
 METRICS = ("acc", "real_acc", "fake_acc", "ap", "auc")
@@ -260,6 +260,48 @@ def method_summary(per_fold: pd.DataFrame, test_train_ratio: float = 0.25, metri
     rows = [{by: name, "metric": metric, **dict(zip(("mean", "low", "high"), corrected_t_interval(part[metric], test_train_ratio)[:3])),
              "folds": int(part[metric].notna().sum())} for name, part in per_fold.groupby(by, sort=False) for metric in metrics]
     return pd.DataFrame(rows)
+
+# %% ../nbs/08_metrics.ipynb #5b2c0a08
+def _simulated(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, 2, n)
+    return rng.normal(size=(n, 20)) + y[:, None] * np.r_[np.full(10, 0.35), np.zeros(10)], y
+
+def _nearest_mean_scores(x_train, y_train, x_test, dims):
+    direction = x_train[y_train == 1][:, :dims].mean(0) - x_train[y_train == 0][:, :dims].mean(0)
+    return x_test[:, :dims] @ direction
+
+def _one_data_set(rng, n: int = 200, repeats: int = 5, folds: int = 5) -> pd.DataFrame:
+    x, y = _simulated(n, rng)
+    rows, size = [], n // folds
+    for repeat in range(repeats):
+        order = rng.permutation(n)
+        for fold in range(folds):
+            test = order[fold * size:(fold + 1) * size]
+            train = np.setdiff1d(order, test)
+            rows += [{"method": name, "repeat": repeat, "fold": fold,
+                      "ap": average_precision(y[test], _nearest_mean_scores(x[train], y[train], x[test], dims))}
+                     for name, dims in (("A", 10), ("B", 5))]
+    return pd.DataFrame(rows)
+
+def interval_coverage(data_sets: int = 1000, # independent simulated data sets of 200 images
+                      seed: int = 0, # seeds the whole simulation
+                     ) -> dict:
+    "How often the 5 x 5 corrected 95% interval of a paired AP difference covers the true difference: coverage, its Wilson 95% interval, data sets, true difference, median width."
+    rng = np.random.default_rng(seed)
+    x_big, y_big = _simulated(20_000, rng)
+    truth = np.mean([average_precision(y_big, _nearest_mean_scores(x, y, x_big, 10)) - average_precision(y_big, _nearest_mean_scores(x, y, x_big, 5))
+                     for x, y in (_simulated(160, rng) for _ in range(300))])
+    rows = [paired_difference(_one_data_set(rng), "A", "B", test_train_ratio=40 / 160) for _ in range(data_sets)]
+    covered = sum(row["low"] <= truth <= row["high"] for row in rows)
+    low, high = _wilson(covered, data_sets)
+    return {"coverage": covered / data_sets, "low": low, "high": high, "data_sets": data_sets, "nominal": 0.95,
+            "true_difference": float(truth), "median_width": float(np.median([row["high"] - row["low"] for row in rows]))}
+
+def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    "Wilson score interval of a proportion."
+    p = successes / n
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a10
 def holm(p_values: Sequence[float]) -> np.ndarray:

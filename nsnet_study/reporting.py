@@ -23,12 +23,13 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
 __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
            'NUMBER', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers',
            'data_table', 'encoder_table', 'published_table', 'differences_table', 'cross_generator_table',
-           'primary_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table', 'bench_table',
-           'gpu_bench_table', 'shipped_table', 'detect_bench_table', 'training_bench_table', 'readme_blocks',
-           'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says', 'cross_generator_says',
-           'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says', 'peer_says', 'shipped_says',
-           'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared', 'compared_values', 'borderline',
-           'Comparison', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
+           'coverage_sentence', 'primary_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table',
+           'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table', 'training_bench_table',
+           'readme_blocks', 'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says',
+           'cross_generator_says', 'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says', 'peer_says',
+           'shipped_says', 'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared',
+           'compared_values', 'borderline', 'Comparison', 'compare_results', 'compare_models', 'report_command', 'main',
+           'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
@@ -166,6 +167,12 @@ def cross_generator_table(cross: CrossGenerator) -> str:
             f"family: p-values and equivalence tests Holm-adjusted within it.")
 
 # %% ../nbs/16_reporting.ipynb #1753a5fd
+def coverage_sentence(ablations: Ablations) -> str:
+    "How often the corrected interval covered a known difference in simulation (study 12's check)."
+    c = ablations.interval_coverage
+    return (f"Coverage of the corrected 95% interval on {c['data_sets']:,} simulated data sets with a known AP difference: "
+            f"{c['coverage']:.1%} (95% CI {c['low']:.1%} to {c['high']:.1%}; median width {c['median_width']:.3f}).")
+
 def primary_table(ablations: Ablations) -> str:
     "The three primary comparisons, declared before the paired re-run: differences in AP with their corrected intervals."
     protocol = ablations.protocol
@@ -334,7 +341,7 @@ def training_bench_table(bench: BenchTraining) -> str:
 README_TABLES: dict[str, tuple[type[Results], Callable[[Results], str]]] = {  # marker name: (results schema, table function)
     "data": (DataOverview, data_table), "encoder": (EncoderCheck, encoder_table),
     "published": (PublishedVsCorrected, published_table), "cross_generator": (CrossGenerator, cross_generator_table),
-    "primary": (Ablations, primary_table), "ablations": (Ablations, ablations_table), "tsne": (Tsne, tsne_table),
+    "primary": (Ablations, primary_table), "coverage": (Ablations, coverage_sentence), "ablations": (Ablations, ablations_table), "tsne": (Tsne, tsne_table),
     "robustness": (Robustness, robustness_table), "peer": (PeerDetector, peer_table), "shipped": (ShippedModels, shipped_table),
     "bench": (BenchEncoders, bench_table), "bench_gpu": (BenchGpu, gpu_bench_table),
     "bench_detect": (BenchDetect, detect_bench_table), "bench_training": (BenchTraining, training_bench_table),

@@ -168,6 +168,7 @@ class Ablations(Results):
     secondary: list
     declan_patches: list
     nested_choices: dict
+    interval_coverage: dict  # the corrected interval's coverage on simulated data sets (metrics.interval_coverage)
 
 # %% ../nbs/15_results.ipynb #e5a1c011
 @dataclass
