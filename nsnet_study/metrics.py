@@ -292,7 +292,7 @@ def interval_coverage(data_sets: int = 1000, # independent simulated data sets o
     truth = np.mean([average_precision(y_big, _nearest_mean_scores(x, y, x_big, 10)) - average_precision(y_big, _nearest_mean_scores(x, y, x_big, 5))
                      for x, y in (_simulated(160, rng) for _ in range(300))])
     rows = [paired_difference(_one_data_set(rng), "A", "B", test_train_ratio=40 / 160) for _ in range(data_sets)]
-    covered = sum(row["low"] <= truth <= row["high"] for row in rows)
+    covered = int(sum(row["low"] <= truth <= row["high"] for row in rows))
     low, high = _wilson(covered, data_sets)
     return {"coverage": covered / data_sets, "low": low, "high": high, "data_sets": data_sets, "nominal": 0.95,
             "true_difference": float(truth), "median_width": float(np.median([row["high"] - row["low"] for row in rows]))}
