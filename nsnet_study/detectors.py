@@ -23,10 +23,10 @@ from .nullspace import project_out, project_per_sample, semantic_basis, seed_ran
 from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
 
 # %% auto #0
-__all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'DetectorInputs', 'detector_inputs',
-           'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
+__all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'METHODS', 'ARCHITECTURES', 'DetectorInputs',
+           'detector_inputs', 'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
            'original_as_published', 'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe',
-           'knn', 'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe',
+           'knn', 'method_name', 'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe',
            'NearestNeighbours', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
@@ -189,6 +189,25 @@ def linear_probe(**changes) -> DetectorConfig:
 def knn(**changes) -> DetectorConfig:
     "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation."
     return replace(DetectorConfig("knn", "none", None, selection="val", kind="knn"), **changes)
+
+# %% ../nbs/09_detectors.ipynb #1b123b0d
+METHODS = {  # the name of a method in every table and figure: its configuration's factory
+    "linear_probe": "logistic regression on the L2-normalised features (UnivFD-style), C chosen on validation",
+    "knn": "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation",
+    "original_corrected": "NS-Net: a global projection removing k = 8 semantic directions, then the head; validation selection",
+    "advanced_corrected": "Advanced NS-Net: learned semantic mapper, per-sample projection, alignment loss; validation selection",
+    "original_as_published": "NS-Net as the original notebooks ran it (rank rule keeping one direction, test-set selection)",
+    "advanced_as_published": "Advanced NS-Net as its notebook ran it (blank captions, test-set selection)",
+}
+ARCHITECTURES = {"Original NS-Net": "NS-Net (Yan et al. 2025): global null-space projection + contrastive head",
+                 "Advanced NS-Net": "learned semantic mapper + per-sample null-space projection + head"}
+
+def method_name(label: str) -> str:
+    "The registered method (or architecture) a table's label names, its qualifiers removed; ValueError when it names none."
+    core = label.split(" @ ")[0].split(" · ")[0].split(": ")[-1].split(", ")[0]
+    if core in METHODS or core in ARCHITECTURES:
+        return core
+    raise ValueError(f"{label!r} does not name a method of nsnet_study.detectors.METHODS ({', '.join(METHODS)})")
 
 # %% ../nbs/09_detectors.ipynb #1c9ee08e
 def as_published_projection_semantics(train: DetectorInputs, # the training split as the model sees it (blank captions applied)

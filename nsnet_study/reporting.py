@@ -225,10 +225,10 @@ def robustness_table(robustness: Robustness) -> str:
     "AP of each method under each degradation of the same test images, and original_corrected minus the probe."
     name = lambda condition: condition if condition == "clean" else f"{condition.rsplit('=', 1)[0]} {float(condition.rsplit('=', 1)[1]):g}"
     difference = {row["first"].split(" @ ")[1]: row for row in robustness.differences
-                  if row["first"].startswith("original_corrected @") and row["second"].startswith("linear probe @")}
+                  if row["first"].startswith("original_corrected @") and row["second"].startswith("linear_probe @")}
     rows = [{"degradation": name(condition), "32-px patches": robustness.patches[condition],
              **{method: _interval(cells) for method, cells in robustness.curves[condition].items()},
-             "original_corrected - linear probe": _interval(difference[condition], "difference")}
+             "original_corrected - linear_probe": _interval(difference[condition], "difference")}
             for condition in sorted(robustness.curves, key=_condition_order)]
     return markdown_table(pd.DataFrame(rows).set_index("degradation")) + (
         f"\n\nAverage precision on the same {robustness.test_images} test images ({robustness.folds} folds of the "
@@ -447,7 +447,7 @@ def cross_generator_says(c: CrossGenerator) -> str:
     others = [(f"{m}_corrected", f"{m}_as_published, validation selection") for m in ("original", "advanced")]
     declan = ", ".join(f"{m} {_interval(cell)}" for m, cell in c.declan["ap"].items())
     return (f"Left out one generator at a time, the mean AP over the ten held-out generators (intervals over generators, "
-            f"then images): {ap}. original_corrected minus the linear probe: {_said(get('original_corrected', 'linear probe'))}; "
+            f"then images): {ap}. original_corrected minus linear_probe: {_said(get('original_corrected', 'linear_probe'))}; "
             f"advanced_corrected minus original_corrected: {_said(get('advanced_corrected', 'original_corrected'))}. "
             f"What choosing the checkpoint on test adds to the as-published configurations (as published minus the same "
             f"with validation selection): " + "; ".join(f"{a.split('_')[0]} {_said(get(a, b), 'test selection', 'validation selection')}"
@@ -462,7 +462,7 @@ def cross_generator_says(c: CrossGenerator) -> str:
 def ablations_says(a: Ablations) -> str:
     "Study 12's \"What it says\", rendered from its results."
     names = {("advanced_corrected", "original_corrected"): "the learned per-sample projection",
-             ("original_corrected", "linear probe"): "NS-Net's head and projection against a probe on the same features",
+             ("original_corrected", "linear_probe"): "NS-Net's head and projection against a probe on the same features",
              ("original_corrected", "no projection (k=0)"): "removing k = 8 semantic directions against none"}
     primary = "; ".join(f"{names.get((r['first'], r['second']), r['first'] + ' - ' + r['second'])}: {_said(r)}" for r in a.primary)
     return (f"The three primary comparisons ({a.protocol['repeats']} x {a.protocol['folds']} grouped folds, declared before "
@@ -565,7 +565,7 @@ def summary_says(results: str | Path = "results") -> str:
         f"with the passes over each image; with every defect fixed the gap is {_said(last, 'Advanced', 'Original')}.",
         "2. **Three declared comparisons:** " + "; ".join(f"{row['first']} - {row['second']} {_said(row)}" for row in a.primary) + ".",
         "3. **Unseen generators (leave one out):** " + ", ".join(f"{m} {_interval(cell)}" for m, cell in logo["ap"].items()
-                                                                   if m in ("linear probe", "original_corrected", "advanced_corrected")) + " AP.",
+                                                                   if m in ("linear_probe", "original_corrected", "advanced_corrected")) + " AP.",
         "4. **The largest secondary effect:** " + (f"{strongest['first']} - {strongest['second']} {_said(strongest)}." if strongest
                                                    else "no secondary comparison survives its family's adjustment."),
         f"5. **The premise, tested:** removing k = 8 semantic directions changes how well a probe reads content by "

