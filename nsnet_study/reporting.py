@@ -463,7 +463,7 @@ def ablations_says(a: Ablations) -> str:
     "Study 12's \"What it says\", rendered from its results."
     names = {("advanced_corrected", "original_corrected"): "the learned per-sample projection",
              ("original_corrected", "linear_probe"): "NS-Net's head and projection against a probe on the same features",
-             ("original_corrected", "no projection (k=0)"): "removing k = 8 semantic directions against none"}
+             ("original_corrected", "original_corrected, k=0 (no projection)"): "removing k = 8 semantic directions against none"}
     primary = "; ".join(f"{names.get((r['first'], r['second']), r['first'] + ' - ' + r['second'])}: {_said(r)}" for r in a.primary)
     return (f"The three primary comparisons ({a.protocol['repeats']} x {a.protocol['folds']} grouped folds, declared before "
             f"the paired re-run, each on its own): {primary}. The secondary ablations ({a.protocol['secondary_repeats']} x "
