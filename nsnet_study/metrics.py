@@ -289,8 +289,11 @@ def interval_coverage(data_sets: int = 1000, # independent simulated data sets o
     "How often the 5 x 5 corrected 95% interval of a paired AP difference covers the true difference: coverage, its Wilson 95% interval, data sets, true difference, median width."
     rng = np.random.default_rng(seed)
     x_big, y_big = _simulated(20_000, rng)
-    truth = np.mean([average_precision(y_big, _nearest_mean_scores(x, y, x_big, 10)) - average_precision(y_big, _nearest_mean_scores(x, y, x_big, 5))
-                     for x, y in (_simulated(160, rng) for _ in range(300))])
+    def one_fold_difference():  # the estimand of a fold: AP difference on 40 test images after training on 160
+        x, y = _simulated(200, rng)
+        return (average_precision(y[160:], _nearest_mean_scores(x[:160], y[:160], x[160:], 10))
+                - average_precision(y[160:], _nearest_mean_scores(x[:160], y[:160], x[160:], 5)))
+    truth = np.mean([one_fold_difference() for _ in range(4000)])
     rows = [paired_difference(_one_data_set(rng), "A", "B", test_train_ratio=40 / 160) for _ in range(data_sets)]
     covered = int(sum(row["low"] <= truth <= row["high"] for row in rows))
     low, high = _wilson(covered, data_sets)
@@ -322,8 +325,9 @@ def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `famil
                 family: str = "family", # the column that names each row's family
                ) -> pd.DataFrame:
     "Holm-adjusted `p_holm` and `p_equivalence_holm` within each family, its size (`family_size`), and `equivalent` from the adjusted TOST."
-    groups = table[family] if family in table else pd.Series("all", index=table.index)
-    table = table.assign(family_size=groups.map(groups.value_counts()).astype(int) if adjust else 1)
+    groups = table[family].fillna("all") if family in table else pd.Series("all", index=table.index)
+    tested = table.p.notna().groupby(groups).transform("sum")  # Holm multiplies by the p-values present
+    table = table.assign(family_size=tested.astype(int) if adjust else 1)
     table["p_holm"] = table.p.groupby(groups).transform(holm) if adjust else table.p
     if "p_equivalence" in table:
         table["p_equivalence_holm"] = table.p_equivalence.groupby(groups).transform(holm) if adjust else table.p_equivalence

@@ -60,10 +60,12 @@ def projector_matrix(basis: np.ndarray) -> np.ndarray:
 def global_projection_in_fold(features: np.ndarray, # (N, D) features of every row
                               semantics: np.ndarray, # (N, D) their semantic vectors
                               k: int, # removed rank
+                              also: np.ndarray | None = None, # (M, D) semantics of images this probe never tests: always in the fit
                              ):
-    "A function of a fold's training rows: every row's features with the top-k directions of *those rows'* semantics removed."
+    "A function of a fold's training rows: every row's features with the top-k directions of *those rows'* semantics (and `also`) removed."
     def represent(train_rows: np.ndarray) -> np.ndarray:
-        return project_out(features, semantic_basis(semantics[train_rows], k=k))
+        fitted = semantics[train_rows] if also is None else np.vstack([semantics[train_rows], also])
+        return project_out(features, semantic_basis(fitted, k=k))
     return represent
 
 # %% ../nbs/06_nullspace.ipynb #0fff5047

@@ -124,6 +124,7 @@ class PublishedVsCorrected(Results):
     updates_as_published: int
     published_report: dict
     test_train_ratio: float  # n_test / n_train of a seed's split: the across-seed intervals' correction
+    train_images: int  # training images of a seed's split
     margin: float  # equivalence margin in AP
     steps: dict
     captions: dict
