@@ -583,7 +583,7 @@ def summary_says(results: str | Path = "results") -> str:
                      key=lambda r: r["updates"])
     logo = x.leave_one_generator_out
     return "\n".join([
-        f"1. **The published gap, in this replica:** run as published, Advanced minus Original NS-Net is {_said(first, 'Advanced', 'Original')} AP; "
+        f"1. **The published gap, in this replica:** run as published, Advanced minus Original NS-Net (AP) is {_said(first, 'Advanced', 'Original')}; "
         f"the train/test overlap (test selection kept) changes Advanced's AP by {_said(leak, 'with it', 'without')}"
         + (f" (at {budgets[0]['passes_per_image']:.0f} passes over each image: {_said(budgets[0], 'with it', 'without')})" if budgets else "")
         + f"; with every defect fixed the gap is {_said(last, 'Advanced', 'Original')}.",
