@@ -11,7 +11,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # 20_paper_protocol needs the paper's weights, BLIP and a benchmark (README: "The paper's own experiment"); make test smoke-runs it
 STUDY := $(filter-out nbs/study/20_paper_protocol.ipynb,$(sort $(wildcard nbs/study/[0-9]*.ipynb)))
 
-.PHONY: setup test reproduce ship int8-results lab bench export constraints clean-venv
+.PHONY: setup test reproduce ship int8-results lab bench docs export constraints clean-venv
 
 setup: $(STAMP)
 
@@ -62,6 +62,11 @@ lab: $(STAMP)
 # CUDA GPU the paper's encoders and BLIP: results/bench_*.json, then README's tables
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py
+
+# The documentation site in _docs/ (Sphinx + myst-nb): guides, the library notebooks as API pages, the studies as
+# `make reproduce` executed them (runs/; without them the site is built without the study pages, and says so)
+docs: $(STAMP)
+	$(PY) docs/build.py --out _docs
 
 # Exact versions after a change of dependencies: constraints.txt for .venv, and constraints-colab.txt, the same
 # without the torch stack, which the study notebooks' first cell uses on Colab (Colab keeps its own torch)

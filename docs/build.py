@@ -1,0 +1,100 @@
+"""Build the documentation site into _docs/ (`make docs`): guides, API pages from the library notebooks, study pages.
+
+    python docs/build.py [--out _docs]
+
+The library notebooks are rendered as written (prose, code, examples) with an API section appended: `show_doc`
+of every public function and class of the module, with the parameters' docments. The study pages are the notebooks
+`make reproduce` executed (runs/*.ipynb): when runs/ has none, one line says so and the rest is still built.
+"""
+import argparse
+import importlib
+import inspect
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS, GENERATED = ROOT / "docs", ROOT / "docs" / "_generated"
+
+
+def _module_of(notebook: dict) -> str | None:
+    "The module a library notebook exports to (its `#| default_exp` line)."
+    for cell in notebook["cells"]:
+        found = re.search(r"#\|\s*default_exp\s+(\S+)", "".join(cell["source"]))
+        if found:
+            return found.group(1)
+    return None
+
+
+def api_markdown(module_name: str) -> str:
+    "show_doc of every public name of nsnet_study.<module_name> (and the public methods of its classes), as markdown."
+    from nbdev.showdoc import show_doc
+    module = importlib.import_module(f"nsnet_study.{module_name}")
+    parts = ["## API\n"]
+    for name in getattr(module, "__all__", []):
+        obj = getattr(module, name)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        parts.append(_clean(show_doc(obj, name=name)._repr_markdown_()))
+        if inspect.isclass(obj):
+            for method, member in vars(obj).items():
+                if not method.startswith("_") and inspect.isfunction(member):
+                    parts.append(_clean(show_doc(member, name=f"{name}.{method}")._repr_markdown_()))
+    return "\n\n".join(parts)
+
+
+def _clean(markdown: str) -> str:
+    "nbdev's markdown without its Quarto-only source link line and its leading rule."
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("[source](") and line.strip() != "---")
+
+
+def library_pages() -> list[str]:
+    "Each library notebook copied with an API section appended; the page names."
+    out = GENERATED / "library"
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for path in sorted((ROOT / "nbs").glob("[0-9]*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        module = _module_of(notebook)
+        notebook["cells"] = [c for c in notebook["cells"] if not "".join(c["source"]).lstrip().startswith(("#| hide", "#|hide"))]
+        if module:
+            notebook["cells"].append({"cell_type": "markdown", "metadata": {}, "source": api_markdown(module).splitlines(keepends=True)})
+        (out / path.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+        names.append(f"library/{path.stem}")
+    return names
+
+
+def study_pages() -> list[str]:
+    "The executed study notebooks of runs/ (not re-executed); the page names, [] with a line when there are none."
+    out = GENERATED / "studies"
+    out.mkdir(parents=True, exist_ok=True)
+    executed = sorted((ROOT / "runs").glob("[0-9]*.ipynb"))
+    if not executed:
+        print("no executed study notebooks in runs/: run `make reproduce` to add the study pages (building the rest)")
+    for path in executed:
+        shutil.copy(path, out / path.name)
+    return [f"studies/{p.stem}" for p in executed]
+
+
+def write_index(library: list[str], studies: list[str]) -> None:
+    "The generated tables of contents the hand-written index includes."
+    (GENERATED / "library.md").write_text("# The library\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(library) + "\n```\n")
+    body = "\n".join(studies) if studies else ""
+    note = "" if studies else "\nNo executed study notebooks: run `make reproduce`, then `make docs`.\n"
+    (GENERATED / "studies.md").write_text("# The studies\n" + note + "\n```{toctree}\n:maxdepth: 1\n\n" + body + "\n```\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "_docs"))
+    args = parser.parse_args(argv)
+    shutil.rmtree(GENERATED, ignore_errors=True)
+    write_index(library_pages(), study_pages())
+    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(DOCS), args.out]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
