@@ -860,7 +860,7 @@ def report_command(args) -> int:
     return int(args.check and bool(stale))
 
 
-# %% ../nbs/16_reporting.ipynb #1753a601
+# %% ../nbs/16_reporting.ipynb #b8ff8d02
 def main(argv: Sequence[str] | None = None) -> int:
     "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
     import argparse

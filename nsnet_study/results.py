@@ -240,7 +240,7 @@ class ShippedModels(Results):
     explanation: dict | None
 
 
-# %% ../nbs/15_results.ipynb #e5a1c001
+# %% ../nbs/15_results.ipynb #925b24d4
 @dataclass
 class PaperProtocol(Results):
     "results/20_paper_protocol.json (20_paper_protocol, on a GPU machine): the paper's own experiment."

@@ -42,3 +42,11 @@ def test_exported_library_matches_notebooks(tmp_path):
     exported.remove("__init__.py")
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "nsnet_study", ROOT / "nsnet_study", exported, shallow=False)
     assert not mismatch and not errors, f"out of sync with nbs/: {mismatch + errors}; run nbdev_export"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "nbs").glob("**/*.ipynb")), ids=lambda p: p.name)
+def test_cell_ids_are_unique(notebook):
+    "A duplicated cell id is 'corrected' differently by each tool that reads the notebook (JupyterLab, nbformat, docs)."
+    import json
+    ids = [cell.get("id") for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
+    assert None not in ids and len(ids) == len(set(ids)), f"{notebook.name}: duplicated or missing cell ids"

@@ -75,3 +75,13 @@ def test_a_flipped_verdict_away_from_its_boundary_fails(tmp_path):
                 row["verdict"] = "no evidence of a difference"
     comparison = compare_results(AVX512, perturbed(tmp_path, file, flip))
     assert not comparison.reproduced and any("now 'no evidence of a difference'" in line for line in comparison.failed), comparison.report()
+
+
+def test_readme_quotes_the_pair_as_the_check_sees_it():
+    "README's sentence about the AVX2 pair is the comparison's own counts (no hand-typed number that can drift)."
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+    quoted = re.search(r"says \*reproduced\*: ([\d,]+) values compared, (\d+) moved within their tolerance, (\d+) verdicts borderline", readme)
+    assert quoted, "README no longer quotes the AVX2 pair's comparison"
+    comparison = compare_results(AVX512, AVX2)
+    assert [int(n.replace(",", "")) for n in quoted.groups()] == [comparison.compared, len(comparison.moved), len(comparison.borderline)]
