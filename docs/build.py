@@ -51,6 +51,18 @@ def _clean(markdown: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if not line.startswith("[source](") and line.strip() != "---")
 
 
+def _hidden(cell: dict) -> bool:
+    "Cells a reader of the site does not need: `#| hide` and the `#| default_exp` line."
+    text = "".join(cell["source"]).lstrip()
+    return text.startswith(("#| hide", "#|hide")) or re.fullmatch(r"#\|\s*default_exp\s+\S+\s*", text) is not None
+
+def _shown(cell: dict) -> dict:
+    "A code cell without its nbdev directives (`#| export`, ...): what the reader needs is the code."
+    if cell["cell_type"] != "code":
+        return cell
+    return {**cell, "source": [line for line in cell["source"] if not re.match(r"\s*#\|", line)]}
+
+
 def library_pages() -> list[str]:
     "Each library notebook copied with an API section appended; the page names."
     out = GENERATED / "library"
@@ -59,9 +71,9 @@ def library_pages() -> list[str]:
     for path in sorted((ROOT / "nbs").glob("[0-9]*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         module = _module_of(notebook)
-        notebook["cells"] = [c for c in notebook["cells"] if not "".join(c["source"]).lstrip().startswith(("#| hide", "#|hide"))]
+        notebook["cells"] = [_shown(c) for c in notebook["cells"] if not _hidden(c)]
         if module:
-            notebook["cells"].append({"cell_type": "markdown", "metadata": {}, "source": api_markdown(module).splitlines(keepends=True)})
+            notebook["cells"].append({"cell_type": "markdown", "id": "api-section", "metadata": {}, "source": api_markdown(module).splitlines(keepends=True)})
         (out / path.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         names.append(f"library/{path.stem}")
     return names
