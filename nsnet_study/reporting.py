@@ -21,13 +21,13 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
 
 # %% auto #0
 __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
-           'NUMBER', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_markers',
-           'data_table', 'encoder_table', 'published_table', 'differences_table', 'cross_generator_table',
-           'coverage_sentence', 'primary_table', 'ablations_table', 'tsne_table', 'robustness_table', 'peer_table',
-           'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table', 'training_bench_table',
-           'readme_blocks', 'say_difference', 'say_p', 'say_verdict', 'comparison_row', 'published_says',
-           'cross_generator_says', 'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says', 'peer_says',
-           'shipped_says', 'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared',
+           'NUMBER', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_documents',
+           'fill_markers', 'data_table', 'encoder_table', 'published_table', 'differences_table',
+           'cross_generator_table', 'coverage_sentence', 'primary_table', 'ablations_table', 'tsne_table',
+           'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table',
+           'training_bench_table', 'readme_blocks', 'say_difference', 'say_p', 'say_verdict', 'comparison_row',
+           'published_says', 'cross_generator_says', 'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says',
+           'peer_says', 'shipped_says', 'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared',
            'compared_values', 'borderline', 'Comparison', 'compare_results', 'compare_models', 'report_command', 'main',
            'report_arguments']
 
@@ -78,6 +78,17 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
+
+def fill_documents(texts: dict[str, str], # document name: its markdown (README.md, docs/results.md)
+                   blocks: dict[str, str], # marker name: the text that goes between its markers
+                   kind: str = "results", # markers `<!-- KIND:NAME -->`
+                  ) -> dict[str, str]:
+    "Each block written into the documents that carry its markers; ValueError for a block none carries."
+    homeless = [name for name in blocks if not any(f"<!-- {kind}:{name} -->" in text for text in texts.values())]
+    if homeless:
+        raise ValueError(f"no document has the <!-- {kind}:NAME --> markers of {', '.join(homeless)} ({', '.join(texts)})")
+    return {where: fill_markers(text, {n: b for n, b in blocks.items() if f"<!-- {kind}:{n} -->" in text}, kind, where)
+            for where, text in texts.items()}
 
 def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
                  blocks: dict[str, str], # marker name: the text that goes between its markers
@@ -849,14 +860,17 @@ def report_command(args) -> int:
                                     comparison.compared + models.compared)
         print(comparison.report())
         return 0 if comparison.reproduced else 1
-    path = Path(args.readme)
-    text, paragraphs = path.read_text(encoding="utf-8"), paragraph_blocks(args.results)
-    updated = fill_markers(fill_markers(text, readme_blocks(args.results)), paragraphs, "says")
-    stale = ([path.name] if updated != text else []) + fill_notebook_paragraphs(args.studies, paragraphs, args.check)
+    paths = [Path(args.readme), *map(Path, args.pages)]
+    texts = {str(p): p.read_text(encoding="utf-8") for p in paths}
+    paragraphs = paragraph_blocks(args.results)
+    updated = fill_documents(fill_documents(texts, readme_blocks(args.results)), paragraphs, "says")
+    stale = [Path(p).name for p in texts if updated[p] != texts[p]] + fill_notebook_paragraphs(args.studies, paragraphs, args.check)
     if args.check and stale:
         print(f"out of date with {args.results}/: {', '.join(stale)}: run nsnet-study report readme")
-    elif not args.check and updated != text:
-        path.write_text(updated, encoding="utf-8")
+    elif not args.check:
+        for p in texts:
+            if updated[p] != texts[p]:
+                Path(p).write_text(updated[p], encoding="utf-8")
     return int(args.check and bool(stale))
 
 
@@ -875,6 +889,7 @@ def report_arguments(parser):
     readme.add_argument("--readme", default="README.md")
     readme.add_argument("--results", default="results")
     readme.add_argument("--studies", default="nbs/study", help="the study notebooks, whose 'What it says' cells are rewritten too")
+    readme.add_argument("--pages", nargs="*", default=["docs/results.md"], help="the site's pages with results markers")
     readme.add_argument("--check", action="store_true", help="only check that README.md and the notebooks are up to date")
     compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
                                   description="Each kind of number as it should reproduce: fp32 numbers within their committed interval's "

@@ -78,9 +78,9 @@ def test_a_flipped_verdict_away_from_its_boundary_fails(tmp_path):
 
 
 def test_readme_quotes_the_pair_as_the_check_sees_it():
-    "README's sentence about the AVX2 pair is the comparison's own counts (no hand-typed number that can drift)."
+    "The reproducing guide's sentence about the AVX2 pair is the comparison's own counts (no hand-typed number that can drift)."
     import re
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+    readme = (ROOT / "docs" / "guides" / "reproducing.md").read_text(encoding="utf-8").replace("\n", " ")
     quoted = re.search(r"says \*reproduced\*: ([\d,]+) values compared, (\d+) moved within their tolerance, (\d+) verdicts borderline", readme)
     assert quoted, "README no longer quotes the AVX2 pair's comparison"
     comparison = compare_results(AVX512, AVX2)
