@@ -79,7 +79,10 @@ def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 # %% ../nbs/11_checkpoints.ipynb #67bb3302
-def save_detector(detector: TrainedDetector, path: str | os.PathLike, dtype: str = "float32") -> Path:
+def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline, with its config and card
+                  path: str | os.PathLike, # `<path>.safetensors` and `<path>.json` are written (a suffix on `path` is replaced)
+                  dtype: str = "float32", # storage of the tensors: 'float32', 'float16' or 'int8' (see STORAGE_DTYPES)
+                 ) -> Path:
     "Write `<path>.safetensors` (tensors stored as `dtype`, see STORAGE_DTYPES) and `<path>.json` with the card (atomically)."
     from safetensors.torch import save_file
     path = Path(path)
@@ -162,22 +165,27 @@ class Model:
 
     @property
     def card(self) -> dict:
+        "The detector's card: what `save_model` wrote (encoder, view, patches, top_k, bank) and any extra entries."
         return self.detector.card
 
     @property
     def view(self) -> str:
+        "The features the detector reads (`view_features`): 'embedding' (cards without one), 'layer <n>' or 'all layers'."
         return self.card.get("view", "embedding")
 
     @property
     def patches(self) -> str:
+        "The patch selection its features are made with (`PATCHES`); 'nsnet' for cards without one."
         return self.card.get("patches", "nsnet")
 
     @property
     def top_k(self) -> int:
+        "Prototypes named in a caption and mixed into a semantic vector; DEFAULT_TOP_K for cards without one."
         return int(self.card.get("top_k", DEFAULT_TOP_K))
 
     @property
     def threshold(self) -> float:
+        "The decision threshold on P(AI-generated): the detector config's."
         return float(self.detector.config.threshold)
 
     def load_encoder(self, device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
@@ -189,9 +197,17 @@ class Model:
         return encoder
 
 # %% ../nbs/11_checkpoints.ipynb #90628344
-def save_model(detector: TrainedDetector, bank: PrototypeBank, folder: str | os.PathLike, name: str,
-               encoder_name: str, view: str = "embedding", patches: str = "nsnet", top_k: int = DEFAULT_TOP_K,
-               dtype: str = "float32", **card) -> Path:
+def save_model(detector: TrainedDetector, # trained on features of `encoder_name`'s encoder
+               bank: PrototypeBank, # the prototypes its semantics come from; same encoder as the detector
+               folder: str | os.PathLike, # created if missing; gets `bank.*` and `<name>.*`
+               name: str, # the checkpoint's file name (no suffix) and the model's name on its card
+               encoder_name: str, # what `load_encoder` takes to rebuild the encoder, e.g. 'clip-vit-b16-offline'
+               view: str = "embedding", # the features the detector reads: 'embedding', 'layer <n>' or 'all layers'
+               patches: str = "nsnet", # patch selection of its features (`PATCHES`); 'none': the whole image
+               top_k: int = DEFAULT_TOP_K, # prototypes named in a caption and mixed into a semantic vector
+               dtype: str = "float32", # storage of the detector's tensors (STORAGE_DTYPES); the bank is float16
+               **card, # more card entries (JSON-serialisable), e.g. trained_on, validation_ap
+              ) -> Path:
     "Write `detector` as `<folder>/<name>` with a card for `detect`, and the bank beside it (`bank`); the checkpoint path."
     view_kind(view)
     if detector.encoder_id != bank.encoder_id:

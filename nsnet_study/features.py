@@ -88,7 +88,11 @@ def image_key(record: ImageRecord) -> str:
         raise ValueError(f"{record.path} has no sha256 (its file was missing when the record was made): it has no cache key")
     return record.sha256 + ("" if record.crop is None else "@" + ",".join(map(str, record.crop)))
 
-def prepare_image(image: Image.Image, spec: FeatureSpec, report: LoadReport | None = None, path: str = "") -> Image.Image:
+def prepare_image(image: Image.Image, # an RGB image, as loaded
+                  spec: FeatureSpec, # its perturbation, then its patch selection (`patches`, `patch_seed`), are applied
+                  report: LoadReport | None = None, # gets a `few_patches` note when the grid must repeat patches; None: no note
+                  path: str = "", # the image's path, only to name it in that note
+                 ) -> Image.Image:
     "Perturb, then select patches, as the spec says: the encoder's input; a grid of repeated patches is noted in `report`."
     image = perturb(image, spec.perturbation)
     if spec.patches == "none":
@@ -159,7 +163,10 @@ def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
         index.update({str(k): (shard, i) for i, k in enumerate(keys)})
     return index
 
-def write_shard(folder: Path, keys: Sequence[str], values: np.ndarray) -> dict[str, tuple[Path, int]]:
+def write_shard(folder: Path, # a cache folder: one per feature spec (or captioner)
+                keys: Sequence[str], # the images' keys (`image_key`), one per row of `values`
+                values: np.ndarray, # the rows to store, in the order of `keys`
+               ) -> dict[str, tuple[Path, int]]:
     "Write one shard under a name no concurrent writer can pick; its index entries."
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     shard = folder / f"shard-{digest}-{secrets.token_hex(4)}.npz"
@@ -256,9 +263,16 @@ def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadRepor
         yield batch
 
 # %% ../nbs/04_features.ipynb #872b4d16
-def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute, shard_size: int = 64,
-                progress: bool = True, report: LoadReport | None = None, description: str = "images",
-                prepare=_keep_image, workers: int = 0):
+def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha256 (no file when made) is skipped as missing
+                folders: Sequence[Path], # cache folders, one per array `compute` returns
+                compute, # `compute(records, images)` -> one array per folder, one row per image
+                shard_size: int = 64, # images loaded and computed per batch; each batch is one shard per folder
+                progress: bool = True, # a progress bar on stderr (shown only when something is missing)
+                report: LoadReport | None = None, # collects the images that could not be loaded; None: a fresh one
+                description: str = "images", # label of the progress bar and of the warning about records left out
+                prepare=_keep_image, # picklable `prepare(record, image, report)` run on each image; default: as loaded
+                workers: int = 0, # processes that load and prepare images ahead of `compute`; 0: in this process
+               ):
     """(kept records, [array per folder]): rows per record of each array `compute(records, images)` returns, cached in
     shards; `prepare(record, image, report)` (picklable) runs on each image in `workers` processes before `compute`."""
     indexes = [_read_shards(folder) for folder in folders]
@@ -281,16 +295,27 @@ def cached_rows(records: Sequence[ImageRecord], folders: Sequence[Path], compute
     return kept, [_gather(index, [image_key(r) for r in kept]) for index in indexes]
 
 # %% ../nbs/04_features.ipynb #387dc9e0
-def prepare_record_image(spec: FeatureSpec, preprocess, record: ImageRecord, image: Image.Image,
-                         report: LoadReport) -> Image.Image | torch.Tensor:
+def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selection to apply
+                         preprocess, # the encoder's `preprocess` (PIL image -> tensor); None: return the PIL image
+                         record: ImageRecord, # the image's record; its path names it in `report`'s notes
+                         image: Image.Image, # the image, as loaded
+                         report: LoadReport, # gets a `few_patches` note when the grid must repeat patches
+                        ) -> Image.Image | torch.Tensor:
     "What a loader runs on each image: `prepare_image`, then the encoder's `preprocess` when given (a tensor)."
     prepared = prepare_image(image, spec, report, str(record.path))
     return prepared if preprocess is None else preprocess(prepared)
 
-def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kinds: Sequence[str] = ("embedding",),
-                          patches: str = "nsnet", patch_seed: int = 0, perturbation: str = "none",
-                          shard_size: int = 64, progress: bool = True, report: LoadReport | None = None,
-                          workers: int | None = None) -> dict[str, FeatureSet]:
+def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicates are encoded once
+                          encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
+                          kinds: Sequence[str] = ("embedding",), # feature kinds, from one forward pass: 'embedding', 'layers'
+                          patches: str = "nsnet", # patch selection (`PATCHES`); 'none': the encoder's own resize + centre crop
+                          patch_seed: int = 0, # seed of the shuffle of the selected patches in the grid
+                          perturbation: str = "none", # 'jpeg:<quality>', 'blur:<sigma px>', 'resize:<factor>' or 'none'
+                          shard_size: int = 64, # images per encoder batch and per cache shard
+                          progress: bool = True, # a progress bar on stderr
+                          report: LoadReport | None = None, # collects skipped images and `few_patches` notes; None: a fresh one
+                          workers: int | None = None, # loader processes; None: `default_workers` (0 on CPU), 0: in this process
+                         ) -> dict[str, FeatureSet]:
     """{kind: FeatureSet} of `records` from the cache, encoding (one forward pass for all kinds) only what is missing;
     `workers` processes (default `default_workers`) decode and select patches while the encoder runs."""
     shapes = {kind: encoder.feature_shape(kind) for kind in kinds}  # an impossible kind fails here, before any work
@@ -315,9 +340,17 @@ def extract_feature_kinds(records: Sequence[ImageRecord], encoder: Encoder, kind
     return {spec.kind: FeatureSet(kept, array.astype(np.float32, copy=False).reshape(len(kept), *shapes[spec.kind]), spec)
             for spec, array in zip(specs, arrays)}
 
-def extract_features(records: Sequence[ImageRecord], encoder: Encoder, patches: str = "nsnet", patch_seed: int = 0,
-                     perturbation: str = "none", kind: str = "embedding", shard_size: int = 64,
-                     progress: bool = True, report: LoadReport | None = None, workers: int | None = None) -> FeatureSet:
+def extract_features(records: Sequence[ImageRecord], # the images; duplicates are encoded once
+                     encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
+                     patches: str = "nsnet", # patch selection (`PATCHES`); 'none': the encoder's own resize + centre crop
+                     patch_seed: int = 0, # seed of the shuffle of the selected patches in the grid
+                     perturbation: str = "none", # 'jpeg:<quality>', 'blur:<sigma px>', 'resize:<factor>' or 'none'
+                     kind: str = "embedding", # 'embedding' (final image embedding) or 'layers' (every block's CLS token)
+                     shard_size: int = 64, # images per encoder batch and per cache shard
+                     progress: bool = True, # a progress bar on stderr
+                     report: LoadReport | None = None, # collects skipped images and `few_patches` notes; None: a fresh one
+                     workers: int | None = None, # loader processes; None: `default_workers` (0 on CPU), 0: in this process
+                    ) -> FeatureSet:
     "Features of one kind of `records` from the cache, encoding (and caching, shard by shard) only what is missing."
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
                                  report, workers)[kind]

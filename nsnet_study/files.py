@@ -101,7 +101,10 @@ def rounded(obj: Any, digits: int) -> Any:
         return round(float(obj), digits)
     return int(obj) if isinstance(obj, np.integer) else obj
 
-def write_json(path: str | os.PathLike, obj: Any, digits: int | None = None) -> Path:
+def write_json(path: str | os.PathLike, # the file to write (parent folders are created); swapped in only once fully written
+               obj: Any, # what `json.dumps` takes; anything it cannot encode is written as `str(value)`
+               digits: int | None = None, # decimals every float (numpy's too) is rounded to, at any depth; None: not rounded
+              ) -> Path:
     "Write `obj` as indented, key-sorted JSON, atomically; floats rounded to `digits` decimals if given."
     obj = obj if digits is None else rounded(obj, digits)
     with atomic_path(path) as tmp:
@@ -218,7 +221,10 @@ MAX_PIXELS = 64_000_000  # refuse to decode images above 64 megapixels (about 19
 
 class ImageLoadError(Exception):
     "An image that cannot be used; `reason` is a short code (missing, empty, not_an_image, too_large, corrupt, bad_crop)."
-    def __init__(self, reason: str, path: str | os.PathLike, detail: str = ""):
+    def __init__(self, reason: str, # short code: missing, empty, not_an_image, too_large, corrupt or bad_crop
+                       path: str | os.PathLike, # the image file (kept as a str)
+                       detail: str = "", # what went wrong, in a few words, added to the message; '': nothing more to say
+                ):
         self.reason, self.path, self.detail = reason, str(path), detail
         super().__init__(f"{reason}: {path}" + (f" ({detail})" if detail else ""))
 
@@ -249,8 +255,10 @@ def _apply_exif_orientation(image: Image.Image, path: str | os.PathLike) -> Imag
         logger.warning("ignoring unreadable EXIF orientation in %s: %s", path, error)
         return image
 
-def open_image(path: str | os.PathLike, crop: tuple[int, int, int, int] | None = None,
-               max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(path: str | os.PathLike, # the image file
+               crop: tuple[int, int, int, int] | None = None, # (left, top, right, bottom) of the upright image; None: all
+               max_pixels: int = MAX_PIXELS, # largest width x height decoded (read from the header first); bigger: too_large
+              ) -> Image.Image:
     "Decode `path` to an upright RGB image, cropped to `crop` (left, top, right, bottom); raise `ImageLoadError`."
     path = Path(path)
     if not path.is_file():
@@ -298,8 +306,12 @@ class LoadReport:
         caveats = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r for _, r, _ in self.notes).items()))
         return f"LoadReport(loaded={self.loaded}, skipped={len(self.skipped)} [{reasons}]" + (f", notes [{caveats}])" if caveats else ")")
 
-def iter_images(items, path_of=lambda item: item, crop_of=lambda item: None,
-                report: LoadReport | None = None, max_pixels: int = MAX_PIXELS):
+def iter_images(items, # what to load: paths, or anything `path_of` and `crop_of` read (e.g. `ImageRecord`s)
+                path_of=lambda item: item, # item -> its image file; the default: the item is the path
+                crop_of=lambda item: None, # item -> its crop box (left, top, right, bottom) or None; the default: no crop
+                report: LoadReport | None = None, # counts the loaded, lists the skipped with reasons; None: skips only logged
+                max_pixels: int = MAX_PIXELS, # largest width x height decoded; bigger images are skipped as too_large
+               ):
     "Yield `(item, RGB image)` for every item that loads; record the rest in `report`."
     report = LoadReport() if report is None else report
     for item in items:

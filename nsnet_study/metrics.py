@@ -60,8 +60,11 @@ def _ranking_metrics(fake: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     return [ap, auc]
 
 # %% ../nbs/08_metrics.ipynb #97ddaeb2
-def weighted_detection_metrics(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray,
-                               threshold: float = 0.5) -> np.ndarray:
+def weighted_detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
+                               scores: np.ndarray, # fake probabilities, one per image (finite)
+                               weights: np.ndarray, # (R, N): how often each image counts in each of R copies of the test set
+                               threshold: float = 0.5, # a score at or above it is called fake
+                              ) -> np.ndarray:
     "Every metric of METRICS for each row of `weights` (R, N) (image i counted weights[r, i] times): (R, 5), NaN where undefined."
     labels, scores, weights = _checked(labels, scores, weights)
     if len(labels) == 0:
@@ -70,7 +73,10 @@ def weighted_detection_metrics(labels: np.ndarray, scores: np.ndarray, weights: 
     correct = (scores >= threshold) == fake
     return np.stack(_threshold_metrics(fake, correct, weights) + _ranking_metrics(fake, scores, weights), axis=1)
 
-def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
+                      scores: np.ndarray, # fake probabilities, one per image (finite)
+                      threshold: float = 0.5, # a score at or above it is called fake
+                     ) -> dict[str, float]:
     "acc, real_acc, fake_acc at `threshold`, AP and ROC-AUC of fake-probability scores (NaN where undefined)."
     values = weighted_detection_metrics(labels, scores, np.ones((1, len(labels))), threshold)[0]
     return {metric: float(value) for metric, value in zip(METRICS, values)}
@@ -84,7 +90,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return detection_metrics(labels, scores)["auc"]
 
 # %% ../nbs/08_metrics.ipynb #10e41140
-def bootstrap_counts(strata: Sequence[str], n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+def bootstrap_counts(strata: Sequence[str], # stratum of each image (e.g. generator x label): resampled within
+                     n_boot: int = 1000, # replicates
+                     seed: int = 0, # seeds the resampling
+                    ) -> np.ndarray:
     "(n_boot, N): how often each image is drawn per replicate, resampling with replacement within each stratum."
     strata = np.asarray(strata)
     rng = np.random.default_rng(seed)
@@ -100,8 +109,14 @@ def detection_strata(groups: Sequence[str], labels: Sequence[int]) -> np.ndarray
     return np.char.add(np.char.add(np.asarray(groups, dtype=str), "/"), np.asarray(labels).astype(str))
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a15
-def bootstrap_metrics(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], threshold: float = 0.5,
-                      n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+def bootstrap_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
+                      scores: np.ndarray, # fake probabilities, one per image (finite)
+                      strata: Sequence[str], # stratum of each image: the bootstrap resamples within each
+                      threshold: float = 0.5, # a score at or above it is called fake
+                      n_boot: int = 1000, # bootstrap replicates
+                      seed: int = 0, # seeds the resampling
+                      confidence: float = 0.95, # of the percentile interval
+                     ) -> pd.DataFrame:
     "Each metric with a stratified percentile-bootstrap interval: columns value, low, high."
     replicates = weighted_detection_metrics(labels, scores, bootstrap_counts(strata, n_boot, seed), threshold)
     tail = (1 - confidence) / 2 * 100
@@ -155,8 +170,14 @@ def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
             part.set_index("metric")[["mean", "low", "high"]].to_dict(orient="index") for key, part in summary.groupby(by)}
 
 # %% ../nbs/08_metrics.ipynb #6d605b2a
-def bootstrap_group_mean(labels: np.ndarray, scores: np.ndarray, groups: Sequence[str], n_boot: int = 1000,
-                         seed: int = 0, threshold: float = 0.5, confidence: float = 0.95) -> pd.DataFrame:
+def bootstrap_group_mean(labels: np.ndarray, # 1 for fake, 0 for real, one per image
+                         scores: np.ndarray, # fake probabilities, one per image (finite)
+                         groups: Sequence[str], # group (generator) of each image: the metric is computed per group, then averaged
+                         n_boot: int = 1000, # bootstrap replicates
+                         seed: int = 0, # seeds the resampling
+                         threshold: float = 0.5, # a score at or above it is called fake
+                         confidence: float = 0.95, # of the percentile interval
+                        ) -> pd.DataFrame:
     "Each metric's mean over groups, with a percentile-bootstrap interval (resampling within group x label): mean, low, high."
     labels, scores, groups = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(groups)
     counts = bootstrap_counts(np.char.add(groups.astype(str), np.where(labels == 1, "/fake", "/real")), n_boot, seed)
@@ -174,7 +195,10 @@ def bootstrap_group_mean(labels: np.ndarray, scores: np.ndarray, groups: Sequenc
     return pd.DataFrame({"mean": point, "low": low, "high": high, "groups": len(names)}, index=list(METRICS))
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a02
-def balanced_accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
+def balanced_accuracy(labels: np.ndarray, # 1 for fake, 0 for real, one per image
+                      scores: np.ndarray, # fake probabilities, one per image (finite)
+                      threshold: float = 0.5, # a score at or above it is called fake
+                     ) -> float:
     "Mean of real and fake accuracy at `threshold` (NaN without both classes)."
     metrics = detection_metrics(labels, scores, threshold)
     return (metrics["real_acc"] + metrics["fake_acc"]) / 2
@@ -211,7 +235,13 @@ def corrected_t(differences: Sequence[float], # one per fold of r x K cross-vali
         return (float(d.mean()) if len(d) else np.nan), np.nan, max(len(d) - 1, 0)
     return float(d.mean()), float(np.sqrt((1 / len(d) + test_train_ratio) * d.var(ddof=1))), len(d) - 1
 
-def tost_p(mean: float, se: float, df: int, margin: float) -> float:
+
+# %% ../nbs/08_metrics.ipynb #7b78dafc
+def tost_p(mean: float, # the mean difference
+           se: float, # its standard error (corrected where folds share images)
+           df: int, # degrees of freedom of the t distribution
+           margin: float, # equivalence margin: differences inside (-margin, margin) count as none
+          ) -> float:
     "p of the two one-sided t-tests that the difference lies inside (-margin, margin): equivalence where p < alpha."
     if np.isnan(se) or np.isnan(mean):
         return np.nan
@@ -219,8 +249,12 @@ def tost_p(mean: float, se: float, df: int, margin: float) -> float:
         return float(abs(mean) >= margin)
     return float(max(stats.t.sf((mean + margin) / se, df), stats.t.sf((margin - mean) / se, df)))
 
-def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
-                         ) -> tuple[float, float, float, float]:
+
+# %% ../nbs/08_metrics.ipynb #c59c0b36
+def corrected_t_interval(differences: Sequence[float], # one per fold of r x K cross-validation (NaN: left out)
+                         test_train_ratio: float, # n_test / n_train of one fold
+                         confidence: float = 0.95, # of the two-sided interval
+                        ) -> tuple[float, float, float, float]:
     "(mean, low, high, two-sided p) of per-fold differences of r x K cross-validation (Nadeau-Bengio corrected t)."
     mean, se, df = corrected_t(differences, test_train_ratio)
     if np.isnan(se):
@@ -229,8 +263,16 @@ def corrected_t_interval(differences: Sequence[float], test_train_ratio: float, 
     p = 2 * stats.t.sf(abs(mean) / se, df) if se > 0 else float(mean == 0) if mean == 0 else 0.0
     return float(mean), float(mean - half), float(mean + half), float(p)
 
-def paired_difference(per_fold: pd.DataFrame, first: str, second: str, metric: str = "ap", test_train_ratio: float = 0.25,
-                      margin: float = 0.05, by: str = "method") -> dict:
+
+# %% ../nbs/08_metrics.ipynb #bedaa73f
+def paired_difference(per_fold: pd.DataFrame, # one row per (method, repeat, fold) with the metric's column
+                      first: str, # the method whose metric is subtracted from
+                      second: str, # the method subtracted
+                      metric: str = "ap", # which column: ap, auc, acc, ...
+                      test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
+                      margin: float = 0.05, # equivalence margin in the metric's unit
+                      by: str = "method", # the column naming the methods
+                     ) -> dict:
     "`first` minus `second` on the same folds: mean, 95% interval, p, TOST's p at `margin` and its verdict (unadjusted)."
     wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by, values=metric)
     differences = (wide[first] - wide[second]).to_numpy()
@@ -239,6 +281,7 @@ def paired_difference(per_fold: pd.DataFrame, first: str, second: str, metric: s
     return {"first": first, "second": second, "metric": metric, "difference": mean, "low": low, "high": high,
             "p": p, "margin": margin, "p_equivalence": p_equivalence, "equivalent": bool(p_equivalence < 0.05),
             "folds": int(np.isfinite(differences).sum())}
+
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a21
 FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
@@ -254,8 +297,11 @@ def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", 
                      "chance_ap": chance_ap(labels)})
     return pd.DataFrame(rows)
 
-def method_summary(per_fold: pd.DataFrame, test_train_ratio: float = 0.25, metrics: Sequence[str] = FOLD_METRICS,
-                   by: str = "method") -> pd.DataFrame:
+def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
+                   test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
+                   metrics: Sequence[str] = FOLD_METRICS, # the columns summarised
+                   by: str = "method", # the column naming the methods
+                  ) -> pd.DataFrame:
     "Per method and metric: the mean over folds with a 95% corrected resampled t-interval (mean, low, high, folds)."
     rows = [{by: name, "metric": metric, **dict(zip(("mean", "low", "high"), corrected_t_interval(part[metric], test_train_ratio)[:3])),
              "folds": int(part[metric].notna().sum())} for name, part in per_fold.groupby(by, sort=False) for metric in metrics]
@@ -266,10 +312,14 @@ def _simulated(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, 2, n)
     return rng.normal(size=(n, 20)) + y[:, None] * np.r_[np.full(10, 0.35), np.zeros(10)], y
 
+
+# %% ../nbs/08_metrics.ipynb #7ccaa7ae
 def _nearest_mean_scores(x_train, y_train, x_test, dims):
     direction = x_train[y_train == 1][:, :dims].mean(0) - x_train[y_train == 0][:, :dims].mean(0)
     return x_test[:, :dims] @ direction
 
+
+# %% ../nbs/08_metrics.ipynb #57128d78
 def _one_data_set(rng, n: int = 200, repeats: int = 5, folds: int = 5) -> pd.DataFrame:
     x, y = _simulated(n, rng)
     rows, size = [], n // folds
@@ -283,6 +333,8 @@ def _one_data_set(rng, n: int = 200, repeats: int = 5, folds: int = 5) -> pd.Dat
                      for name, dims in (("A", 10), ("B", 5))]
     return pd.DataFrame(rows)
 
+
+# %% ../nbs/08_metrics.ipynb #1acebc3f
 def interval_coverage(data_sets: int = 1000, # independent simulated data sets of 200 images
                       seed: int = 0, # seeds the whole simulation
                      ) -> dict:
@@ -300,11 +352,14 @@ def interval_coverage(data_sets: int = 1000, # independent simulated data sets o
     return {"coverage": covered / data_sets, "low": low, "high": high, "data_sets": data_sets, "nominal": 0.95,
             "true_difference": float(truth), "median_width": float(np.median([row["high"] - row["low"] for row in rows]))}
 
+
+# %% ../nbs/08_metrics.ipynb #2ead730c
 def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     "Wilson score interval of a proportion."
     p = successes / n
     centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(centre - half), float(centre + half)
+
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a10
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -334,8 +389,13 @@ def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `famil
         table["equivalent"] = table.p_equivalence_holm < 0.05
     return table
 
-def comparison_table(per_fold: pd.DataFrame, pairs: Sequence[tuple[str, str]], metric: str = "ap",
-                     test_train_ratio: float = 0.25, margin: float = 0.05, adjust: bool = True) -> pd.DataFrame:
+def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
+                     pairs: Sequence[tuple[str, str]], # (first, second) methods: first minus second
+                     metric: str = "ap", # which column is compared
+                     test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
+                     margin: float = 0.05, # equivalence margin in the metric's unit
+                     adjust: bool = True, # Holm within the pairs as one family; False: a declared comparison on its own
+                    ) -> pd.DataFrame:
     "Paired differences of `metric` for each pair (first minus second), Holm-adjusted as one family with `adjust`; verdicts."
     table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin) for first, second in pairs])
     return with_verdicts(holm_within(table, adjust), "p_holm")
@@ -395,9 +455,15 @@ def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
         return np.nan
     return float(max(np.mean(differences <= -margin), np.mean(differences >= margin)))
 
-def generator_level_table(scores: pd.DataFrame, metric: str = "ap", n_boot: int = 2000, seed: int = 0,
-                          pairs: Sequence[tuple[str, str]] = (), margin: float = 0.05, unit: str = "generator",
-                          resample_units: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generator_level_table(scores: pd.DataFrame, # per-image scores: columns method, repeat, `unit`, image, label, score (threshold for balanced_acc)
+                          metric: str = "ap", # ap, auc, acc, real_acc, fake_acc or balanced_acc
+                          n_boot: int = 2000, # bootstrap replicates
+                          seed: int = 0, # seeds the resampling
+                          pairs: Sequence[tuple[str, str]] = (), # (first, second) methods compared on the same draws
+                          margin: float = 0.05, # equivalence margin in the metric's unit
+                          unit: str = "generator", # the column of the units resampled first (generator, or the held-out fold)
+                          resample_units: bool = True, # False: the units fixed, only images resampled within each
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
     point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, unit=unit, resample_units=resample_units)
     methods = list(point.index)
@@ -440,9 +506,14 @@ def probe_fold_accuracies(features: np.ndarray, # (N, D) raw features
         accuracies.append(probe.score(scored[test], targets[test]))
     return np.array(accuracies)
 
-def cross_validated_probe(features: np.ndarray, targets: Sequence, folds: int = 5, seed: int = 0,
-                          readout_features: np.ndarray | None = None, groups: Sequence | None = None,
-                          represent: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.Series:
+def cross_validated_probe(features: np.ndarray, # (N, D) features
+                          targets: Sequence, # what the probe predicts, one per row
+                          folds: int = 5, # stratified folds
+                          seed: int = 0, # shuffles the folds
+                          readout_features: np.ndarray | None = None, # score on these rows instead (a fixed readout)
+                          groups: Sequence | None = None, # near-duplicate group per row: grouped folds
+                          represent: Callable[[np.ndarray], np.ndarray] | None = None, # training rows -> every row's representation, fitted on them
+                         ) -> pd.Series:
     "Accuracy of such a probe over the folds: mean, sd, chance (the share of the commonest target)."
     accuracies = probe_fold_accuracies(features, targets, folds, seed, readout_features, groups, represent)
     _, counts = np.unique(np.asarray(targets), return_counts=True)

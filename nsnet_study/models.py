@@ -27,16 +27,23 @@ class NSNetHead(nn.Module):
 
 class SemanticMapper(nn.Module):
     "Advanced NS-Net's learned semantic mapping: LayerNorm(v + MLP(v)), MLP D-1024-D with ReLU and dropout."
-    def __init__(self, dim: int, hidden: int = 1024, dropout: float = 0.1):
+    def __init__(self, dim: int, # width D of the semantic vectors, in and out
+                       hidden: int = 1024, # width of the MLP's hidden layer
+                       dropout: float = 0.1, # dropout probability after the hidden ReLU (active in training mode only)
+                      ):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, semantic: torch.Tensor) -> torch.Tensor:
+        "The mapped semantic vectors, (N, D) as given: LayerNorm(semantic + MLP(semantic))."
         return self.norm(semantic + self.mlp(semantic))
 
 # %% ../nbs/07_models.ipynb #3fce20a3
-def supervised_ntxent(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+def supervised_ntxent(embeddings: torch.Tensor, # (N, d), unit length: their dot products are cosine similarities
+                      labels: torch.Tensor, # (N,) integer classes; same class: positives of each other
+                      temperature: float = 0.07, # divides the similarities; smaller: sharper softmax
+                     ) -> torch.Tensor:
     "Supervised NT-Xent over unit embeddings (N, d) with integer labels (N,); anchors without a positive skipped."
     n = embeddings.shape[0]
     logits = embeddings @ embeddings.T / temperature
@@ -49,10 +56,16 @@ def supervised_ntxent(embeddings: torch.Tensor, labels: torch.Tensor, temperatur
     anchors = (counts > 0).to(per_anchor.dtype)  # no data-dependent shapes: the loss also runs under torch.func.vmap
     return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
 
-def detector_loss(logits: torch.Tensor, embeddings: torch.Tensor, labels: torch.Tensor,
-                  contrastive_weight: float = 1.0, bce_weight: float = 0.2, temperature: float = 0.07,
-                  mapped: torch.Tensor | None = None, image_features: torch.Tensor | None = None,
-                  alignment_weight: float = 0.0) -> dict[str, torch.Tensor]:
+def detector_loss(logits: torch.Tensor, # (N,) the classifier's fake-vs-real logits
+                  embeddings: torch.Tensor, # (N, hidden) unit embeddings of the head, for NT-Xent
+                  labels: torch.Tensor, # (N,) 1 for fake, 0 for real
+                  contrastive_weight: float = 1.0, # weight of the supervised NT-Xent term
+                  bce_weight: float = 0.2, # weight of the binary cross-entropy term
+                  temperature: float = 0.07, # NT-Xent temperature
+                  mapped: torch.Tensor | None = None, # (N, D) the mapper's semantic vectors; None: no alignment term
+                  image_features: torch.Tensor | None = None, # (N, D) image features `mapped` is pulled towards (detached)
+                  alignment_weight: float = 0.0, # weight of the alignment MSE; 0: no alignment term
+                 ) -> dict[str, torch.Tensor]:
     "NS-Net's loss: weighted NT-Xent + BCE (+ alignment MSE of the mapper to the detached image features)."
     parts = {"contrastive": supervised_ntxent(embeddings, labels, temperature),
              "bce": F.binary_cross_entropy_with_logits(logits, labels.float())}

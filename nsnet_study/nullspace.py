@@ -13,7 +13,10 @@ __all__ = ['PER_SAMPLE_FORMS', 'semantic_basis', 'rank_for_energy', 'seed_rank_r
            'global_projection_in_fold', 'project_per_sample']
 
 # %% ../nbs/06_nullspace.ipynb #148f3d67
-def semantic_basis(V: np.ndarray, k: int | None = None, energy: float | None = None) -> np.ndarray:
+def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image
+                   k: int | None = None, # the removed rank: how many top singular directions
+                   energy: float | None = None, # instead of k: the fewest directions reaching this share of V's squared norm
+                  ) -> np.ndarray:
     "Orthonormal basis (D, k) of the top-k right singular vectors of V (N, D); or the fewest reaching `energy`."
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 2:
@@ -71,7 +74,11 @@ def global_projection_in_fold(features: np.ndarray, # (N, D) features of every r
 # %% ../nbs/06_nullspace.ipynb #0fff5047
 PER_SAMPLE_FORMS = ("projector", "slides")
 
-def project_per_sample(features, semantic, form: str = "projector", eps: float = 1e-8):
+def project_per_sample(features, # (N, D) features (numpy or torch)
+                       semantic, # (N, D) each row's own semantic vector
+                       form: str = "projector", # 'projector' (f - (f.v / v.v) v) or 'slides' (divides by ||v||, as the slides wrote it)
+                       eps: float = 1e-8, # guards the division for a zero vector
+                      ):
     "Remove each row's own semantic direction: f - (f.v / v.v) v (batched; `form='slides'` divides by ||v||)."
     if form not in PER_SAMPLE_FORMS:
         raise ValueError(f"form must be one of {PER_SAMPLE_FORMS}, got {form!r}")

@@ -28,7 +28,10 @@ def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an RGB uint8 array (H, W, 3), got {array.dtype} {array.shape}")
     return array
 
-def patch_grid(image: Image.Image | np.ndarray, size: int = PATCH_SIZE, mode: str = "nsnet") -> np.ndarray:
+def patch_grid(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
+               size: int = PATCH_SIZE, # side of each square patch, in pixels
+               mode: str = "nsnet", # 'nsnet': centre-crop (sides under a patch edge-padded); 'original_notebooks': pad with black
+              ) -> np.ndarray:
     "All non-overlapping `size` x `size` RGB patches, row by row: (n, size, size, 3) uint8."
     if mode not in PATCH_SELECTIONS:
         raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
@@ -73,8 +76,11 @@ def extreme_patch_indices(entropy: np.ndarray, mode: str = "nsnet") -> np.ndarra
         raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     return np.concatenate([order[:low], order[n - high:]])
 
-def select_patches(image: Image.Image | np.ndarray, mode: str = "nsnet", seed: int = 0,
-                   return_indices: bool = False):
+def select_patches(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
+                   mode: str = "nsnet", # 'nsnet': 24 lowest + 25 highest entropy; 'original_notebooks': the extreme quartiles
+                   seed: int = 0, # seeds the shuffle of the kept patches over the 7 x 7 grid
+                   return_indices: bool = False, # also return the kept indices into `patch_grid`, in tiling order
+                  ):
     "Tile the selected patches of `image`, shuffled with `seed`, into a 224 x 224 RGB image."
     patches = patch_grid(image, mode=mode)
     kept = extreme_patch_indices(spectral_entropy(patches), mode)
@@ -101,7 +107,10 @@ def distinct_patches(size: tuple[int, int], mode: str = "nsnet") -> int:
     return min(kept, GRID_SIDE * GRID_SIDE)
 
 # %% ../nbs/02_patches.ipynb #c044511c
-def patch_boxes(size: tuple[int, int], mode: str = "nsnet", patch: int = PATCH_SIZE) -> np.ndarray:
+def patch_boxes(size: tuple[int, int], # (width, height) of the image, in pixels
+                mode: str = "nsnet", # the `patch_grid` mode: 'nsnet' (centre-cropped) or 'original_notebooks' (black-padded)
+                patch: int = PATCH_SIZE, # side of a patch, in pixels; boxes are clipped to the image
+               ) -> np.ndarray:
     "(n, 4) int boxes (left, top, right, bottom) in an image of `size` (width, height) of `patch_grid`'s patches."
     if mode not in PATCH_SELECTIONS:
         raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")

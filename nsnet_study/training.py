@@ -165,9 +165,14 @@ def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConf
 
 
 # %% ../nbs/10_training.ipynb #0f3e2a01
-def train_many(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets: Sequence[DetectorInputs] | None = None,
-               seeds: Sequence[int] | None = None, device: str | torch.device | None = None, progress: bool = False,
-               projection_semantics: Sequence[np.ndarray | None] | None = None) -> list[TrainedDetector]:
+def train_many(train_sets: Sequence[DetectorInputs], # one training set per detector; each needs real and fake images
+               config: DetectorConfig, # what to train (shared by all), except its seed
+               select_sets: Sequence[DetectorInputs] | None = None, # per set: split whose AP picks epoch or hyper-parameter
+               seeds: Sequence[int] | None = None, # one per training set (initialisation, shuffles); None: config.seed for all
+               device: str | torch.device | None = None, # where NS-Net heads train: 'cpu', 'cuda'; None: CUDA when present
+               progress: bool = False, # a progress bar over epochs on stderr (NS-Net heads)
+               projection_semantics: Sequence[np.ndarray | None] | None = None, # per set: V to project out; None: its semantics
+              ) -> list[TrainedDetector]:
     "One detector of `config` per training set (seeded by `seeds`, default config.seed), NS-Net heads stacked in one run."
     seeds = [config.seed] * len(train_sets) if seeds is None else list(seeds)
     _checked_training(train_sets, config, select_sets)
@@ -195,17 +200,25 @@ def train_many(train_sets: Sequence[DetectorInputs], config: DetectorConfig, sel
 
 
 # %% ../nbs/10_training.ipynb #0f3e2a02
-def train(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None = None,
-          device: str | torch.device | None = None, progress: bool = False,
-          projection_semantics: np.ndarray | None = None) -> TrainedDetector:
+def train(train_inputs: DetectorInputs, # cached features, semantics and labels; needs real and fake images
+          config: DetectorConfig, # what to train, with its seed
+          select_on: DetectorInputs | None = None, # its AP picks the epoch or hyper-parameter; None: last epoch, middle of grid
+          device: str | torch.device | None = None, # where an NS-Net head trains: 'cpu', 'cuda'; None: CUDA when present
+          progress: bool = False, # a progress bar over epochs on stderr (NS-Net heads)
+          projection_semantics: np.ndarray | None = None, # V, whose span is projected out; None: the training images' semantics
+         ) -> TrainedDetector:
     "Train any configuration on cached features; keep the checkpoint (or hyper-parameter) with the best AP on `select_on`."
     return train_many([train_inputs], config, None if select_on is None else [select_on], [config.seed], device,
                       progress, [projection_semantics])[0]
 
 
 # %% ../nbs/10_training.ipynb #8a4b269a
-def evaluate_scores(scores: np.ndarray, records: Sequence[ImageRecord], threshold: float = 0.5, n_boot: int = 1000,
-                    seed: int = 0) -> dict:
+def evaluate_scores(scores: np.ndarray, # (N,) fake probability of each record
+                    records: Sequence[ImageRecord], # the scored images: labels, and generators for the per-generator table
+                    threshold: float = 0.5, # on the fake probability, for the thresholded metrics (accuracy and the like)
+                    n_boot: int = 1000, # bootstrap replicates, resampled within each generator and label
+                    seed: int = 0, # seed of the bootstrap resampling
+                   ) -> dict:
     "Overall metrics with 95% CIs and a per-generator table with CIs, for scores of one test set."
     labels = np.array([r.target for r in records], dtype=np.int64)
     generators = np.array([r.generator or r.source for r in records])
@@ -218,7 +231,11 @@ def evaluate_scores(scores: np.ndarray, records: Sequence[ImageRecord], threshol
         per_generator.append(table.reset_index(names="metric").assign(generator=generator, n=int(rows.sum())))
     return {"scores": scores, "labels": labels, "overall": overall, "per_generator": pd.concat(per_generator, ignore_index=True)}
 
-def evaluate(detector: TrainedDetector, inputs: DetectorInputs, n_boot: int = 1000, seed: int = 0) -> dict:
+def evaluate(detector: TrainedDetector, # scores `inputs`; its config's threshold gives the thresholded metrics
+             inputs: DetectorInputs, # the test set, labelled
+             n_boot: int = 1000, # bootstrap replicates, resampled within each generator and label
+             seed: int = 0, # seed of the bootstrap resampling
+            ) -> dict:
     "Scores, overall metrics with 95% CIs, and a per-generator table with CIs, for one test set."
     scores = detector.predict(inputs)
     return {"config": detector.config.name, **evaluate_scores(scores, inputs.records, detector.config.threshold, n_boot, seed)}

@@ -155,3 +155,36 @@ def test_method_names_follow_the_registry():
     labels += [m for m in ShippedModels.from_json(results).unseen_generators if not m.startswith("default")]
     for label in labels:
         method_name(label)  # ValueError names a label outside the registry
+
+
+def _public_callables():
+    "(qualified name, function) for every public function of every module, and the public methods of its public classes."
+    import importlib
+    import inspect
+    for path in LIBRARY:
+        module = importlib.import_module(f"nsnet_study.{path.stem}")
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__:
+                yield f"{path.stem}.{name}", obj
+            elif inspect.isclass(obj) and obj.__module__ == module.__name__:
+                for method, member in vars(obj).items():
+                    if not method.startswith("_") and inspect.isfunction(member):
+                        yield f"{path.stem}.{name}.{method}", member
+
+
+def test_public_functions_document_their_parameters():
+    "More than two parameters: each documented in the signature (docments, so show_doc renders a row); else a docstring."
+    import inspect
+    from fastcore.docments import docments
+    undocumented = []
+    for name, function in _public_callables():
+        parameters = [p for p in inspect.signature(function).parameters if p not in ("self", "cls")]
+        if len(parameters) > 2:
+            comments = docments(function, args_kwargs=True)  # *args and **kwargs documented too
+            missing = [p for p in parameters if not comments.get(p)]
+            if missing:
+                undocumented.append(f"{name}: {', '.join(missing)}")
+        elif not (function.__doc__ or "").strip():
+            undocumented.append(f"{name}: no docstring")
+    assert not undocumented, f"{len(undocumented)} without docments:\n" + "\n".join(undocumented)
