@@ -98,6 +98,8 @@ class SharedDataset:
         name = urllib.parse.quote(Path(relative_path).name)
         return f"https://raw.githubusercontent.com/{self.repository}/{self.commit}/{self.upstream_dir}{name}"
 
+
+# %% ../nbs/01_data.ipynb #8f4a2844
 SHARED_DATASETS = {d.name: d for d in [
     SharedDataset("cnndetection-ranking", "cnndetection_ranking", "PeterWang512/CNNDetection",
                   "cdd591364f0a1257ac17a0e903da374a87b27e87", "ranking/images/", "CC BY-NC-SA 4.0",
@@ -115,15 +117,20 @@ def shared_dataset(name: str) -> SharedDataset:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(SHARED_DATASETS)}")
     return SHARED_DATASETS[key]
 
+
+# %% ../nbs/01_data.ipynb #2ff18004
 def packaged_manifest(name: str) -> pd.DataFrame:
     "The manifest shipped with the package: the files a download must produce, with their sha256."
     spec = shared_dataset(name)
     with resources.files("nsnet_study").joinpath(f"manifests/{spec.folder}.csv").open("r", encoding="utf-8") as f:
         return pd.read_csv(f, dtype=str, keep_default_na=False)
 
+
+# %% ../nbs/01_data.ipynb #5436e97d
 def manifest_sha256(name: str) -> str:
     "sha256 of the packaged manifest of a shared data set: which files, exactly, a model card's training data were."
     return hashlib.sha256(resources.files("nsnet_study").joinpath(f"manifests/{shared_dataset(name).folder}.csv").read_bytes()).hexdigest()
+
 
 # %% ../nbs/01_data.ipynb #62b48342
 class DataNotFoundError(FileNotFoundError):
@@ -165,16 +172,22 @@ def _copy_file_url(url: str, output_file, pooch_instance=None, check_only: bool 
     else:
         shutil.copyfile(source, output_file)
 
+
+# %% ../nbs/01_data.ipynb #04414d57
 NETWORK_TIMEOUT = 15  # seconds a download waits to connect, and then for each read, before it gives up (and retries once)
 
 class DownloadError(OSError):
     "A file could not be fetched (no network, a server that does not answer, a wrong hash)."
 
+
+# %% ../nbs/01_data.ipynb #8a3ef21e
 def _downloader_for(url: str):
     if url.startswith("file://"):
         return _copy_file_url
     return pooch.HTTPDownloader(progressbar=False, timeout=NETWORK_TIMEOUT)
 
+
+# %% ../nbs/01_data.ipynb #a649c80b
 def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
     "One file through pooch (hash-checked, skipped when already there), retried once; `DownloadError` in one sentence."
     for attempt in range(1, tries + 1):
@@ -190,6 +203,8 @@ def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
                 raise DownloadError(f"could not download {url} after {tries} tries ({type(error).__name__}); "
                                     "check the network, or point --mirror at a copy") from error
 
+
+# %% ../nbs/01_data.ipynb #3cde5830
 def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                      to: str | os.PathLike | None = None, # data root to download into; None: the user cache
                      mirror: str | None = None, # base URL laid out like a data root (`file://` too); None: upstream
@@ -217,6 +232,7 @@ def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (u
     with atomic_path(destination / "MANIFEST.csv") as tmp:  # written last: marks the set complete
         manifest.to_csv(tmp, index=False)
     return destination
+
 
 # %% ../nbs/01_data.ipynb #e3a3f391
 def _imagenet_class_name(path: str) -> str:
@@ -274,6 +290,8 @@ def _skip(report: LoadReport | None, path: Path, reason: str, detail: str):
     if report is not None:
         report.skipped.append((str(path), reason, detail))
 
+
+# %% ../nbs/01_data.ipynb #3b7c82fe
 def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
     "Image files under `folder`, sorted; dangling symbolic links are reported, not silently dropped."
     files = []
@@ -286,6 +304,8 @@ def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
             _skip(report, path, "missing", "dangling symbolic link")
     return files
 
+
+# %% ../nbs/01_data.ipynb #4fc0693b
 def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: bool = True,
                     report: LoadReport | None = None) -> list[ImageRecord]:
     "Records of readable files (sha256 computed); unreadable ones go to `report`."
@@ -297,6 +317,8 @@ def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: boo
             _skip(report, path, "unreadable", error.strerror or str(error))
     return records
 
+
+# %% ../nbs/01_data.ipynb #1d10fe40
 def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generator>/[<class>/]0_real|1_fake/`
                              source: str | None = None, # the records' `source`; None: the folder's name
                              progress: bool = True, # show a progress bar while hashing the files
@@ -315,6 +337,8 @@ def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generat
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
+
+# %% ../nbs/01_data.ipynb #aaec164e
 def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/.../{train,val}/{nature,ai}/`
                          split: str = "val", # which official split to read: 'train' or 'val'
                          source: str | None = None, # the records' `source`; None: the folder's name
@@ -336,6 +360,8 @@ def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/
         raise DataNotFoundError(f"no <generator>/.../{split}/{{nature,ai}} folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
+
+# %% ../nbs/01_data.ipynb #ec5d2010
 def load_real_fake_folders(root: str | os.PathLike, # folder holding the real and fake folders
                            real: Sequence[str] = ("real",), # folders of real images under `root` (if there)
                            fake: Sequence[str] = ("fake", "fakeV2/fake-v2"), # folders of fake images under `root` (if there)
@@ -355,6 +381,7 @@ def load_real_fake_folders(root: str | os.PathLike, # folder holding the real an
     if not entries:
         raise DataNotFoundError(f"no images in {list(real) + list(fake)} under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
+
 
 # %% ../nbs/01_data.ipynb #6a129add
 PROGAN_CATEGORIES = ("car", "cat", "chair", "horse")  # AIGIBench's ProGAN training subsets
@@ -461,6 +488,8 @@ def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
                        repeats, conflicting)
     return kept
 
+
+# %% ../nbs/01_data.ipynb #06b1345e
 def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
     "Split n items by fractions, largest remainder first (earlier splits win ties)."
     exact = [n * f for f in fractions]
@@ -470,6 +499,8 @@ def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
         counts[i] += 1
     return counts
 
+
+# %% ../nbs/01_data.ipynb #9a3cd4b8
 def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[list[ImageRecord]]:
     "Records bundled by group (`groups`: sha256 -> group id; none: every record alone), each bundle sorted by sha256."
     bundles: dict[str, list[ImageRecord]] = defaultdict(list)
@@ -477,6 +508,8 @@ def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[
         bundles[(groups or {}).get(record.sha256, record.sha256)].append(record)
     return [sorted(bundle, key=attrgetter("sha256")) for bundle in bundles.values()]
 
+
+# %% ../nbs/01_data.ipynb #9b07da4b
 def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                   fractions: dict[str, float] | None = None, # split -> share, summing to 1; None: train 0.6, val 0.2, test 0.2
                   seed: int = 0, # seeds the shuffle within each stratum
@@ -501,6 +534,8 @@ def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by
             start += count
     return splits
 
+
+# %% ../nbs/01_data.ipynb #156addea
 def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                             generator: str, # the generator whose real and fake images are the test split
                             val_fraction: float = 0.2, # share of the other generators' images held out to validate
@@ -516,6 +551,8 @@ def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-dup
     splits = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
     return {**splits, "test": test}
 
+
+# %% ../nbs/01_data.ipynb #c78c4e1e
 def draw_as_published(records: Sequence[ImageRecord], # the one pool both splits are drawn from
                       n_train: int, # images drawn for training
                       n_test: int, # images drawn for testing, independently of training's (the two may overlap)
@@ -528,15 +565,20 @@ def draw_as_published(records: Sequence[ImageRecord], # the one pool both splits
     rng = random.Random(seed)  # seed=None: unseeded, as published
     return {"train": rng.sample(records, n_train), "test": rng.sample(records, n_test)}
 
+
+# %% ../nbs/01_data.ipynb #6524ad1c
 def shared_images(first: Iterable[ImageRecord], second: Iterable[ImageRecord]) -> int:
     "How many distinct images (by sha256) two collections share."
     return len({r.sha256 for r in first} & {r.sha256 for r in second})
 
+
+# %% ../nbs/01_data.ipynb #a20b505d
 def split_table(splits: dict[str, list[ImageRecord]]) -> pd.DataFrame:
     "Counts of real and fake images per split."
     rows = [{"split": name, "label": r.label} for name, members in splits.items() for r in members]
     table = pd.DataFrame(rows).value_counts().unstack(fill_value=0).reindex(index=list(splits), fill_value=0)
     return table.reindex(columns=list(LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
+
 
 # %% ../nbs/01_data.ipynb #6d0e1a02
 NEAR_DUPLICATE_CORRELATION = 0.92  # thumbnail correlation above which two images are one picture

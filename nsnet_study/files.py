@@ -64,6 +64,8 @@ def _umask() -> int:
         os.umask(mask)
         return mask
 
+
+# %% ../nbs/00_files.ipynb #42c7970d
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     "Yield a temporary path beside `path`; move it onto `path` (with umask permissions) only if the block succeeds."
@@ -79,6 +81,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
 
+
+# %% ../nbs/00_files.ipynb #eba57dce
 def sweep_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> int:
     "Delete `atomic_path` temporaries in `folder` untouched for `older_than` seconds (left by killed runs); how many."
     swept = 0
@@ -91,6 +95,8 @@ def sweep_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> 
             pass
     return swept
 
+
+# %% ../nbs/00_files.ipynb #33759918
 def rounded(obj: Any, digits: int) -> Any:
     "`obj` with every float (numpy's too) rounded to `digits` decimals, at any depth of dicts and lists."
     if isinstance(obj, dict):
@@ -101,6 +107,8 @@ def rounded(obj: Any, digits: int) -> Any:
         return round(float(obj), digits)
     return int(obj) if isinstance(obj, np.integer) else obj
 
+
+# %% ../nbs/00_files.ipynb #e310bb6b
 def write_json(path: str | os.PathLike, # the file to write (parent folders are created); swapped in only once fully written
                obj: Any, # what `json.dumps` takes; anything it cannot encode is written as `str(value)`
                digits: int | None = None, # decimals every float (numpy's too) is rounded to, at any depth; None: not rounded
@@ -110,6 +118,7 @@ def write_json(path: str | os.PathLike, # the file to write (parent folders are 
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return Path(path)
+
 
 # %% ../nbs/00_files.ipynb #cf3b43a4
 def cache_dir(*parts: str) -> Path:
@@ -255,6 +264,8 @@ def _apply_exif_orientation(image: Image.Image, path: str | os.PathLike) -> Imag
         logger.warning("ignoring unreadable EXIF orientation in %s: %s", path, error)
         return image
 
+
+# %% ../nbs/00_files.ipynb #752ea37c
 def open_image(path: str | os.PathLike, # the image file
                crop: tuple[int, int, int, int] | None = None, # (left, top, right, bottom) of the upright image; None: all
                max_pixels: int = MAX_PIXELS, # largest width x height decoded (read from the header first); bigger: too_large
@@ -288,6 +299,7 @@ def open_image(path: str | os.PathLike, # the image file
             raise ImageLoadError("bad_crop", path, f"box {crop} outside {rgb.width}x{rgb.height}")
         rgb = rgb.crop(crop)
     return rgb
+
 
 # %% ../nbs/00_files.ipynb #de21b12e
 @dataclass

@@ -60,6 +60,8 @@ class PrototypeBank:
         "Offline stand-in for the embedding of an empty caption: the normalised mean prototype."
         return unit_rows(self.vectors.mean(0, keepdims=True))[0]
 
+
+# %% ../nbs/05_semantics.ipynb #54295c3d
 def build_prototype_bank(encoder: Encoder, # embeds the photos whole (no patch selection); the bank is tied to its id
                          records: Sequence[ImageRecord] | None = None, # one photo per class (`category`); None: imagenet-samples
                          data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, ../shared/data or the cache
@@ -73,6 +75,8 @@ def build_prototype_bank(encoder: Encoder, # embeds the photos whole (no patch s
     return PrototypeBank([r.category for r in features.records], unit_rows(features.values), features.records,
                          encoder.encoder_id)
 
+
+# %% ../nbs/05_semantics.ipynb #53f3954f
 def prototype_semantics(features: FeatureSet, # image embeddings from the bank's encoder, whole images (patches='none')
                         bank: PrototypeBank, # the class prototypes; a bank image is never described by itself
                         top_k: int = DEFAULT_TOP_K, # prototypes named in each caption and mixed into its vector
@@ -100,6 +104,7 @@ def prototype_semantics(features: FeatureSet, # image embeddings from the bank's
     where = ("" if space is None else f":space{prototypes.shape[1]}") + (f":of-{features.spec.patches}-grid" if of_patch_grid else "")
     return Semantics(features.records, captions, vectors, f"prototypes:{len(bank.names)}@{bank.encoder_id}:k{top_k}{where}",
                      unit_rows(prototypes.mean(0, keepdims=True))[0])
+
 
 # %% ../nbs/05_semantics.ipynb #e903191c
 IMAGENET_COARSE_GROUPS = {  # ImageNet class index ranges (inclusive) of a few unambiguous coarse groups
