@@ -108,3 +108,26 @@ def test_every_parameter_is_one_papermill_reads(notebook):
     cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
     assigned = [m.group(1) for m in re.finditer(r"^([A-Z_][A-Z0-9_]*)\s*=", cell.source, re.MULTILINE)]
     assert sorted(papermill.inspect_notebook(str(notebook))) == sorted(assigned)
+
+
+HEADINGS = ("## Question", "## Design", "## Results", "## What it says", "## Threats")
+TOLD = [nb for nb in STUDY_NOTEBOOKS if nb.name[:2] in {"10", "11", "12", "13", "14", "15", "16"}]
+
+
+@pytest.mark.parametrize("notebook", TOLD, ids=lambda p: p.name)
+def test_study_notebook_tells_its_story(notebook):
+    "Question, Design, Results, What it says (its rendered paragraph, between markers), Threats: in this order."
+    markdown = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"]
+    text = "\n\n".join(markdown)
+    positions = [text.find("\n" + h) if not text.startswith(h) else 0 for h in HEADINGS]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), f"{notebook.name}: headings {positions}"
+    assert re.search(r"<!-- says:\w+ -->\n.+\n<!-- /says:\w+ -->", text, re.S), "no rendered paragraph between its markers"
+
+
+def test_readme_is_short_and_its_links_resolve():
+    "README.md: at most 200 lines; every relative link names a file of the repository."
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme):
+        if not target.startswith(("http://", "https://", "mailto:")):
+            assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
