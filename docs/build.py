@@ -38,12 +38,30 @@ def api_markdown(module_name: str) -> str:
         obj = getattr(module, name)
         if not (inspect.isfunction(obj) or inspect.isclass(obj)):
             continue
-        parts.append(_clean(show_doc(obj, name=name)._repr_markdown_()))
+        parts.append(_clean(show_doc(obj, name=name)._repr_markdown_()) + "\n\n" + (_parameter_table(obj) if inspect.isfunction(obj) else ""))
         if inspect.isclass(obj):
             for method, member in vars(obj).items():
                 if not method.startswith("_") and inspect.isfunction(member):
-                    parts.append(_clean(show_doc(member, name=f"{name}.{method}")._repr_markdown_()))
+                    parts.append(_clean(show_doc(member, name=f"{name}.{method}")._repr_markdown_()) + "\n\n" + _parameter_table(member))
     return "\n\n".join(parts)
+
+
+def _parameter_table(obj) -> str:
+    "The parameters of a function (or a class's constructor) with their type, default and docment, as a markdown table."
+    from fastcore.docments import docments
+    try:
+        rows = docments(obj, full=True, args_kwargs=True)
+    except (TypeError, ValueError):
+        return ""
+    rows = {name: row for name, row in rows.items() if name not in ("self", "cls", "return") and row.get("docment")}
+    if not rows:
+        return ""
+    def cell(value) -> str:
+        text = "" if value is inspect.Parameter.empty else str(getattr(value, "__name__", value))
+        return text.replace("|", "\\|").replace("\n", " ")
+    lines = ["| parameter | type | default | what it is |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | {cell(row.get('anno', ''))} | {cell(row.get('default', ''))} | {cell(row['docment'])} |" for name, row in rows.items()]
+    return "\n".join(lines)
 
 
 def _clean(markdown: str) -> str:

@@ -1,22 +1,89 @@
-"""The documentation site builds from the notebooks and guides (`make docs`), with an API section per module."""
+"""The documentation site (`make docs`): it builds from the notebooks and guides, and a reader's browser finds what it promises."""
+import functools
+import http.server
+import re
+import shutil
 import subprocess
 import sys
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 import pytest
 
 from conftest import ROOT
 
 pytest.importorskip("myst_nb", reason="the docs dependencies are not installed (make setup installs them)")
+pytestmark = pytest.mark.xdist_group("docs")  # one build of the site for the module's tests
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_the_site_builds_with_api_pages_and_search(tmp_path):
-    built = subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(tmp_path)],
-                           capture_output=True, text=True, cwd=ROOT)
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    "The site built into a temporary folder: (its path, the build's stdout)."
+    out = tmp_path_factory.mktemp("site")
+    built = subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert built.returncode == 0, built.stderr[-2000:]
-    assert (tmp_path / "index.html").is_file() and (tmp_path / "searchindex.js").is_file()
-    metrics = (tmp_path / "_generated" / "library" / "08_metrics.html").read_text(encoding="utf-8")
+    return out, built.stdout
+
+
+def test_the_site_builds_with_api_pages_guides_and_search(site):
+    out, stdout = site
+    assert (out / "index.html").is_file() and (out / "searchindex.js").is_file()
+    metrics = (out / "_generated" / "library" / "08_metrics.html").read_text(encoding="utf-8")
     assert "across_seeds" in metrics and "test_train_ratio" in metrics  # show_doc with its docments
     for guide in ("install", "scoring", "reproducing", "caches", "colab", "gpus", "benchmarks", "threats", "glossary"):
-        assert (tmp_path / "guides" / f"{guide}.html").is_file(), guide
+        assert (out / "guides" / f"{guide}.html").is_file(), guide
     if not list((ROOT / "runs").glob("[0-9]*.ipynb")):
-        assert "run `make reproduce`" in built.stdout  # one line, and the rest is built
+        assert "run `make reproduce`" in stdout  # one line, and the rest is built
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    "The built site on 127.0.0.1 (a port of its own), stopped after the module."
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site[0]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+def test_a_reader_finds_every_link_the_api_and_search(served, site):
+    from playwright.sync_api import sync_playwright
+    shots = ROOT / "runs" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        seen, todo, broken = set(), [served + "index.html"], []
+        while todo:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            answer = page.goto(url)
+            if answer is None or answer.status != 200:
+                broken.append(url)
+                continue
+            missing = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+            broken += [f"{url}: image {src}" for src in missing]
+            for href in page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)"):
+                target = urljoin(url, href).split("#")[0]
+                if urlparse(target).netloc == urlparse(served).netloc and target.endswith(".html"):
+                    todo.append(target)
+        assert not broken, broken
+        page.goto(served + "_generated/library/13_scoring.html")
+        assert page.locator("text=files, folders").first.is_visible()  # detect's parameter table (docments)
+        page.screenshot(path=str(shots / "docs_detect.png"))
+        page.goto(served + "search.html?q=null+space")
+        page.wait_for_selector("#search-results li", timeout=30_000)
+        assert "nullspace" in page.inner_html("#search-results")
+        page.screenshot(path=str(shots / "docs_search.png"))
+        for study in (ROOT / "runs").glob("1[0-6]_*.ipynb"):
+            page.goto(served + f"_generated/studies/{study.stem}.html")
+            assert page.locator("img").count() >= 1, f"{study.stem}: no figure"
+            assert page.locator("text=What it says").count() >= 1, f"{study.stem}: no What it says"
+        browser.close()
