@@ -50,3 +50,11 @@ def test_cell_ids_are_unique(notebook):
     import json
     ids = [cell.get("id") for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
     assert None not in ids and len(ids) == len(set(ids)), f"{notebook.name}: duplicated or missing cell ids"
+
+
+def test_nbdev_cannot_overwrite_the_readme():
+    "settings.ini's readme_nb names no notebook, so nbdev's README rendering has nothing to render over README.md."
+    import configparser
+    settings = configparser.ConfigParser()
+    settings.read(ROOT / "settings.ini")
+    assert not (ROOT / "nbs" / settings["DEFAULT"]["readme_nb"]).exists()
