@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     shutil.rmtree(GENERATED, ignore_errors=True)
     write_index(library_pages(), study_pages())
-    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(DOCS), args.out]).returncode
+    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html", str(DOCS), args.out]).returncode
 
 
 if __name__ == "__main__":
