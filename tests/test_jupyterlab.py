@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, session_folder
 from test_study import SMOKE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -70,7 +70,8 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
     port, token = _free_port(), os.urandom(16).hex()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "NSNET_CACHE": str(home / "cache"), "NSNET_SMOKE": "1", "HF_HUB_OFFLINE": "1"}
+           "NSNET_CACHE": str(session_folder(tmp_path_factory) / "cache"),  # the features other tests encoded
+           "NSNET_SMOKE": "1", "HF_HUB_OFFLINE": "1"}
     log = home / "server.log"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={ROOT}", "--LabApp.expose_app_in_browser=True",
