@@ -40,7 +40,7 @@ def _missing() -> str:
     return ""
 
 
-# one JupyterLab and one browser per worker that runs these tests (with --dist loadgroup, one for the module)
+# one JupyterLab and one browser for the module: its tests stay on one xdist worker (pytest.ini: --dist loadgroup)
 pytestmark = [pytest.mark.skipif(bool(_missing()), reason=_missing() or "runs"), pytest.mark.xdist_group("browser")]
 
 
