@@ -281,6 +281,13 @@ def peer_table(peer: PeerDetector) -> str:
 
 
 # %% ../nbs/16_reporting.ipynb #9a8aad5c
+def _machine(bench) -> str:
+    "The machine a benchmark ran on: the CPU model, cores and vector flags where its provenance records them."
+    p = bench.provenance
+    if not p:
+        return f"{bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}"
+    return f"{p['cpu']} ({p['cores']} cores; {', '.join(p['cpu_flags']) or 'no AVX2'}), torch {p['torch']}"
+
 def bench_table(bench: BenchEncoders) -> str:
     "Encoder speed and memory on this machine, and the pipeline's overhead."
     rows = [{"encoder": r["encoder"], "batch": r["batch_size"], "images/s": r["images_per_second"],
@@ -293,7 +300,7 @@ def bench_table(bench: BenchEncoders) -> str:
     return markdown_table(pd.DataFrame(rows).set_index("encoder")) + (
         f"\n\nPipeline overhead (decode + patch selection + preprocessing + cache write) over the bare forward pass: "
         f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%).{yardstick} "
-        f"Machine: {bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}.")
+        f"Machine: {_machine(bench)}.")
 
 
 # %% ../nbs/16_reporting.ipynb #804a578c
@@ -363,8 +370,8 @@ def detect_bench_table(bench: BenchDetect) -> str:
             f"{t['detect_images_per_s']:.2f} images/s, i.e. {t['detect_forward_passes_per_s']:.2f} forward passes/s "
             f"(two per image: the patch grid it scores and the whole image for the caption) against "
             f"{t['bare_forward_passes_per_s']:.2f} for the bare encoder on the same inputs: "
-            f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {bench.machine['cpu_count']} CPU cores, "
-            f"torch {bench.machine['torch']}.\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
+            f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {_machine(bench)}."
+            f"\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
             f"minute; one process each):\n\n" + markdown_table(memory))
 
 
@@ -382,7 +389,7 @@ def training_bench_table(bench: BenchTraining) -> str:
         f"{original['seconds_per_step']:.2f} s, of which {original['parts']['encode'] / original['seconds_per_step']:.0%} "
         f"decoding, patch selection and CLIP; its epoch is N / {original['batch']} such steps (not run whole). Ours: "
         f"Advanced NS-Net on cached features, an epoch timed from the second on. Peak memory of extraction (offline "
-        f"CLIP, empty cache): {memory}. Machine: {bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}.")
+        f"CLIP, empty cache): {memory}. Machine: {_machine(bench)}.")
 
 
 # %% ../nbs/16_reporting.ipynb #1753a600

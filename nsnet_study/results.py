@@ -49,7 +49,8 @@ class Results:
 
     def to_dict(self) -> dict:
         "The file's content, in field order (without a provenance that was never recorded)."
-        return {f.name: getattr(self, f.name) for f in fields(self) if not (f.name == "provenance" and self.provenance is None)}
+        content = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
+        return content | ({"provenance": self.provenance} if self.provenance is not None else {})  # last, as first written
 
     def to_json(self, where: str | Path, record: bool = True) -> Path:
         "Write the file into the folder `where` (or to `where` itself, a .json path), atomically, with this machine's provenance unless it has one (`record`); its path."
