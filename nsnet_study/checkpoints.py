@@ -5,6 +5,7 @@
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a60
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .calibration import Abstention
 from .detectors import (DetectorConfig, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
                                    _feature_dim)
 from .encoders import Encoder, load_encoder
@@ -22,7 +24,7 @@ from .semantics import PrototypeBank, unit_rows
 
 # %% auto #0
 __all__ = ['PICKLE_SUFFIXES', 'STORAGE_DTYPES', 'verified_card', 'save_detector', 'load_detector', 'save_bank', 'load_bank',
-           'Model', 'save_model', 'load_model']
+           'Model', 'load_reference', 'save_model', 'load_model']
 
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a63
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
@@ -158,10 +160,12 @@ def load_bank(path: str | os.PathLike, expected_sha256: str | None = None) -> Pr
 # %% ../nbs/11_checkpoints.ipynb #8064b77e
 @dataclass
 class Model:
-    "A detector with what scoring needs: its card (encoder, patches, view, threshold) and its prototype bank."
+    "A detector with what scoring needs: its card (encoder, patches, view, threshold), its prototype bank, its abstention rule."
     name: str
     detector: TrainedDetector
     bank: PrototypeBank
+    abstention: Abstention | None = None # when it answers 'uncertain' (`nsnet_study.calibration`); None: never
+    reference: np.ndarray | None = None # features of its training images, in its view: what distances are measured to
 
     @property
     def card(self) -> dict:
@@ -196,6 +200,28 @@ class Model:
                              f"{self.card['encoder']} here gives {encoder.encoder_id}")
         return encoder
 
+# %% ../nbs/11_checkpoints.ipynb #76b241b9
+def _save_reference(features: np.ndarray | None, folder: Path) -> dict:
+    "Write training features as `reference-<sha>.safetensors` (float16; models of one folder share equal ones); card entries."
+    from safetensors.torch import save_file
+    if features is None or np.ndim(features) != 2 or not np.isfinite(features).all():
+        raise ValueError("an abstention rule needs the (N, D) finite features of the training images (reference=)")
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    path = folder / f"reference-{hashlib.sha256(features.tobytes()).hexdigest()[:16]}"
+    weights = path.with_suffix(".safetensors")
+    with atomic_path(weights) as tmp:
+        save_file({"features": torch.from_numpy(features).half()}, str(tmp))
+    write_json(path.with_suffix(".json"), {"weights_sha256": sha256_file(weights), "shape": list(np.shape(features))})
+    return {"reference": path.name, "reference_sha256": sha256_file(weights)}
+
+def load_reference(path: str | os.PathLike, expected_sha256: str) -> np.ndarray:
+    "Training features written with a model (float32), verified by sha256 and against the model card's."
+    from safetensors.torch import load_file
+    meta = verified_card(Path(path), "reference")
+    if meta["weights_sha256"] != expected_sha256:
+        raise ValueError(f"{path}: not the reference features this model was saved with")
+    return load_file(str(Path(path).with_suffix(".safetensors")))["features"].float().numpy()
+
 # %% ../nbs/11_checkpoints.ipynb #90628344
 def save_model(detector: TrainedDetector, # trained on features of `encoder_name`'s encoder
                bank: PrototypeBank, # the prototypes its semantics come from; same encoder as the detector
@@ -206,6 +232,8 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
                patches: str = "nsnet", # patch selection of its features (`PATCHES`); 'none': the whole image
                top_k: int = DEFAULT_TOP_K, # prototypes named in a caption and mixed into a semantic vector
                dtype: str = "float32", # storage of the detector's tensors (STORAGE_DTYPES); the bank is float16
+               abstention: Abstention | None = None, # its abstention rule, fitted on held-out generators
+               reference: np.ndarray | None = None, # (N, D) training features in `view`: needed with `abstention`
                **card, # more card entries (JSON-serialisable), e.g. trained_on, validation_ap
               ) -> Path:
     "Write `detector` as `<folder>/<name>` with a card for `detect`, and the bank beside it (`bank`); the checkpoint path."
@@ -218,6 +246,8 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
     bank_sha256 = json.loads((folder / "bank.json").read_text())["weights_sha256"]
     card = {**card, "name": name, "encoder": encoder_name, "view": view, "patches": patches, "top_k": top_k,
             "bank": "bank", "bank_sha256": bank_sha256}
+    if abstention is not None:
+        card |= {"abstention": abstention.to_dict(), **_save_reference(reference, folder)}
     save_detector(TrainedDetector(detector.config, detector.estimator, detector.encoder_id, detector.semantic_source,
                                   best_epoch=detector.best_epoch, card=card), folder / name, dtype=dtype)
     return folder / name
@@ -229,7 +259,7 @@ def _checkpoint_path(model: str | os.PathLike) -> Path:
         return shipped_dir() / str(model)
     path = Path(model).expanduser()
     if path.is_dir():
-        cards = sorted(p for p in path.glob("*.json") if p.stem != "bank")
+        cards = sorted(p for p in path.glob("*.json") if p.stem != "bank" and not p.stem.startswith("reference-"))
         chosen = [p for p in cards if p.stem == "model"] or cards
         if len(chosen) != 1:
             raise FileNotFoundError(f"{path}: expected one model checkpoint (<name>.json + <name>.safetensors), found "
@@ -249,5 +279,9 @@ def load_model(model: str | os.PathLike | Model = "default") -> Model:
     if "encoder" not in detector.card:
         raise ValueError(f"{path}: its card names no encoder; save it with nsnet_study.checkpoints.save_model")
     bank = load_bank(path.parent / detector.card["bank"], detector.card["bank_sha256"])
-    return Model(detector.card.get("name", path.stem), detector, bank)
+    card = detector.card
+    if "abstention" not in card:
+        return Model(card.get("name", path.stem), detector, bank)
+    reference = load_reference(path.parent / card["reference"], card["reference_sha256"])
+    return Model(card.get("name", path.stem), detector, bank, Abstention.from_dict(card["abstention"]), reference)
 

@@ -23,10 +23,11 @@ __all__ = ['main']
 
 # %% ../nbs/17_cli.ipynb #eff75f5b
 def _format(frame, fmt: str) -> str:
+    from nsnet_study.scoring import DETECT_SCHEMA
     if fmt == "csv":
-        return frame.to_csv(index=False, float_format="%.4f")
+        return frame.assign(schema=DETECT_SCHEMA).to_csv(index=False, float_format="%.4f")
     if fmt == "json":
-        return json.dumps(json.loads(frame.to_json(orient="records")), indent=1)
+        return json.dumps(json.loads(frame.assign(schema=DETECT_SCHEMA).to_json(orient="records")), indent=1)
     return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", max_colwidth=60)
 
 def _detect(args) -> int:
@@ -34,8 +35,9 @@ def _detect(args) -> int:
     from nsnet_study.scoring import detect
     model = load_model(args.model)  # loaded and verified once; with --explain its encoder too, for both passes
     encoder = model.load_encoder(args.device, args.batch_size) if args.explain else None
-    frame = detect(args.paths, model, args.threshold, args.device, args.batch_size, progress=not args.quiet, encoder=encoder)
-    scored = frame[frame.reason == ""]
+    frame = detect(args.paths, model, args.threshold, args.device, args.batch_size, progress=not args.quiet, encoder=encoder,
+                   target_fpr=args.target_fpr, abstain=not args.no_abstain)
+    scored = frame[frame.label != ""]
     if args.explain and len(scored):
         from nsnet_study.explanations import explain
         pictures = explain(list(scored.path), model, args.explain, encoder=encoder, progress=not args.quiet)
@@ -81,7 +83,11 @@ def _add_detect(commands):
     d.add_argument("--model", default="default", help=f"a shipped model ({', '.join(SHIPPED_MODELS)}) or a model folder")
     d.add_argument("--format", choices=("table", "json", "csv"), default="table")
     d.add_argument("--explain", metavar="DIR", help="also write one explanation PNG per image into DIR")
-    d.add_argument("--threshold", type=float, help="decision threshold on P(AI) (default: the model's, chosen on validation)")
+    chosen = d.add_mutually_exclusive_group()
+    chosen.add_argument("--threshold", type=float, help="decision threshold on P(AI) (default: the model's, chosen on validation)")
+    chosen.add_argument("--target-fpr", type=float, metavar="RATE",
+                        help="the threshold that labels this share of the card's held-out real photos AI (e.g. 0.01)")
+    d.add_argument("--no-abstain", action="store_true", help="two labels only: never 'uncertain' (probability and distance stay)")
     d.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     d.add_argument("--batch-size", type=int, help="images per forward pass (default: the encoder's)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")

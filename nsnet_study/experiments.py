@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .calibration import Abstention, decide, fit_abstention, knn_distance
 from .checkpoints import load_bank, save_model
 from .data import (Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset, near_duplicate_groups,
                               split_records, take_per_group)
@@ -31,8 +32,8 @@ from .training import evaluate, summary_row, train, train_many
 
 # %% auto #0
 __all__ = ['StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint', 'task_key', 'parallel_jobs',
-           'fit_and_evaluate_many', 'run_variants', 'cross_validate', 'cross_validate_many', 'nested_choice',
-           'train_model']
+           'fit_and_evaluate_many', 'run_variants', 'fold_abstention', 'abstention_columns', 'cross_validate',
+           'cross_validate_many', 'nested_choice', 'train_model']
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c08
 @dataclass
@@ -145,6 +146,35 @@ def run_variants(variants: Sequence[tuple[str, DetectorConfig]], # (name, config
     return [{"variant": name, "seed": seed, **summary_row(evaluation)}
             for (name, seed, _), (_, evaluation) in zip(runs, evaluations)]
 
+# %% ../nbs/12_experiments.ipynb #ffd075ac
+def fold_abstention(part: dict[str, DetectorInputs], # a fold's train and val inputs
+                    detector: TrainedDetector, # trained on part['train']
+                    alpha: float = 0.1, # the conformal band's miscoverage
+                    k: int = 5, # neighbours of the distance to the training images
+                    distance_quantile: float = 0.99, # of the validation images' distances: the out-of-depth threshold
+                   ) -> Abstention | None:
+    "The abstention rule of one run, fitted on its validation images; None when they cannot fit one (one class, backwards)."
+    val = part["val"]
+    try:
+        return fit_abstention(val.labels, detector.predict(val), knn_distance(part["train"].features, val.features, k),
+                              alpha, k, distance_quantile)
+    except ValueError:
+        return None
+
+def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention`); None: no columns but placeholders
+                       detector: TrainedDetector, # the run's detector
+                       part: dict, # the run's inputs: at least 'train', whose features distances are measured to
+                       test: DetectorInputs, # the images decided on
+                       threshold: float, # the run's threshold on its raw score
+                      ) -> dict:
+    "Columns a run's rule adds to its test rows: calibrated probability, distance, decision (NaN and '' without a rule)."
+    if rule is None:
+        return {"probability": np.nan, "calibrated_threshold": np.nan, "distance": np.nan, "decision": ""}
+    probabilities, calibrated = rule.calibration(detector.predict(test)), float(rule.calibration(threshold))
+    distances = knn_distance(part["train"].features, test.features, rule.k)
+    return {"probability": probabilities, "calibrated_threshold": calibrated, "distance": distances,
+            "decision": decide(probabilities, distances, calibrated, rule)[0]}
+
 # %% ../nbs/12_experiments.ipynb #1a7b3c31
 def _fold_splits(inputs: DetectorInputs, fold: Fold, captioned_fraction: float) -> dict[str, DetectorInputs]:
     return {name: blank_captions(inputs.subset(members), captioned_fraction) for name, members in fold.splits().items()}
@@ -162,6 +192,7 @@ def cross_validate(config: DetectorConfig, # what is trained
                    conditions: dict[str, DetectorInputs] | None = None, # degraded copies of the inputs, scored beside the clean test
                    device=None, # where to train (None: CUDA when present)
                    projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
+                   abstention_alpha: float | None = None, # fit each fold's abstention rule on its validation images at this alpha
                   ) -> pd.DataFrame:
     "Train `config` on every fold at once; per test image and fold: score (clean and per condition), validation threshold."
     parts = [_fold_splits(inputs, fold, config.captioned_fraction) for fold in folds]
@@ -176,7 +207,10 @@ def cross_validate(config: DetectorConfig, # what is trained
         threshold, val_ap = balanced_threshold(part["val"].labels, val_scores), average_precision(part["val"].labels, val_scores)
         tests = {"clean": part["test"], **{name: blank_captions(degraded.subset(fold.test), config.captioned_fraction)
                                            for name, degraded in (conditions or {}).items()}}
-        frames += [_score_rows(fold, condition, test, detector, threshold, val_ap) for condition, test in tests.items()]
+        rule = None if abstention_alpha is None else fold_abstention(part, detector, abstention_alpha)
+        for condition, test in tests.items():
+            rows = _score_rows(fold, condition, test, detector, threshold, val_ap)
+            frames.append(rows if abstention_alpha is None else rows.assign(**abstention_columns(rule, detector, part, test, threshold)))
     return pd.concat(frames, ignore_index=True)
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c34
@@ -184,8 +218,8 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
     images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
-def _cross_validate_task(config, inputs, folds, conditions, projection_bank) -> pd.DataFrame:
-    return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank)
+def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha) -> pd.DataFrame:
+    return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha)
 
 def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configuration, each trained on every fold
                         inputs: DetectorInputs, # every image the folds name
@@ -195,18 +229,19 @@ def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configurat
                         memo: dict | None = None, # runs already made, by content: filled in, never trained again
                         progress: bool = True, # show a progress bar
                         projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
+                        abstention_alpha: float | None = None, # each run's abstention rule at this alpha (`cross_validate`)
                        ) -> pd.DataFrame:
     "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain a `method` column."
     memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
     inputs_key = inputs_fingerprint(inputs) + ("" if projection_bank is None else
                                                "|bank:" + hashlib.sha256(np.ascontiguousarray(projection_bank, np.float32).tobytes()).hexdigest())
-    conditions_key = ",".join(f"{k}:{inputs_fingerprint(v)}" for k, v in sorted((conditions or {}).items()))
+    conditions_key = ",".join(f"{k}:{inputs_fingerprint(v)}" for k, v in sorted((conditions or {}).items())) + f"|abstain:{abstention_alpha}"
     keys = {name: [_fold_key(config, inputs_key, fold, conditions_key) for fold in folds] for name, config in configs.items()}
     tasks, owners = [], []
     for name, config in configs.items():
         todo = [fold for fold, key in zip(folds, keys[name]) if key not in memo]
         for chunk in (todo[i::jobs] for i in range(min(jobs, len(todo)))):
-            tasks.append((config, inputs, chunk, conditions, projection_bank))
+            tasks.append((config, inputs, chunk, conditions, projection_bank, abstention_alpha))
             owners.append([_fold_key(config, inputs_key, fold, conditions_key) for fold in chunk])
     for owner, frame in zip(owners, _parallel(_cross_validate_task, tasks, jobs, progress, "cross-validation stacks")):
         for key, (_, part) in zip(owner, frame.groupby(["repeat", "fold"], sort=False)):
@@ -265,5 +300,8 @@ def train_model(data: str | Path, # a labelled folder in any layout the data lay
     detector = replace(detector, config=replace(made, threshold=balanced_threshold(val_inputs.labels, scores)))
     summary = {"images": len(inputs.records), "train_images": len(train_inputs.records), "validation_images": len(val_inputs.records),
                "validation_ap": average_precision(val_inputs.labels, scores), "threshold": detector.config.threshold}
-    save_model(detector, bank, out, "model", encoder_name, view=view, trained_on=str(Path(data).resolve()), **summary)
+    rule = fold_abstention({"train": train_inputs, "val": val_inputs}, detector)  # None when the held-out part cannot fit one
+    save_model(detector, bank, out, "model", encoder_name, view=view, trained_on=str(Path(data).resolve()), abstention=rule,
+               reference=train_inputs.features if rule else None, abstention_fitted_on="the held-out part (same sources as training)",
+               held_out_real_scores=[round(float(s), 6) for s in scores[val_inputs.labels == 0]], **summary)
     return summary

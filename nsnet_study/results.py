@@ -239,6 +239,8 @@ class ShippedModels(Results):
     final: dict
     declan_on_disk: dict
     explanation: dict | None
+    abstention_alpha: float | None = None # the conformal band's miscoverage (declared, not tuned)
+    abstention: dict | None = None # per method, nested over held-out generators: `nsnet_study.calibration.abstention_summary`
 
 
 # %% ../nbs/15_results.ipynb #925b24d4

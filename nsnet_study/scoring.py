@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .calibration import decide, knn_distance, threshold_for_fpr
 from .checkpoints import Model, load_model
 from .data import UNLABELLED, ImageRecord, image_files
 from .detectors import inputs_for
@@ -25,7 +26,7 @@ from .encoders import Encoder
 from .files import LoadReport, atomic_path, cache_dir
 
 # %% auto #0
-__all__ = ['DETECT_COLUMNS', 'gather_images', 'score_records', 'detect']
+__all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'gather_images', 'score_records', 'threshold_at_fpr', 'detect']
 
 # %% ../nbs/13_scoring.ipynb #2e15880d
 def _pil_record(image: Image.Image) -> ImageRecord:
@@ -80,36 +81,66 @@ def gather_images(images, report: LoadReport | None = None) -> list[ImageRecord]
     return records
 
 # %% ../nbs/13_scoring.ipynb #acfc2505
-DETECT_COLUMNS = ["path", "probability_ai", "label", "caption", "reason"]
+DETECT_SCHEMA = 2  # 2: the label 'uncertain', the columns score and distance; probability_ai calibrated when the model is
+DETECT_COLUMNS = ["path", "probability_ai", "label", "caption", "reason", "score", "distance"]
+
+def _calibrated(model: Model, scores: np.ndarray, threshold: float | None) -> tuple[np.ndarray, float]:
+    "P(AI-generated) of the scores and the threshold on it: the model's calibration, when it has one."
+    if model.abstention is None:
+        return scores, model.threshold if threshold is None else threshold
+    calibration = model.abstention.calibration
+    return calibration(scores), float(calibration(model.threshold)) if threshold is None else threshold
 
 def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
                   model: Model, # a loaded model (`load_model`)
                   encoder: Encoder, # its encoder
                   report: LoadReport, # collects the images that could not be read
-                  threshold: float | None = None, # on P(AI-generated); None: the model's
+                  threshold: float | None = None, # on probability_ai; None: the model's
+                  abstain: bool = True, # label 'uncertain' where the model's rule says so; False: two labels
                  ) -> list[dict]:
-    "One row per record that loads: path, probability of AI, label at the threshold, caption."
+    "One row per record that loads (DETECT_COLUMNS): probability of AI, label, caption, why it abstained."
     inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report)
     scores = model.detector.predict(inputs) if inputs.records else np.empty(0)
     if not np.all(np.isfinite(scores)):
         raise ValueError(f"model {model.name!r} gave non-finite scores: the checkpoint or the features are broken")
-    threshold = model.threshold if threshold is None else threshold
-    return [{"path": str(r.path), "probability_ai": float(p), "label": "AI-generated" if p >= threshold else "real",
-             "caption": caption, "reason": ""} for r, p, caption in zip(inputs.records, scores, inputs.captions)]
+    probabilities, threshold = _calibrated(model, scores, threshold)
+    rule = model.abstention
+    distances = knn_distance(model.reference, inputs.features, rule.k) if rule and len(scores) else np.full(len(scores), np.nan)
+    labels, reasons = decide(probabilities, distances, threshold, rule if abstain else None)
+    return [{"path": str(r.path), "probability_ai": float(p), "label": label, "caption": caption, "reason": reason,
+             "score": float(s), "distance": float(d)}
+            for r, p, label, caption, reason, s, d in zip(inputs.records, probabilities, labels, inputs.captions, reasons, scores, distances)]
+
+# %% ../nbs/13_scoring.ipynb #4c0e0e6e
+def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-out real photos' scores
+                     fpr: float, # the share of those photos it may label AI-generated, e.g. 0.01
+                    ) -> float:
+    "The threshold on probability_ai that labels at most `fpr` of the card's held-out real photos AI-generated."
+    real = model.card.get("held_out_real_scores")
+    if not real:
+        raise ValueError(f"model {model.name!r}: its card keeps no held-out real photos' scores, which a target "
+                         "false-positive rate needs (models of study 16 and `nsnet-study train` keep them)")
+    return threshold_for_fpr(_calibrated(model, np.asarray(real, dtype=np.float64), None)[0], fpr)
 
 # %% ../nbs/13_scoring.ipynb #b645b6f4
 def detect(images, # files, folders (walked recursively), glob patterns or PIL images: one, or a list
            model: str | os.PathLike | Model = "default", # a shipped model's name (SHIPPED_MODELS), a model folder or checkpoint
-           threshold: float | None = None, # on P(AI-generated); None: the model's own, chosen on validation generators
+           threshold: float | None = None, # on probability_ai; None: the model's own, chosen on validation generators
            device: str | torch.device | None = None, # 'cpu', 'cuda', 'cuda:1'; None: CUDA when present
            batch_size: int | None = None, # images per forward pass; None: the encoder's default
            chunk: int = 64, # images scored at a time (memory stays flat in the number of images)
            progress: bool = True, # a progress bar on stderr
            encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
+           target_fpr: float | None = None, # instead of `threshold`: this share of held-out real photos labelled AI
+           abstain: bool = True, # 'uncertain' where the model's abstention rule says so; False: two labels
           ) -> pd.DataFrame:
-    """One row per input image (`DETECT_COLUMNS`): the probability it is AI-generated and the label at the model's
-    threshold (or `threshold`), its caption, or why it was skipped."""
+    """One row per input image (`DETECT_COLUMNS`): the probability it is AI-generated, the label at the model's
+    threshold (or `threshold`) or 'uncertain' and why, its caption, or why it was skipped."""
     model = load_model(model)
+    if target_fpr is not None:
+        if threshold is not None:
+            raise ValueError("give a threshold or a target false-positive rate, not both")
+        threshold = threshold_at_fpr(model, target_fpr)
     report = LoadReport()
     records = gather_images(images, report)
     if encoder is None and records:
@@ -119,8 +150,9 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
     rows = []
     with tqdm(total=len(records), desc=f"detect [{model.name}]", unit="img", disable=not progress) as bar:
         for start in range(0, len(records), chunk):
-            rows += score_records(records[start:start + chunk], model, encoder, report, threshold)
+            rows += score_records(records[start:start + chunk], model, encoder, report, threshold, abstain)
             bar.update(len(records[start:start + chunk]))
-    rows += [{"path": path, "probability_ai": np.nan, "label": "", "caption": "", "reason": f"{reason}: {detail}"}
+    rows += [{"path": path, "probability_ai": np.nan, "label": "", "caption": "", "reason": f"{reason}: {detail}",
+              "score": np.nan, "distance": np.nan}
              for path, reason, detail in report.skipped]
     return pd.DataFrame(rows, columns=DETECT_COLUMNS)

@@ -78,14 +78,16 @@ def test_detect_bad_inputs_are_rows_with_reasons(tmp_path):
     Image.new("L", (9000, 8000)).save(tmp_path / "huge.png")  # 72 megapixels: over the decoding cap
     shutil.copy(DECLAN / "B1.jpg", tmp_path / "photo.jpg")
     status, out, err = nsnet_study("detect", tmp_path / "photo.jpg", tmp_path / "notes.jpg", tmp_path / "huge.png",
-                                   tmp_path / "empty", tmp_path / "gone.jpg", "--format", "csv", "--quiet", "--threshold", "0")
+                                   tmp_path / "empty", tmp_path / "gone.jpg", "--format", "csv", "--quiet", "--threshold", "0",
+                                   "--no-abstain")
     assert status == 0, err
     table = pd.read_csv(StringIO(out), keep_default_na=False)
     reasons = dict(zip(table.path.map(lambda p: Path(p).name), table.reason.str.split(":").str[0]))
     assert reasons == {"photo.jpg": "", "notes.jpg": "not_an_image", "huge.png": "too_large", "empty": "empty_folder",
                        "gone.jpg": "missing"}
-    assert 0 <= float(table.probability_ai[table.reason == ""].iloc[0]) <= 1
-    assert table.label[table.reason == ""].tolist() == ["AI-generated"]  # --threshold 0: everything scored is AI
+    assert 0 <= float(table.probability_ai[table.label != ""].iloc[0]) <= 1
+    assert table.label[table.label != ""].tolist() == ["AI-generated"]  # --threshold 0, two labels: everything scored is AI
+    assert (table.schema == 2).all()
     status, out, err = nsnet_study("detect", tmp_path / "empty", "--quiet")
     assert status == 1 and "no image could be scored" in err and "Traceback" not in err
 
@@ -96,7 +98,8 @@ def test_detect_python_api_one_image():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     row = pd.read_json(StringIO(done.stdout.strip().splitlines()[-1])).iloc[0]
-    assert row.reason == "" and row.label in ("AI-generated", "real") and row.caption
+    assert row.label in ("AI-generated", "real", "uncertain") and row.caption and np.isfinite(row.distance)
+    assert (row.reason != "") == (row.label == "uncertain")
 
 
 @needs_data
@@ -105,6 +108,7 @@ def test_detect_formats_and_explain(tmp_path):
                                    "--model", "original_corrected", "--quiet")
     assert status == 0, err
     [row] = json.loads(out)
+    assert row["schema"] == 2 and set(row) >= {"probability_ai", "label", "reason", "score", "distance"}
     assert Path(row["explanation"]).is_file() and Path(row["explanation"]).parent == tmp_path / "why"
     with Image.open(row["explanation"]) as picture:
         assert picture.width > 800
@@ -125,6 +129,33 @@ def test_train_then_detect_with_the_trained_model(tmp_path):
     status, out, err = nsnet_study("detect", data / "one", "--model", tmp_path / "mine", "--format", "csv", "--quiet")
     assert status == 0, err
     assert len(pd.read_csv(StringIO(out))) == 8
+    card = json.loads((tmp_path / "mine" / "model.json").read_text())["card"]
+    assert len(card["held_out_real_scores"]) == 4  # one generator of three held out: its four photos
+    status, out, err = nsnet_study("detect", data / "one", "--model", tmp_path / "mine", "--format", "csv", "--quiet",
+                                   "--target-fpr", "0", "--no-abstain")
+    assert status == 0, err
+    assert set(pd.read_csv(StringIO(out)).label) <= {"AI-generated", "real"}
+    status, _, err = nsnet_study("detect", data / "one", "--model", tmp_path / "mine", "--target-fpr", "0.1", "--threshold", "0.5")
+    assert status == 2 and "not allowed with argument" in err
+
+
+@needs_data
+def test_out_of_depth_images_are_uncertain_with_a_reason(tmp_path):
+    "A flat colour field, rendered text and noise are nothing the shipped default was trained on: it says so."
+    from PIL import ImageDraw
+    rng = np.random.default_rng(0)
+    Image.new("RGB", (320, 240), (40, 120, 200)).save(tmp_path / "flat.png")
+    text = Image.new("RGB", (320, 240), "white")
+    ImageDraw.Draw(text).multiline_text((10, 10), "Quarterly report\nRevenue up 4%\nCosts flat\n" * 3, fill="black")
+    text.save(tmp_path / "text.png")
+    Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    status, out, err = nsnet_study("detect", tmp_path, "--format", "csv", "--quiet")
+    assert status == 0, err
+    table = pd.read_csv(StringIO(out), keep_default_na=False)
+    assert table.label.tolist() == ["uncertain"] * 3, table[["path", "probability_ai", "label", "distance", "reason"]]
+    assert table.reason.str.contains("unlike the training images|both labels plausible").all()
+    status, out, err = nsnet_study("detect", tmp_path, "--format", "csv", "--quiet", "--no-abstain")
+    assert set(pd.read_csv(StringIO(out)).label) <= {"AI-generated", "real"}  # two labels; the same probabilities
 
 
 def test_every_subcommand_has_help(tmp_path):
