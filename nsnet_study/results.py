@@ -218,7 +218,7 @@ class PeerDetector(Results):
 class ShippedModels(Results):
     "results/16_shipped_models.json (16_shipped_models): how the shipped models were chosen, and how well on unseen generators."
     file: ClassVar[str] = "16_shipped_models.json"
-    unstable: ClassVar[str] = r"^/final/|^/explanation/|^/choices_per_fold/"
+    unstable: ClassVar[str] = r"^/final/|^/explanation/|^/choices_per_fold/|^/declan_scores/"
     unstable_why: ClassVar[str] = ("the shipped models' one training run (validation AP, threshold, storage drift, explanation) and "
                                    "the candidate each fold chose: single-run and discrete (`--models` compares the cards)")
     digits: ClassVar[int | None] = None
@@ -240,6 +240,7 @@ class ShippedModels(Results):
     declan_on_disk: dict
     explanation: dict | None
     abstention_alpha: float | None = None # the conformal band's miscoverage (declared, not tuned)
+    declan_scores: dict | None = None # the shipped default's probability of each realfake-pairs-declan file as on disk (`nsnet-study evaluate` is tested against it)
     abstention: dict | None = None # per method, nested over held-out generators: `nsnet_study.calibration.abstention_summary`
 
 

@@ -18,15 +18,17 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .calibration import decide, knn_distance, threshold_for_fpr
+from .calibration import decide, expected_calibration_error, knn_distance, threshold_for_fpr
 from .checkpoints import Model, load_model
-from .data import UNLABELLED, ImageRecord, image_files
+from .data import SHARED_DATASETS, UNLABELLED, ImageRecord, image_files, load_any_layout, load_shared_dataset
 from .detectors import inputs_for
 from .encoders import Encoder
 from .files import LoadReport, atomic_path, cache_dir
+from .metrics import average_precision
 
 # %% auto #0
-__all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'gather_images', 'score_records', 'threshold_at_fpr', 'detect']
+__all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'EVALUATE_METRICS', 'gather_images', 'score_records', 'threshold_at_fpr', 'detect',
+           'evaluate_model']
 
 # %% ../nbs/13_scoring.ipynb #2e15880d
 def _pil_record(image: Image.Image) -> ImageRecord:
@@ -156,3 +158,53 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
               "score": np.nan, "distance": np.nan}
              for path, reason, detail in report.skipped]
     return pd.DataFrame(rows, columns=DETECT_COLUMNS)
+
+# %% ../nbs/13_scoring.ipynb #3ecefed9
+EVALUATE_METRICS = ("ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy")
+
+def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarray, threshold: float, fpr: float) -> list[float]:
+    "EVALUATE_METRICS of one set of labelled images (labels 1 for AI-generated)."
+    real, fake = probabilities[labels == 0], probabilities[labels == 1]
+    answered, correct = decided != "uncertain", (decided == "AI-generated") == (labels == 1)
+    return [average_precision(labels, probabilities), float(((probabilities >= threshold) == (labels == 1)).mean()),
+            expected_calibration_error(labels, probabilities), float((fake >= threshold_for_fpr(real, fpr)).mean()),
+            float(answered.mean()), float(correct[answered].mean()) if answered.any() else np.nan]
+
+def _evaluation_table(labels, probabilities, decided, threshold, fpr, n_boot, seed) -> pd.DataFrame:
+    "Each metric with its 95% interval: images resampled within each label."
+    rng, by_label = np.random.default_rng(seed), [np.flatnonzero(labels == value) for value in (0, 1)]
+    draws = []
+    for _ in range(n_boot):
+        index = np.concatenate([rows[rng.integers(0, len(rows), len(rows))] for rows in by_label])
+        draws.append(_evaluation(labels[index], probabilities[index], decided[index], threshold, fpr))
+    point, draws = _evaluation(labels, probabilities, decided, threshold, fpr), np.array(draws)
+    return pd.DataFrame({"value": point, "low": np.nanquantile(draws, 0.025, axis=0), "high": np.nanquantile(draws, 0.975, axis=0)},
+                        index=pd.Index(EVALUATE_METRICS, name="metric"))
+
+# %% ../nbs/13_scoring.ipynb #c36ab2bf
+def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout the data layer reads, or a shared data set's name
+                   model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
+                   target_fpr: float = 0.01, # the false-positive rate at which the true-positive rate is reported
+                   n_boot: int = 1000, # bootstrap replicates over images
+                   seed: int = 0, # of the bootstrap
+                   device: str | torch.device | None = None, # 'cpu', 'cuda', ...; None: CUDA when present
+                   encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
+                   progress: bool = True, # progress bars on stderr
+                  ) -> pd.DataFrame:
+    "The model's metrics on labelled images (EVALUATE_METRICS), each with a 95% interval over images."
+    records = load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, progress=progress)
+    model = load_model(model)
+    encoder = encoder or model.load_encoder(device)
+    report, rows = LoadReport(), []
+    for start in tqdm(range(0, len(records), 64), desc=f"evaluate [{model.name}]", disable=not progress):
+        rows += score_records(records[start:start + 64], model, encoder, report)
+    scored = pd.DataFrame(rows, columns=DETECT_COLUMNS)
+    label_of = {str(r.path): r.target for r in records}
+    labels = np.array([label_of[path] for path in scored.path])
+    if len(np.unique(labels)) != 2:
+        raise ValueError(f"{data}: evaluating needs labelled real and AI-generated images; {len(scored)} scored, "
+                         f"{len(report.skipped)} skipped")
+    threshold = _calibrated(model, np.array([model.threshold]), None)[1]
+    table = _evaluation_table(labels, scored.probability_ai.to_numpy(), scored.label.to_numpy(), threshold, target_fpr, n_boot, seed)
+    table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr}
+    return table

@@ -158,8 +158,28 @@ def test_out_of_depth_images_are_uncertain_with_a_reason(tmp_path):
     assert set(pd.read_csv(StringIO(out)).label) <= {"AI-generated", "real"}  # two labels; the same probabilities
 
 
+@needs_data
+def test_evaluate_on_a_labelled_folder_matches_the_study(tmp_path):
+    "nsnet-study evaluate scores files as study 16 scored them with the shipped default (its per-file probabilities)."
+    from nsnet_study.metrics import average_precision
+    study = json.loads((ROOT / "results" / "16_shipped_models.json").read_text())["declan_scores"]
+    chosen = {"real": ["B1.jpg", "B2.jpg", "B3.jpg", "B4.jpg"], "fake": ["A1.jpg", "A2.jpg", "A3.jpg", "A4.jpg"]}
+    for label, files in chosen.items():
+        (tmp_path / label).mkdir()
+        for name in files:
+            shutil.copy(DECLAN / name, tmp_path / label / name)
+    status, out, err = nsnet_study("evaluate", tmp_path, "--format", "json", "--quiet", "--n-boot", "200", "--target-fpr", "0.25")
+    assert status == 0, err
+    table = {row["metric"]: row for row in json.loads(out)}
+    assert set(table) == {"ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy"}
+    expected = average_precision(np.repeat([0, 1], 4), [study[n] for n in chosen["real"] + chosen["fake"]])
+    assert abs(table["ap"]["value"] - expected) < 1e-4 and table["ap"]["low"] <= table["ap"]["value"] <= table["ap"]["high"]
+    status, _, err = nsnet_study("evaluate", tmp_path / "real", "--quiet")
+    assert status == 1 and ("labelled real and AI-generated" in err or "layout" in err) and "Traceback" not in err
+
+
 def test_every_subcommand_has_help(tmp_path):
-    for command in ([], ["detect"], ["train"], ["extract"], ["data"], ["reproduce"]):
+    for command in ([], ["detect"], ["evaluate"], ["train"], ["extract"], ["data"], ["reproduce"]):
         status, out, _ = nsnet_study(*command, "--help")
         assert status == 0 and "usage" in out.lower(), command
     status, _, err = nsnet_study("reproduce", cwd=tmp_path)
