@@ -219,12 +219,13 @@ def risk_coverage(labels, # 1 for AI-generated, 0 for real
     return pd.DataFrame(rows)
 
 # %% ../nbs/08a_calibration.ipynb #1459d022
-ABSTENTION_METRICS = ("ece_raw", "ece_calibrated", "accuracy", "coverage", "selective_accuracy")
+ABSTENTION_METRICS = ("ece_raw", "ece_calibrated", "accuracy", "coverage", "selective_accuracy", "tpr_at_1pct_fpr")
 
 def _abstention_metrics(label, score, probability, at_threshold, answered, correct) -> list[float]:
-    "ABSTENTION_METRICS of per-image arrays."
+    "ABSTENTION_METRICS of per-image arrays (the TPR's threshold: 1% of these real photos above it)."
+    tpr = (probability[label == 1] >= threshold_for_fpr(probability[label == 0], 0.01)).mean()
     return [expected_calibration_error(label, score), expected_calibration_error(label, probability), at_threshold.mean(),
-            answered.mean(), correct[answered].mean() if answered.any() else np.nan]
+            answered.mean(), correct[answered].mean() if answered.any() else np.nan, tpr]
 
 def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
     "label, score, probability, right at the threshold, answered, right when answered: `_abstention_metrics`'s inputs."

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .calibration import Abstention
-from .detectors import (DetectorConfig, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
+from .detectors import (DetectorConfig, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
                                    _feature_dim)
 from .encoders import Encoder, load_encoder
 from .features import view_kind
@@ -106,6 +106,8 @@ def _model_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Ten
     tensors = _restored(tensors)
     if config.kind == "linear_probe":
         return LinearProbe(tensors["coef"].numpy(), tensors["intercept"].numpy())
+    if config.kind == "embedding_sensitivity":  # no weights: its card's width
+        return EmbeddingSensitivity(int(meta["dim"]) // 2)
     if config.kind == "knn":
         return NearestNeighbours(tensors["references"].numpy(), tensors["labels"].numpy(), int(meta["k"]))
     model = NSNetDetector(config, meta["dim"], np.zeros((meta["dim"], meta["basis_rank"]), np.float32))

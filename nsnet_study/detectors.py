@@ -16,7 +16,8 @@ from scipy.special import expit
 
 from .data import ImageRecord
 from .encoders import Encoder
-from .features import FeatureSet, RecordRows, extract_feature_kinds, extract_features, image_key, view_features, view_kind
+from .features import (FeatureSet, RecordRows, extract_feature_kinds, extract_features, image_key,
+                                  sensitivity_perturbation, view_features, view_kind)
 from .files import DEFAULT_EPOCHS, DEFAULT_TOP_K, LoadReport
 from .models import NSNetHead, SemanticMapper
 from .nullspace import project_out, project_per_sample, semantic_basis, seed_rank_rule_basis
@@ -26,8 +27,8 @@ from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
 __all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'METHODS', 'ARCHITECTURES', 'DetectorInputs',
            'detector_inputs', 'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
            'original_as_published', 'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe',
-           'knn', 'method_name', 'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe',
-           'NearestNeighbours', 'TrainedDetector']
+           'knn', 'embedding_sensitivity', 'method_name', 'as_published_projection_semantics', 'fit_projection',
+           'NSNetDetector', 'LinearProbe', 'NearestNeighbours', 'EmbeddingSensitivity', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
 @dataclass
@@ -67,7 +68,7 @@ def detector_inputs(features: FeatureSet, # patch-grid features of one kind, as 
 def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
                encoder: Encoder, # the encoder whose features the detector reads
                bank: PrototypeBank, # prototypes the semantics (captions and vectors) come from
-               view: str = "embedding", # 'embedding', 'layer <n>' (CLS token after block n) or 'all layers'
+               view: str = "embedding", # 'embedding', 'layer <n>' (CLS token after block n), 'all layers' or 'sensitivity <perturbation>'
                patches: str = "nsnet", # patch selection: 'nsnet', 'original_notebooks' or 'none' (whole image)
                top_k: int = DEFAULT_TOP_K, # prototypes per caption
                perturbation: str = "none", # e.g. 'jpeg:50' (see `nsnet_study.features.perturb`)
@@ -76,6 +77,10 @@ def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
                report: LoadReport | None = None, # collects the images that could not be read, with the reason
               ) -> DetectorInputs:
     "What a detector sees of `records` that load: the `view` of their patch grids and the semantics of the whole images."
+    if sensitivity_perturbation(view):  # the embedding beside its perturbed copy's
+        clean = inputs_for(records, encoder, bank, "embedding", patches, top_k, perturbation, patch_seed, progress, report)
+        copy = inputs_for(clean.records, encoder, bank, "embedding", patches, top_k, sensitivity_perturbation(view), patch_seed, progress)
+        return replace(clean, features=np.ascontiguousarray(np.hstack([clean.features, copy.subset(clean.records).features])))
     whole = extract_features(records, encoder, patches="none", perturbation=perturbation, progress=progress, report=report)
     kind = view_kind(view)
     features = extract_feature_kinds(whole.records, encoder, (kind,), patches, patch_seed, perturbation,
@@ -115,7 +120,7 @@ def with_blank_vector(inputs: DetectorInputs, # the inputs whose blank vector is
     return replace(inputs, blank_vector=np.asarray(vector, np.float32))
 
 # %% ../nbs/09_detectors.ipynb #8a5bcbf2
-DETECTOR_KINDS = ("nsnet_head", "linear_probe", "knn")
+DETECTOR_KINDS = ("nsnet_head", "linear_probe", "knn", "embedding_sensitivity")
 PROJECTIONS = ("global", "per_sample", "none")
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class DetectorConfig:
     normalise_features: bool = True  # L2-normalise image features before the projection
     threshold: float = 0.5  # on the fake probability
     seed: int = 0
-    kind: str = "nsnet_head"  # the estimator: "nsnet_head" (NSNetDetector), or a baseline on the same features: "linear_probe", "knn"
+    kind: str = "nsnet_head"  # the estimator: "nsnet_head" (NSNetDetector), a baseline on the same features ("linear_probe", "knn"), or the training-free "embedding_sensitivity"
 
     def __post_init__(self):
         _check_config(self)
@@ -190,10 +195,15 @@ def knn(**changes) -> DetectorConfig:
     "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation."
     return replace(DetectorConfig("knn", "none", None, selection="val", kind="knn"), **changes)
 
+def embedding_sensitivity(**changes) -> DetectorConfig:
+    "Training-free: how far an image's embedding moves under a perturbation (reads a 'sensitivity <perturbation>' view)."
+    return replace(DetectorConfig("embedding_sensitivity", "none", None, selection="last", kind="embedding_sensitivity"), **changes)
+
 # %% ../nbs/09_detectors.ipynb #1b123b0d
 METHODS = {  # the name of a method in every table and figure: its configuration's factory
     "linear_probe": "logistic regression on the L2-normalised features (UnivFD-style), C chosen on validation",
     "knn": "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation",
+    "embedding_sensitivity": "training-free: (1 - cosine of the embeddings of an image and its perturbed copy) / 2",
     "original_corrected": "NS-Net: a global projection removing k = 8 semantic directions, then the head; validation selection",
     "advanced_corrected": "Advanced NS-Net: learned semantic mapper, per-sample projection, alignment loss; validation selection",
     "original_as_published": "NS-Net as the original notebooks ran it (rank rule keeping one direction, test-set selection)",
@@ -302,10 +312,22 @@ class NearestNeighbours:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :self.k]
         return self.labels[nearest].mean(1)
 
+@dataclass
+class EmbeddingSensitivity:
+    "Training-free: P(fake) = (1 - cosine(embedding, embedding of the perturbed copy)) / 2; generated images move more."
+    dim: int  # the embedding's width; the features are (N, 2 * dim): the image's, then its copy's
+
+    def fake_probability(self, features: np.ndarray, semantics: np.ndarray | None = None) -> np.ndarray:
+        "(1 - cosine) / 2 between the two halves of each row (semantics unused)."
+        cosine = (unit_rows(features[:, :self.dim]) * unit_rows(features[:, self.dim:])).sum(1)
+        return np.clip((1 - cosine) / 2, 0.0, 1.0)
+
 def _feature_dim(model) -> int:
     "The feature dimension a model scores."
     if isinstance(model, NSNetDetector):
         return int(model.head.embed[0].in_features)
+    if isinstance(model, EmbeddingSensitivity):
+        return 2 * model.dim
     return int((model.coef if isinstance(model, LinearProbe) else model.references).shape[1])
 
 # %% ../nbs/09_detectors.ipynb #c3805fcc
@@ -313,7 +335,7 @@ def _feature_dim(model) -> int:
 class TrainedDetector:
     "A trained detector with its provenance and training history."
     config: DetectorConfig
-    estimator: NSNetDetector | LinearProbe | NearestNeighbours  # what maps features (and semantics) to P(fake)
+    estimator: NSNetDetector | LinearProbe | NearestNeighbours | EmbeddingSensitivity  # what maps features (and semantics) to P(fake)
     encoder_id: str
     semantic_source: str
     history: pd.DataFrame = field(default_factory=pd.DataFrame)

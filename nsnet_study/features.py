@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 from collections import deque
 import multiprocessing
@@ -31,7 +32,8 @@ from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patch
 # %% auto #0
 __all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'row_index', 'RecordRows', 'FeatureSet',
            'write_shard', 'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image',
-           'extract_feature_kinds', 'extract_features', 'shard_records', 'view_kind', 'view_features']
+           'extract_feature_kinds', 'extract_features', 'shard_records', 'sensitivity_perturbation', 'view_kind',
+           'view_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -389,13 +391,22 @@ def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecor
     return [r for r in records if int(hashlib.sha256(image_key(r).encode()).hexdigest()[:12], 16) % count == index]
 
 # %% ../nbs/04_features.ipynb #340a0b78
+def sensitivity_perturbation(view: str) -> str | None:
+    "The perturbation of a 'sensitivity <perturbation>' view (the embedding and its perturbed copy's); None for other views."
+    if not view.startswith("sensitivity "):
+        return None
+    perturbation = view[len("sensitivity "):]
+    if not re.fullmatch(r"(jpeg|blur|resize):[0-9.]+", perturbation):
+        raise ValueError(f"a sensitivity view names a perturbation: 'sensitivity jpeg:50', got {view!r}")
+    return perturbation
+
 def view_kind(view: str) -> str:
     "The feature kind (`nsnet_study.features`) a view is read from: 'embedding' or 'layers'."
-    if view == "embedding":
+    if view == "embedding" or sensitivity_perturbation(view):
         return "embedding"
     if view == "all layers" or (view.startswith("layer ") and view[6:].isdigit()):
         return "layers"
-    raise ValueError(f"view must be 'embedding', 'layer <n>' or 'all layers', got {view!r}")
+    raise ValueError(f"view must be 'embedding', 'layer <n>', 'all layers' or 'sensitivity <perturbation>', got {view!r}")
 
 def view_features(values: np.ndarray, view: str) -> np.ndarray:
     "(N, D) features of `view` from an array of its kind: (N, D) embeddings or (N, layers, width) CLS tokens."

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import ImageRecord
-from .detectors import (DetectorConfig, DetectorInputs, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
+from .detectors import (DetectorConfig, DetectorInputs, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
                                    _one_cpu_thread, fit_projection)
 from .files import default_device
 from .metrics import bootstrap_metrics, detection_metrics, detection_strata
@@ -124,11 +124,13 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
     return best, [pd.DataFrame(h) for h in history], best_epoch
 
 # %% ../nbs/10_training.ipynb #179a573f
-BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21]}  # C, or k
+BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21], "embedding_sensitivity": [None]}  # C, k, nothing
 
-def _fit_baseline(kind: str, value: float, inputs: DetectorInputs, seed: int) -> LinearProbe | NearestNeighbours:
+def _fit_baseline(kind: str, value: float, inputs: DetectorInputs, seed: int) -> LinearProbe | NearestNeighbours | EmbeddingSensitivity:
     "One baseline fitted on `inputs` with hyper-parameter `value` (C of the probe, k of the neighbours)."
     from sklearn.linear_model import LogisticRegression
+    if kind == "embedding_sensitivity":  # nothing to fit
+        return EmbeddingSensitivity(inputs.features.shape[1] // 2)
     x, y = unit_rows(inputs.features), inputs.labels
     if kind == "knn":
         return NearestNeighbours(x, y, int(min(value, len(y))))
