@@ -361,6 +361,14 @@ def _on_disk_sentence(shipped: ShippedModels) -> str:
 
 
 # %% ../nbs/16_reporting.ipynb #7a602155
+def _abstention_cost(t: dict) -> str:
+    "What calibration and abstention cost detect, when the benchmark measured it."
+    if "abstention_share_of_detect_time" not in t:
+        return ""
+    return (f" Calibration and abstention (distance to the training images included) take "
+            f"{t['abstention_share_of_detect_time'] * 100:.2f}% of that time (target: at most 5%); "
+            f"{t['uncertain_share'] * 100:.0f}% of these photos came back uncertain.")
+
 def detect_bench_table(bench: BenchDetect) -> str:
     "Throughput of detect against the bare forward pass, and its peak memory against the number of images."
     t = bench.throughput
@@ -370,7 +378,7 @@ def detect_bench_table(bench: BenchDetect) -> str:
             f"{t['detect_images_per_s']:.2f} images/s, i.e. {t['detect_forward_passes_per_s']:.2f} forward passes/s "
             f"(two per image: the patch grid it scores and the whole image for the caption) against "
             f"{t['bare_forward_passes_per_s']:.2f} for the bare encoder on the same inputs: "
-            f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate. Machine: {_machine(bench)}."
+            f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate.{_abstention_cost(t)} Machine: {_machine(bench)}."
             f"\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
             f"minute; one process each):\n\n" + markdown_table(memory))
 
