@@ -36,7 +36,7 @@ SMOKE = {
     ),
     "12_ablations.ipynb": (
         {"PER_GROUP": 4, "N_REPEATS": 1, "SECONDARY_REPEATS": 1, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0],
-         "OTHER_PATCHES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 4,
+         "OTHER_PATCHES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 8,
          "COVERAGE_DATA_SETS": 5,
          "DOWNLOAD": False},
         ["figures/12_differences.png", "figures/12_ablation_rank_layers.png", "results/12_ablations.json",
