@@ -106,17 +106,18 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
     epochs = config.epochs if config.updates is None else -(-config.updates // steps)  # a budget in updates: whole epochs
     for epoch in tqdm(range(1, epochs + 1), desc=config.name, disable=not progress):
         template.train()
-        losses = []
+        totals = {}  # per loss part, summed over the epoch's steps on the device (no Python objects kept per step)
         for index in _epoch_batches([len(s.records) for s in train_sets], config.batch_size, generators).to(device):
             grads, parts = gradients(params, buffers, *(array[rows, index] for array in data))
             for name, value in params.items():
                 value.grad = grads[name]
             optimiser.step()
-            losses.append({k: v.detach().cpu().numpy() for k, v in parts.items()})
+            totals = {k: totals.get(k, 0) + v.detach().double() for k, v in parts.items()}
+        means = {k: (v / steps).cpu().numpy() for k, v in totals.items()}
         selected = _selection_rows(template, params, buffers, select_sets, config.threshold)
         for m, row in enumerate(selected):
             score = row.get("select_ap", epoch) if config.selection != "last" else epoch
-            history[m].append({"epoch": epoch, **{f"loss_{k}": float(np.mean([l[k][m] for l in losses])) for k in losses[0]}, **row})
+            history[m].append({"epoch": epoch, **{f"loss_{k}": float(v[m]) for k, v in means.items()}, **row})
             if score > best_score[m]:
                 best_score[m], best_epoch[m] = score, epoch
                 for name, value in params.items():
