@@ -21,8 +21,8 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
 
 # %% auto #0
 __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
-           'NUMBER', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table', 'fill_documents',
-           'fill_markers', 'data_table', 'encoder_table', 'published_table', 'differences_table',
+           'NUMBER', 'KERNEL_PARAGRAPHS', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table',
+           'fill_documents', 'fill_markers', 'data_table', 'encoder_table', 'published_table', 'differences_table',
            'cross_generator_table', 'coverage_sentence', 'primary_table', 'ablations_table', 'tsne_table',
            'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table',
            'training_bench_table', 'readme_blocks', 'say_difference', 'say_p', 'say_verdict', 'comparison_row',
@@ -868,11 +868,19 @@ def _kernel(folder: Path) -> str | None:
     path = Path(folder) / EncoderCheck.file
     return EncoderCheck.from_json(path).int8_kernel if path.is_file() else None
 
+def _as_written(schema, path: Path, into: Comparison) -> dict:
+    "A results file as its schema reads it; one written under an older schema, as its raw JSON (with a note)."
+    try:
+        return schema.from_json(path).to_dict()
+    except ValueError as problem:
+        into.notes.append(f"{path.parent.name}/{path.name}: written under an older schema, compared as written ({problem})")
+        return json.loads(path.read_text(encoding="utf-8"))
+
 def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path | None) -> None:
     "Compare one results file: fp32 values with the committed file, int8 values with `kernel_reference`'s (None: not compared)."
     schema = SCHEMAS[old.name]
-    committed, fresh = (compared_values(schema.from_json(path).to_dict(), spreads=schema.spreads) for path in (old, new))
-    reference = compared_values(schema.from_json(kernel_reference).to_dict(), spreads=schema.spreads) if kernel_reference else {}
+    committed, fresh = (compared_values(_as_written(schema, path, into), spreads=schema.spreads) for path in (old, new))
+    reference = compared_values(_as_written(schema, kernel_reference, into), spreads=schema.spreads) if kernel_reference else {}
     unstable = [path for path in committed if schema.unstable and re.search(schema.unstable, path)]
     if unstable:
         into.notes.append(f"{old.name}: {len(unstable)} values like {unstable[0]}: {schema.unstable_why}")
@@ -900,6 +908,8 @@ def _compare_paragraph(name: str, old: str, new: str, file: str, into: Compariso
 
 
 # %% ../nbs/16_reporting.ipynb #fa962c9e
+KERNEL_PARAGRAPHS = ("encoder", "peer")  # paragraphs about the int8 runtime of the CPU that ran them
+
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                    ) -> Comparison:
@@ -922,6 +932,9 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         reference = kernel_folder / old.name if (kernel_folder / old.name).is_file() else None
         _compare_file(old, new, into, reference)
     for name, (schema, render, _) in STUDY_PARAGRAPHS.items():
+        if name in KERNEL_PARAGRAPHS and here != there:
+            into.notes.append(f"{schema.file}: its 'What it says' names this CPU's int8 kernel and its numbers, so it is not compared across kernels")
+            continue
         if (committed / schema.file).is_file() and (fresh / schema.file).is_file():
             try:
                 old_text, new_text = render(schema.from_json(committed)), render(schema.from_json(fresh))

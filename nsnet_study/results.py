@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,10 +64,10 @@ class Results:
 # %% ../nbs/15_results.ipynb #e5a1c00a
 @classmethod
 def _from_dict(cls, data: dict, where: str = "") -> Results:
-    "Check `data` against the schema (exactly its keys, each of its type) and build it; ValueError naming what is off."
+    "Check `data` against the schema (its keys, each of its type; a field with a default may be absent) and build it; ValueError naming what is off."
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
-    missing, unknown = [n for n in names if n not in data and n != "provenance"], sorted(set(data) - set(names))
+    names, optional = [f.name for f in fields(cls)], {f.name for f in fields(cls) if f.default is not MISSING}
+    missing, unknown = [n for n in names if n not in data and n not in optional], sorted(set(data) - set(names))
     if missing or unknown:
         raise ValueError(f"{where or cls.file} does not fit {cls.__name__}: missing {missing}, unknown {unknown}")
     wrong = [n for n in names if n in data and not _conforms(data[n], hints[n])]
