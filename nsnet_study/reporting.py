@@ -421,10 +421,14 @@ def say_difference(row: dict, digits: int = 2) -> str:
     "A difference with its 95% interval, signed: '+0.19 [+0.05, +0.33]'."
     return f"{row['difference']:+.{digits}f} [{row['low']:+.{digits}f}, {row['high']:+.{digits}f}]"
 
+def _p(value: float) -> str:
+    "'= 0.012', or '< 0.001' below it (a bootstrap or t-test p is not resolved that finely)."
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
 def say_p(row: dict) -> str:
     "The p that decided a verdict: Holm-adjusted within a family of several, else as it is."
     size = int(row.get("family_size", 1) or 1)
-    return f"Holm p = {row['p_holm']:.3f} in a family of {size}" if size > 1 else f"p = {row['p']:.3f}"
+    return f"Holm p {_p(row['p_holm'])} in a family of {size}" if size > 1 else f"p {_p(row['p'])}"
 
 def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_holm, family_size, margin
                 first: str = "the first", # what the first side is called in the sentence
@@ -436,13 +440,13 @@ def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_
         return f"{first if verdict == 'first higher' else second} higher ({say_p(row)})"
     if verdict.startswith("equivalent"):
         p = row.get("p_equivalence_holm", row.get("p_equivalence"))
-        tost = "" if p is None else f" (TOST p = {p:.3f}{' after Holm' if row.get('family_size', 1) > 1 else ''})"
+        tost = "" if p is None else f" (TOST p {_p(p)}{' after Holm' if row.get('family_size', 1) > 1 else ''})"
         return f"equivalent within {row['margin']:g} AP{tost}"
     if verdict == "identical":
         return "identical on every run (the two compute the same thing)"
     if verdict == "no evidence of a difference":
         if int(row.get("family_size", 1) or 1) > 1:  # the 95% interval is unadjusted: it rules out nothing the family's test did not
-            unadjusted = f" (unadjusted p = {row['p']:.3f})" if row["p"] < 0.05 else ""
+            unadjusted = f" (unadjusted p {_p(row['p'])})" if row["p"] < 0.05 else ""
             return f"no evidence of a difference after Holm's adjustment in a family of {int(row['family_size'])}{unadjusted}"
         return f"no evidence of a difference; the interval rules out differences larger than {max(abs(row['low']), abs(row['high'])):.2f}"
     return "not tested (a single run)"
@@ -898,10 +902,11 @@ NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
 
 def _compare_paragraph(name: str, old: str, new: str, file: str, into: Comparison) -> None:
     "A study's paragraph re-rendered: its words (numbers aside, compared as values) must be the same, unless a verdict of its file is borderline."
-    if NUMBER.sub("#", old) == NUMBER.sub("#", new):
+    words = lambda text: re.sub(r"[<=] #", "~ #", NUMBER.sub("#", text))  # 'p = 0.002' and 'p < 0.001' say the same kind of thing
+    if words(old) == words(new):
         return
     pieces = re.split(r"(?<=[.;:]) ", old), re.split(r"(?<=[.;:]) ", new)
-    first = next(((a, b) for a, b in zip(*pieces) if NUMBER.sub("#", a) != NUMBER.sub("#", b)),
+    first = next(((a, b) for a, b in zip(*pieces) if words(a) != words(b)),
                  (" ".join(pieces[0][len(pieces[1]):]) or "(nothing)", " ".join(pieces[1][len(pieces[0]):]) or "(nothing)"))
     line = f"'What it says' of {file} ({name}) reads differently: {first[0]!r} now {first[1]!r}"
     (into.borderline if any(entry.startswith(file) for entry in into.borderline) else into.failed).append(line)
