@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -199,7 +200,7 @@ def selective_metrics(labels, # 1 for AI-generated, 0 for real
 def risk_coverage(labels, # 1 for AI-generated, 0 for real
                   probabilities, # calibrated P(AI-generated)
                   threshold=0.5, # the decision threshold on them: one, or one per image (each run's own)
-                  coverages=np.linspace(0.1, 1.0, 10), # shares of images labelled, the most confident first
+                  coverages: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0), # shares of images labelled, the most confident first
                   n_boot: int = 1000, # bootstrap replicates over images
                   seed: int = 0, # of the bootstrap
                  ) -> pd.DataFrame:

@@ -41,7 +41,12 @@ def test_shipped_model_card_matches_its_file(name):
     assert card["weights_sha256"] == sha256(SHIPPED / f"{name}.safetensors")
     assert card["card"]["bank_sha256"] == sha256(SHIPPED / "bank.safetensors")
     assert json.loads((SHIPPED / "bank.json").read_text())["weights_sha256"] == card["card"]["bank_sha256"]
-    assert card["card"]["trained_on"]["datasets"] == {n: manifest_sha256(n) for n in ("cnndetection-ranking", "realfake-pairs-declan")}
+    trained_on = card["card"]["trained_on"]["datasets"]  # the data sets it trained on (the validation ones chose)
+    assert "cnndetection-ranking" in trained_on and trained_on == {n: manifest_sha256(n) for n in trained_on}
+    assert set(card["card"]["data_licences"]) >= set(trained_on) and "non-commercial" in card["card"]["licence_note"]
+    rule, measured_nested = card["card"]["abstention"], card["card"]["calibration_and_abstention"]["nested_over_held_out_generators"]
+    assert rule["band"][0] <= 0.5 <= rule["band"][1] and 0 < measured_nested["coverage"] <= 1
+    assert card["card"]["reference_sha256"] == sha256(SHIPPED / f"{card['card']['reference']}.safetensors")
     measured = card["card"]["unseen_generators_ap"]
     assert measured["low"] <= measured["mean"] <= measured["high"]
     assert 0 < card["threshold"] < 1 and card["card"]["encoder"] == "clip-vit-b16-offline"
