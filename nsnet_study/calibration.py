@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .semantics import unit_rows
+
 # %% auto #0
 __all__ = ['LABELS', 'ABSTENTION_METRICS', 'Calibration', 'fit_calibration', 'reliability_table', 'expected_calibration_error',
            'conformal_band', 'knn_distance', 'Abstention', 'decide', 'fit_abstention', 'threshold_for_fpr',
@@ -101,17 +103,13 @@ def conformal_band(labels, # 1 for AI-generated, 0 for real, one per held-out im
     return (1 - q, q) if q > 0.5 else (0.5, 0.5)
 
 # %% ../nbs/08a_calibration.ipynb #047ed364
-def _unit_rows(features) -> np.ndarray:
-    features = np.asarray(features, dtype=np.float32)
-    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-
 def knn_distance(reference, # (M, D) features of the training images
                  features, # (N, D) features of the images to judge
                  k: int = 5, # neighbours averaged
                  exclude_self: bool = False, # the images are the reference: skip each one's own row
                 ) -> np.ndarray:
     "Mean cosine distance of each image to its k nearest reference images (0: a training image)."
-    reference, features = _unit_rows(reference), _unit_rows(features)
+    reference, features = unit_rows(np.asarray(reference, np.float32)), unit_rows(np.asarray(features, np.float32))
     if reference.shape[1] != features.shape[1] or len(reference) < k + exclude_self:
         raise ValueError(f"reference {reference.shape} and features {features.shape}: need the same width and > k rows")
     distances = 1 - features @ reference.T
