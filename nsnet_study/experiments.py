@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -158,7 +159,8 @@ def fold_abstention(part: dict[str, DetectorInputs], # a fold's train and val in
     try:
         return fit_abstention(val.labels, detector.predict(val), knn_distance(part["train"].features, val.features, k),
                               alpha, k, distance_quantile)
-    except ValueError:
+    except ValueError as error:  # said, not silent: this run's images get no decision (and a model saved from it never abstains)
+        warnings.warn(f"{detector.config.name}: no abstention rule from {len(val.records)} validation images ({error})")
         return None
 
 def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention`); None: no columns but placeholders
