@@ -14,10 +14,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS, GENERATED = ROOT / "docs", ROOT / "docs" / "_generated"
+DOCS = ROOT / "docs"
 
 
 def _module_of(notebook: dict) -> str | None:
@@ -81,9 +82,9 @@ def _shown(cell: dict) -> dict:
     return {**cell, "source": [line for line in cell["source"] if not re.match(r"\s*#\|", line)]}
 
 
-def library_pages() -> list[str]:
-    "Each library notebook copied with an API section appended; the page names."
-    out = GENERATED / "library"
+def library_pages(generated: Path) -> list[str]:
+    "Each library notebook copied with an API section appended (into `generated`/library); the page names."
+    out = generated / "library"
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for path in sorted((ROOT / "nbs").glob("[0-9]*.ipynb")):
@@ -97,9 +98,9 @@ def library_pages() -> list[str]:
     return names
 
 
-def study_pages() -> list[str]:
+def study_pages(generated: Path) -> list[str]:
     "The executed study notebooks of runs/ (not re-executed); the page names, [] with a line when there are none."
-    out = GENERATED / "studies"
+    out = generated / "studies"
     out.mkdir(parents=True, exist_ok=True)
     executed = sorted((ROOT / "runs").glob("[0-9]*.ipynb"))
     if not executed:
@@ -109,21 +110,29 @@ def study_pages() -> list[str]:
     return [f"studies/{p.stem}" for p in executed]
 
 
-def write_index(library: list[str], studies: list[str]) -> None:
+def write_index(generated: Path, library: list[str], studies: list[str]) -> None:
     "The generated tables of contents the hand-written index includes."
-    (GENERATED / "library.md").write_text("# The library\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(library) + "\n```\n")
+    (generated / "library.md").write_text("# The library\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(library) + "\n```\n")
     body = "\n".join(studies) if studies else ""
     note = "" if studies else "\nNo executed study notebooks: run `make reproduce`, then `make docs`.\n"
-    (GENERATED / "studies.md").write_text("# The studies\n" + note + "\n```{toctree}\n:maxdepth: 1\n\n" + body + "\n```\n")
+    (generated / "studies.md").write_text("# The studies\n" + note + "\n```{toctree}\n:maxdepth: 1\n\n" + body + "\n```\n")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "_docs"))
     args = parser.parse_args(argv)
-    shutil.rmtree(GENERATED, ignore_errors=True)
-    write_index(library_pages(), study_pages())
-    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html", str(DOCS), args.out]).returncode
+    # Sphinx reads a private copy of docs/ made beside it (so its links such as ../figures still resolve), with the
+    # generated pages inside: two builds at once (two checkouts' tests, `make docs` during a test) never share a file.
+    source = Path(tempfile.mkdtemp(prefix=".docs-source-", dir=ROOT))
+    try:
+        shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_generated", "build.py"), dirs_exist_ok=True)
+        generated = source / "_generated"
+        write_index(generated, library_pages(generated), study_pages(generated))
+        command = [sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html", str(source), args.out]
+        return subprocess.run(command).returncode
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
 
 
 if __name__ == "__main__":

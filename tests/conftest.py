@@ -6,6 +6,8 @@ machine, and all of them share one feature cache for the session: a feature that
 the others read (the cache is safe with several writers, which this also exercises).
 """
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,29 @@ def session_folder(tmp_path_factory) -> Path:
     "This test session's temporary root: shared by all xdist workers (each has its own basetemp below it)."
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _runs_study_smokes(config) -> bool:
+    "Whether this run selects tests/test_study.py's smoke runs (no path, or a path holding it; no -k that leaves them out)."
+    study_tests = ROOT / "tests" / "test_study.py"
+    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
+    keyword = config.option.keyword
+    return any(p == study_tests or p in study_tests.parents for p in paths) and (not keyword or "study" in keyword)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Before the workers start: encode the images the study smoke runs share into the session's feature cache, once, on
+    every core (tests/prefill_cache.py). The controller's temporary root is the folder `session_folder` gives workers."""
+    config = session.config
+    if os.environ.get("PYTEST_XDIST_WORKER") or config.option.collectonly or not _runs_study_smokes(config):
+        return
+    from test_study import SMOKE
+    values = lambda name: [parameters[name] for parameters, _ in SMOKE.values() if name in parameters]
+    arguments = [max(values("PER_GROUP")), max(values("N_BANK")), max(values("DECLAN_PER_LABEL"))]
+    cache = config._tmp_path_factory.getbasetemp() / "cache"  # what xdist hands its workers (their basetemps sit below)
+    subprocess.run([sys.executable, str(ROOT / "tests" / "prefill_cache.py"), *map(str, arguments)],
+                   env={**os.environ, "NSNET_CACHE": str(cache)}, check=True)
 
 
 @pytest.fixture(autouse=True)

@@ -47,7 +47,7 @@ SMOKE = {
         ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne.json"],
     ),
     "14_robustness.ipynb": (
-        {"PER_GROUP": 4, "TEST_FOLDS": 1, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
+        {"PER_GROUP": 4, "N_FOLDS": 8, "TEST_FOLDS": 1, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
          "N_BANK": 20, "N_BOOT": 50, "DOWNLOAD": False},
         ["figures/14_robustness.png", "results/14_robustness.json", "results/14_robustness_scores.csv.gz"],
     ),
