@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 from .calibration import Abstention
 from .detectors import (DetectorConfig, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
@@ -194,13 +195,17 @@ class Model:
         "The decision threshold on P(AI-generated): the detector config's."
         return float(self.detector.config.threshold)
 
-    def load_encoder(self, device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
-        "The encoder of the card, refused if this machine's gives other features than the model was trained on."
-        encoder = load_encoder(self.card["encoder"], device=device, batch_size=batch_size)
-        if encoder.encoder_id != self.detector.encoder_id:
-            raise ValueError(f"model {self.name!r} was trained on features of {self.detector.encoder_id}; "
-                             f"{self.card['encoder']} here gives {encoder.encoder_id}")
-        return encoder
+
+# %% ../nbs/11_checkpoints.ipynb #b2396adc
+@patch(nm="load_encoder")
+def _model_encoder(self: Model, device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
+    "The encoder of the card, refused if this machine's gives other features than the model was trained on."
+    encoder = load_encoder(self.card["encoder"], device=device, batch_size=batch_size)
+    if encoder.encoder_id != self.detector.encoder_id:
+        raise ValueError(f"model {self.name!r} was trained on features of {self.detector.encoder_id}; "
+                         f"{self.card['encoder']} here gives {encoder.encoder_id}")
+    return encoder
+
 
 # %% ../nbs/11_checkpoints.ipynb #76b241b9
 def _save_reference(features: np.ndarray | None, folder: Path) -> dict:

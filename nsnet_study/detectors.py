@@ -312,6 +312,8 @@ class NearestNeighbours:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :self.k]
         return self.labels[nearest].mean(1)
 
+
+# %% ../nbs/09_detectors.ipynb #ac1e7dda
 @dataclass
 class EmbeddingSensitivity:
     "Training-free: P(fake) = (1 - cosine(embedding, embedding of the perturbed copy)) / 2; generated images move more."
@@ -329,6 +331,7 @@ def _feature_dim(model) -> int:
     if isinstance(model, EmbeddingSensitivity):
         return 2 * model.dim
     return int((model.coef if isinstance(model, LinearProbe) else model.references).shape[1])
+
 
 # %% ../nbs/09_detectors.ipynb #c3805fcc
 @dataclass

