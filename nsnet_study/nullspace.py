@@ -23,7 +23,8 @@ def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image
         raise ValueError(f"V must be (images, D), got shape {V.shape}")
     if (k is None) == (energy is None):
         raise ValueError("give exactly one of k (removed rank) or energy (share of V's energy to remove)")
-    _, singular, right = np.linalg.svd(V, full_matrices=True)
+    beyond_rank = k is not None and k > min(V.shape)  # directions past V's rank: only the full SVD completes them
+    _, singular, right = np.linalg.svd(V, full_matrices=beyond_rank)  # else the thin SVD's rows: same, far cheaper when D >> N
     if energy is not None:
         if not 0 <= energy <= 1:
             raise ValueError(f"energy must be in [0, 1], got {energy}")

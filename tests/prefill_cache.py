@@ -1,11 +1,11 @@
 """Encode, once per test session and before the workers start, the images the study smoke tests share.
 
 Seven study notebooks smoke-test on the same first images of `cnndetection-ranking` and `realfake-pairs-declan`
-and the same small prototype bank. Without this, the workers start those notebooks together and each encodes the
-same images (one core each); with it, one process encodes them once on every core and the notebooks read them from
-the session's feature cache (both kinds, embedding and layers, from one forward pass). The notebooks still run the
-real encoder on real images: anything of theirs this does not cover (other patch views, perturbations, the int8
-runtime) they encode themselves. Usage: python tests/prefill_cache.py PER_GROUP N_BANK DECLAN_PER_LABEL
+and the same small prototype bank, as patch grids and as whole images. Without this, the workers start those
+notebooks together and each encodes the same images (one core each); with it, one process encodes them once on
+every core and the notebooks read them from the session's feature cache (both kinds, embedding and layers, from
+one forward pass). The notebooks still run the real encoder on real images: anything of theirs this does not
+cover (other patch views, perturbations, the int8 runtime) they encode themselves. Usage: python tests/prefill_cache.py PER_GROUP N_BANK DECLAN_PER_LABEL
 """
 import sys
 import time
@@ -20,8 +20,11 @@ def prefill(per_group: int, n_bank: int, declan_per_label: int) -> int:
     encoder = load_encoder()
     ranking = take_per_group(load_shared_dataset("cnndetection-ranking", download=False), per_group)
     declan = take_per_group(load_shared_dataset("realfake-pairs-declan", download=False), declan_per_label, by=("label",))
-    extract_feature_kinds(ranking + declan, encoder, ("layers", "embedding"), progress=False)
-    build_prototype_bank(encoder, load_shared_dataset("imagenet-samples", download=False)[:n_bank], progress=False)
+    photos = load_shared_dataset("imagenet-samples", download=False)[:n_bank]
+    extract_feature_kinds(ranking + declan, encoder, ("layers", "embedding"), progress=False)  # their patch grids
+    # the whole images: every study's semantics, the bank's prototypes and the layer spaces study 12 projects in
+    extract_feature_kinds(ranking + declan + photos, encoder, ("embedding", "layers"), patches="none", progress=False)
+    build_prototype_bank(encoder, photos, progress=False)
     return len(ranking) + len(declan) + n_bank
 
 
