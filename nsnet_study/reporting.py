@@ -21,15 +21,33 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
 
 # %% auto #0
 __all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
-           'NUMBER', 'KERNEL_PARAGRAPHS', 'MODEL_CARD_FIELDS', 'plot_intervals', 'plot_differences', 'markdown_table',
-           'fill_documents', 'fill_markers', 'data_table', 'encoder_table', 'published_table', 'differences_table',
-           'cross_generator_table', 'coverage_sentence', 'primary_table', 'ablations_table', 'tsne_table',
-           'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table', 'detect_bench_table',
-           'training_bench_table', 'readme_blocks', 'say_difference', 'say_p', 'say_verdict', 'comparison_row',
-           'published_says', 'cross_generator_says', 'ablations_says', 'encoder_says', 'tsne_says', 'robustness_says',
-           'peer_says', 'shipped_says', 'summary_says', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared',
-           'compared_values', 'borderline', 'Comparison', 'compare_results', 'compare_models', 'report_command', 'main',
-           'report_arguments']
+           'NUMBER', 'KERNEL_PARAGRAPHS', 'MODEL_CARD_FIELDS', 'draw_intervals', 'plot_intervals', 'plot_differences',
+           'markdown_table', 'fill_documents', 'fill_markers', 'data_table', 'encoder_table', 'published_table',
+           'differences_table', 'cross_generator_table', 'coverage_sentence', 'primary_table', 'ablations_table',
+           'tsne_table', 'robustness_table', 'peer_table', 'bench_table', 'gpu_bench_table', 'shipped_table',
+           'detect_bench_table', 'training_bench_table', 'readme_blocks', 'say_difference', 'say_p', 'say_verdict',
+           'comparison_row', 'published_says', 'cross_generator_says', 'ablations_says', 'encoder_says', 'tsne_says',
+           'robustness_says', 'peer_says', 'shipped_says', 'summary_says', 'paragraph_blocks',
+           'fill_notebook_paragraphs', 'Compared', 'compared_values', 'borderline', 'Comparison', 'compare_results',
+           'compare_models', 'report_command', 'main', 'report_arguments']
+
+# %% ../nbs/16_reporting.ipynb #d7a0c001
+def draw_intervals(ax, # the matplotlib axes drawn on
+                   values, # the points (estimates)
+                   positions, # where each sits on the other axis
+                   low, # each interval's lower end
+                   high, # each interval's upper end
+                   horizontal: bool = True, # values on the x axis (False: on the y axis)
+                   color=None, # one matplotlib colour for points and intervals
+                   label: str | None = None, # the points' legend entry
+                  ):
+    "Points with their [low, high] intervals drawn as they are: a percentile bootstrap interval need not contain its point."
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    middle, half = (low + high) / 2, (high - low) / 2
+    bars = dict(xerr=half) if horizontal else dict(yerr=half)
+    ax.errorbar(*((middle, positions) if horizontal else (positions, middle)), fmt="none", capsize=2, color=color, **bars)
+    ax.plot(*((values, positions) if horizontal else (positions, values)), "o", ms=4, color=color, label=label)
+
 
 # %% ../nbs/16_reporting.ipynb #174357fd
 def plot_intervals(table: pd.DataFrame, # one row per point: columns x, y, hue, low, high
@@ -52,8 +70,7 @@ def plot_intervals(table: pd.DataFrame, # one row per point: columns x, y, hue, 
     for offset, level in zip(offsets, hue_order):
         part = table[table[hue] == level].set_index(y).reindex(order)
         position = np.arange(len(order)) + offset
-        ax.errorbar(part[x], position, xerr=[part[x] - part[low], part[high] - part[x]], fmt="o", ms=4,
-                    capsize=2, color=palette[level], label=level)
+        draw_intervals(ax, part[x], position, part[low], part[high], color=palette[level], label=level)
     ax.set_yticks(np.arange(len(order)), order)
     ax.invert_yaxis()
     ax.legend(title=hue, fontsize=8, title_fontsize=9)
@@ -72,8 +89,7 @@ def plot_differences(table: pd.DataFrame, # a comparison table: first, second, d
     for i, name in enumerate(families):
         rows = np.flatnonzero(table[family] == name) if name is not None else positions
         part = table.iloc[rows]
-        ax.errorbar(part["difference"], rows, xerr=[part["difference"] - part["low"], part["high"] - part["difference"]],
-                    fmt="o", ms=4, capsize=2, color=f"C{i}", label=name)
+        draw_intervals(ax, part["difference"], rows, part["low"], part["high"], color=f"C{i}", label=name)
     if margin:
         ax.axvspan(-margin, margin, color="grey", alpha=0.12, label=f"equivalence margin +-{margin:g}")
     ax.axvline(0, color="black", lw=0.8)
