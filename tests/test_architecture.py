@@ -188,3 +188,14 @@ def test_public_functions_document_their_parameters():
         elif not (function.__doc__ or "").strip():
             undocumented.append(f"{name}: no docstring")
     assert not undocumented, f"{len(undocumented)} without docments:\n" + "\n".join(undocumented)
+
+
+def test_export_cells_are_at_most_40_lines():
+    "Library notebooks are read cell by cell: no exported cell runs over 40 lines (its #| export line included)."
+    long = []
+    for notebook in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.lstrip().startswith("#| export") and len(source.splitlines()) > 40:
+                long.append((notebook.name, cell.get("id"), len(source.splitlines())))
+    assert not long, f"export cells over 40 lines: {long}"
