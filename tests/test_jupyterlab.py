@@ -112,18 +112,20 @@ def browser():
 
 # JavaScript run in the page, on the notebook panel of one path: JupyterLab's own commands and models
 # (expose_app_in_browser). Restored workspaces may open other notebooks beside it, so nothing relies on focus.
-_PANEL = """const panel = [...window.jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === path);"""
+# Until JupyterLab has started, window.jupyterapp (or its shell) is undefined: no panel yet, not an error.
+_PANEL = """const app = window.jupyterapp;
+    const panel = app && app.shell ? [...app.shell.widgets('main')].find(w => w.context && w.context.path === path) : undefined;"""
 _OPENED = """path => { %s
     const kernel = panel && panel.context.isReady && panel.sessionContext.session && panel.sessionContext.session.kernel;
     return !!kernel && kernel.status === 'idle'; }""" % _PANEL
 _RUN_ALL = """async path => { %s
-    window.jupyterapp.shell.activateById(panel.id);
-    await window.jupyterapp.commands.execute('notebook:run-all-cells');
+    app.shell.activateById(panel.id);
+    await app.commands.execute('notebook:run-all-cells');
     return panel.content.widgets.filter(c => c.model.type === 'code')
                 .map(c => ({count: c.model.executionCount, outputs: c.model.outputs.toJSON()})); }""" % _PANEL
 _SAVE = """async path => { %s
-    window.jupyterapp.shell.activateById(panel.id);
-    await window.jupyterapp.commands.execute('docmanager:save'); }""" % _PANEL
+    app.shell.activateById(panel.id);
+    await app.commands.execute('docmanager:save'); }""" % _PANEL
 _SEEN = """path => { %s
     const outputs = type => panel.node.querySelectorAll(`.jp-OutputArea-output[data-mime-type="${type}"]`).length;
     return {stderr: outputs('application/vnd.jupyter.stderr'), images: panel.node.querySelectorAll('.jp-OutputArea-output img').length}; }""" % _PANEL
