@@ -27,6 +27,7 @@ def _logit(scores) -> np.ndarray:
     scores = np.clip(scores, 1e-6, 1 - 1e-6)
     return np.log(scores) - np.log1p(-scores)
 
+# %% ../nbs/08a_calibration.ipynb #98969520
 @dataclass(frozen=True)
 class Calibration:
     "Platt scaling of a detector's score: P(AI-generated) = sigmoid(slope * logit(score) + intercept)."
@@ -41,6 +42,7 @@ def _platt_loss(w: np.ndarray, design: np.ndarray, y: np.ndarray, ridge: float) 
     z = design @ w
     return float(np.mean(np.logaddexp(0, z) - y * z) + ridge / 2 * w @ w)
 
+# %% ../nbs/08a_calibration.ipynb #2a22145b
 def fit_calibration(labels, # 1 for AI-generated, 0 for real, one per held-out image
                     scores, # the detector's scores of those images
                     ridge: float = 1e-3, # L2 penalty on both parameters (keeps separable data finite)
@@ -76,6 +78,7 @@ def reliability_table(labels, # 1 for AI-generated, 0 for real
     table = frame.groupby("bin").agg(images=("fake", "size"), mean_probability=("probability", "mean"), share_fake=("fake", "mean"))
     return table.assign(low=table.index / bins, high=(table.index + 1) / bins).reset_index()
 
+# %% ../nbs/08a_calibration.ipynb #576f3d7d
 def expected_calibration_error(labels, # 1 for AI-generated, 0 for real
                                probabilities, # P(AI-generated) of each image
                                bins: int = 10, # equal-width bins on [0, 1]
@@ -226,6 +229,7 @@ def _abstention_metrics(label, score, probability, at_threshold, answered, corre
     return [expected_calibration_error(label, score), expected_calibration_error(label, probability), at_threshold.mean(),
             answered.mean(), correct[answered].mean() if answered.any() else np.nan, tpr]
 
+# %% ../nbs/08a_calibration.ipynb #9b028091
 def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
     "label, score, probability, right at the threshold, answered, right when answered: `_abstention_metrics`'s inputs."
     answered = (rows.decision != "uncertain").to_numpy()
@@ -233,6 +237,7 @@ def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
             ((rows.probability >= rows.calibrated_threshold) == (rows.label == 1)).to_numpy(), answered,
             ((rows.decision == "AI-generated") == (rows.label == 1)).to_numpy()]
 
+# %% ../nbs/08a_calibration.ipynb #3b6b9105
 def _resample_index(units: np.ndarray, rng) -> np.ndarray:
     "Row positions of one replicate: units drawn with replacement, then rows within each drawn unit."
     groups = [np.flatnonzero(units == u) for u in np.unique(units)]

@@ -72,6 +72,7 @@ def _stored(tensors: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Ten
             out[name] = t.to(torch.float32 if dtype == "float32" else torch.float16) if t.is_floating_point() else t
     return out
 
+# %% ../nbs/11_checkpoints.ipynb #f3c7f13f
 def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     "float32 tensors from `_stored` ones, whatever their storage."
     out = {name: t.float() if t.is_floating_point() else t for name, t in tensors.items() if not name.endswith(":scale")}
@@ -79,7 +80,6 @@ def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if name.endswith(":scale"):
             out[name[:-6]] = tensors[name[:-6]].float() * scale.float()[:, None]
     return out
-
 
 # %% ../nbs/11_checkpoints.ipynb #67bb3302
 def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline, with its config and card
@@ -147,6 +147,7 @@ def save_bank(bank: PrototypeBank, path: str | os.PathLike) -> Path:
                                            "weights_sha256": sha256_file(weights)})
     return weights
 
+# %% ../nbs/11_checkpoints.ipynb #55913edb
 def load_bank(path: str | os.PathLike, expected_sha256: str | None = None) -> PrototypeBank:
     "A bank written by `save_bank`, verified by its sha256 (and, given a model card's `expected_sha256`, that it is that bank)."
     from safetensors.torch import load_file
@@ -158,7 +159,6 @@ def load_bank(path: str | os.PathLike, expected_sha256: str | None = None) -> Pr
     if len(vectors) != len(meta["names"]):
         raise ValueError(f"{path}: {len(vectors)} vectors for {len(meta['names'])} names")
     return PrototypeBank(meta["names"], vectors, [], meta["encoder_id"])
-
 
 # %% ../nbs/11_checkpoints.ipynb #8064b77e
 @dataclass
@@ -221,6 +221,7 @@ def _save_reference(features: np.ndarray | None, folder: Path) -> dict:
     write_json(path.with_suffix(".json"), {"weights_sha256": sha256_file(weights), "shape": list(np.shape(features))})
     return {"reference": path.name, "reference_sha256": sha256_file(weights)}
 
+# %% ../nbs/11_checkpoints.ipynb #e03a630f
 def load_reference(path: str | os.PathLike, expected_sha256: str) -> np.ndarray:
     "Training features written with a model (float32), verified by sha256 and against the model card's."
     from safetensors.torch import load_file
@@ -277,6 +278,7 @@ def _checkpoint_path(model: str | os.PathLike) -> Path:
                                 f"a model folder or a checkpoint")
     return path if path.suffix.lower() not in (".json", ".safetensors") else path.with_suffix("")
 
+# %% ../nbs/11_checkpoints.ipynb #e38bc056
 def load_model(model: str | os.PathLike | Model = "default") -> Model:
     "A verified model (checkpoint and bank, both by sha256) by shipped name, folder or checkpoint path."
     if isinstance(model, Model):
@@ -291,4 +293,3 @@ def load_model(model: str | os.PathLike | Model = "default") -> Model:
         return Model(card.get("name", path.stem), detector, bank)
     reference = load_reference(path.parent / card["reference"], card["reference_sha256"])
     return Model(card.get("name", path.stem), detector, bank, Abstention.from_dict(card["abstention"]), reference)
-

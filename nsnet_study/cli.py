@@ -31,6 +31,7 @@ def _format(frame, fmt: str, schema: int | None = None) -> str:
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=1)
     return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", max_colwidth=60)
 
+# %% ../nbs/17_cli.ipynb #e54f10e2
 def _detect(args) -> int:
     from nsnet_study.checkpoints import load_model
     from nsnet_study.scoring import DETECT_SCHEMA, detect
@@ -59,6 +60,7 @@ def _evaluate(args) -> int:
     print(_format(table.reset_index(), args.format), end="" if args.format == "csv" else "\n")
     return 0
 
+# %% ../nbs/17_cli.ipynb #6803e041
 def _train(args) -> int:
     from nsnet_study.experiments import train_model
     summary = train_model(args.data, args.config, args.out, args.encoder, args.view, args.epochs, args.seed)
@@ -67,6 +69,7 @@ def _train(args) -> int:
           f"model written to {args.out} (use: nsnet-study detect PATH --model {args.out})")
     return 0
 
+# %% ../nbs/17_cli.ipynb #095afeb7
 def _extract(args) -> int:
     from nsnet_study.data import SHARED_DATASETS, load_any_layout, load_shared_dataset
     from nsnet_study.encoders import load_encoder
@@ -81,6 +84,7 @@ def _extract(args) -> int:
           f"[{args.patches}] cached under {cache_dir('features').parent}")
     return 0
 
+# %% ../nbs/17_cli.ipynb #830225d2
 def _reproduce(args) -> int:
     root = project_dir()
     if root is None:
@@ -117,6 +121,7 @@ def _add_evaluate(commands):
     e.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
 
+# %% ../nbs/17_cli.ipynb #609dffec
 def _add_train(commands):
     t = commands.add_parser("train", help="train a model on a labelled folder", description="Train a configuration on a labelled folder, choose on a held-out part, write a model folder.")
     t.add_argument("--config", required=True, choices=TRAINABLE_CONFIGS)
@@ -126,7 +131,6 @@ def _add_train(commands):
     t.add_argument("--view", default="embedding", help="'embedding', 'layer <n>' or 'all layers' (probe only)")
     t.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of an NS-Net head")
     t.add_argument("--seed", type=int, default=0)
-
 
 # %% ../nbs/17_cli.ipynb #c4e13f3b
 def _add_extract(commands):
@@ -157,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("reproduce", help="run make reproduce in this checkout")
     return parser
 
+# %% ../nbs/17_cli.ipynb #8df73c37
 def main(argv: Sequence[str] | None = None) -> int:
     "The `nsnet-study` command."
     parser = _parser()

@@ -73,10 +73,12 @@ class ImageRecord:
             raise ValueError(f"{self.path} has no label: it can be scored, not trained or evaluated on")
         return int(self.label == "fake")
 
+# %% ../nbs/01_data.ipynb #6268f58d
 def open_record(record: ImageRecord) -> Image.Image:
     "The record's image as RGB, with its crop applied (raises `ImageLoadError`)."
     return open_image(record.path, crop=record.crop)
 
+# %% ../nbs/01_data.ipynb #bd5858c4
 def iter_record_images(records: Iterable[ImageRecord], report: LoadReport | None = None):
     "Yield `(record, image)` for each record that loads; skipped ones go to `report`."
     return iter_images(records, path_of=attrgetter("path"), crop_of=attrgetter("crop"), report=report)
@@ -136,6 +138,7 @@ def manifest_sha256(name: str) -> str:
 class DataNotFoundError(FileNotFoundError):
     "A data set is not on this machine."
 
+# %% ../nbs/01_data.ipynb #b4983b51
 def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     if data is not None:
         return [Path(data).expanduser()]
@@ -144,6 +147,7 @@ def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     roots += [folder / "shared" / "data" for folder in (here, *here.parents)]
     return roots + [cache_dir("data")]
 
+# %% ../nbs/01_data.ipynb #c509a9f3
 def dataset_dir(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                 data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
                 download: bool = False, # when not found, download it into `data` (None: the user cache)
@@ -239,6 +243,7 @@ def _imagenet_class_name(path: str) -> str:
     "`images/n01440764_tench.JPEG` -> `tench` (the class name is the caption of the semantic bank)."
     return Path(path).stem.split("_", 1)[1].replace("_", " ")
 
+# %% ../nbs/01_data.ipynb #193c813b
 def load_shared_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                         data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
                         download: bool = False, # when not found, download it into `data` (None: the user cache)
@@ -406,6 +411,7 @@ def load_aigibench_layout(root: str | os.PathLike, # folder holding `<split>/<su
         raise DataNotFoundError(f"no {split}/<subset>/0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or "aigibench", progress, report)
 
+# %% ../nbs/01_data.ipynb #7fb83109
 def load_chameleon_layout(root: str | os.PathLike, # folder holding `0_real/` and `1_fake/`, directly or under `test/`
                           source: str | None = None, # the records' `source`; None: 'chameleon'
                           progress: bool = True, # show a progress bar while hashing the files
@@ -588,6 +594,7 @@ def content_domain(record: ImageRecord) -> str:
     "The content domain of a record: a declared shared domain, else its generator (else its source)."
     return CONTENT_DOMAINS.get(record.generator, record.generator or record.source)
 
+# %% ../nbs/01_data.ipynb #92c1eb36
 def thumbnail(record: ImageRecord, size: int = 32) -> np.ndarray:
     "The record's picture (crop applied) as a zero-mean, unit-norm grey `size` x `size` vector."
     grey = np.asarray(open_record(record).convert("L").resize((size, size), Image.Resampling.BOX), np.float64).ravel()
@@ -607,6 +614,7 @@ def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
         parent[root(i)] = root(j)
     return np.array([root(i) for i in range(n)])
 
+# %% ../nbs/01_data.ipynb #6f449086
 def near_duplicate_groups(records: Sequence[ImageRecord], # the images; de-duplicated, and any that fail to load left out
                           threshold: float = NEAR_DUPLICATE_CORRELATION, # thumbnail correlation above which two are one picture
                           size: int = 32, # side of those thumbnails, in pixels
@@ -640,6 +648,7 @@ class Fold:
         "The three splits by name: {'train', 'val', 'test'}."
         return {"train": self.train, "val": self.val, "test": self.test}
 
+# %% ../nbs/01_data.ipynb #dc16fe8a
 def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: int, seed: int,
                    stratify_by: Sequence[str]) -> list[np.ndarray]:
     "Test indices of each of n_folds grouped, stratified folds (strata too small for n_folds fall back to the label)."
@@ -690,6 +699,7 @@ def hold_out_units(records: Sequence[ImageRecord], # the images to split
     held = set(np.random.default_rng(seed).permutation(units)[:count].tolist())
     return {"train": [r for r in records if unit(r) not in held], "val": [r for r in records if unit(r) in held]}
 
+# %% ../nbs/01_data.ipynb #7d77760a
 def leave_one_out_folds(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                         by: str = "generator", # what each fold tests on: one 'generator', or one 'domain' (`content_domain`)
                         seeds: Sequence[int] = (0,), # one round of folds per seed (the Fold's `repeat`); seeds train/val
@@ -748,6 +758,7 @@ def data_command(args, parser) -> int:
         print(download_dataset(name, to=args.to, mirror=args.mirror))
     return 0
 
+# %% ../nbs/01_data.ipynb #afc82cdd
 def main(argv: Sequence[str] | None = None) -> int:
     "Command line: `list` the shared data sets, or `download` them (a failure is one line on stderr, exit status 1)."
     parser = argparse.ArgumentParser(prog=command_name("nsnet_study.data"), description=__doc__)
@@ -755,6 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: data_command(args, parser))
 
+# %% ../nbs/01_data.ipynb #d456fbca
 def data_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The data command's subcommands on `parser` (for `nsnet-data`, `python -m nsnet_study.data` and `nsnet-study data`)."
     commands = parser.add_subparsers(dest="data_command", required=True)

@@ -92,6 +92,7 @@ def has_caption(record: ImageRecord, captioned_fraction: float) -> bool:
     "Whether this file has a caption when only about `captioned_fraction` of the files do: fixed by its sha256."
     return int(record.sha256[:12], 16) / 16 ** 12 < captioned_fraction
 
+# %% ../nbs/09_detectors.ipynb #ccca4a82
 def blank_captions(inputs: DetectorInputs, captioned_fraction: float) -> DetectorInputs:
     "Files without a caption (see `has_caption`) get the blank vector and an empty caption; the others keep theirs."
     if captioned_fraction >= 1:
@@ -173,28 +174,34 @@ def original_as_published(**changes) -> DetectorConfig:
     return replace(DetectorConfig("original_as_published", "global", None, rank_rule="seed_rank_rule", updates=PUBLISHED_UPDATES,
                                   selection="test", captioned_fraction=0.25), **changes)
 
+# %% ../nbs/09_detectors.ipynb #5f58dad3
 def advanced_as_published(**changes) -> DetectorConfig:
     "Advanced NS-Net as published: mapper + per-sample projection + alignment loss, blank captions, test-set selection, ~1,000 updates."
     return replace(DetectorConfig("advanced_as_published", "per_sample", None, mapper=True, alignment_weight=0.3,
                                   updates=PUBLISHED_UPDATES, selection="test", captioned_fraction=0.25), **changes)
 
+# %% ../nbs/09_detectors.ipynb #2e336d9c
 def original_corrected(removed_rank: int = 8, **changes) -> DetectorConfig:
     "NS-Net with an explicit removed rank k, every image described, validation-only selection."
     return replace(DetectorConfig("original_corrected", "global", removed_rank, selection="val", epochs=DEFAULT_EPOCHS), **changes)
 
+# %% ../nbs/09_detectors.ipynb #5595b15f
 def advanced_corrected(**changes) -> DetectorConfig:
     "Advanced NS-Net with every image described and validation-only selection."
     return replace(DetectorConfig("advanced_corrected", "per_sample", None, mapper=True, alignment_weight=0.3,
                                   selection="val", epochs=DEFAULT_EPOCHS), **changes)
 
+# %% ../nbs/09_detectors.ipynb #deb4e87b
 def linear_probe(**changes) -> DetectorConfig:
     "The UnivFD-style baseline: logistic regression on the L2-normalised features, C chosen on validation."
     return replace(DetectorConfig("linear_probe", "none", None, selection="val", kind="linear_probe"), **changes)
 
+# %% ../nbs/09_detectors.ipynb #fbe6a78d
 def knn(**changes) -> DetectorConfig:
     "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation."
     return replace(DetectorConfig("knn", "none", None, selection="val", kind="knn"), **changes)
 
+# %% ../nbs/09_detectors.ipynb #bfbd8b7d
 def embedding_sensitivity(**changes) -> DetectorConfig:
     "Training-free: how far an image's embedding moves under a perturbation (reads a 'sensitivity <perturbation>' view)."
     return replace(DetectorConfig("embedding_sensitivity", "none", None, selection="last", kind="embedding_sensitivity"), **changes)
@@ -226,6 +233,7 @@ def as_published_projection_semantics(train: DetectorInputs, # the training spli
     "V of the as-published rank rule: the training images' semantics, then the prototypes' (more vectors than dimensions, as theirs)."
     return np.vstack([train.semantics, bank_vectors]).astype(np.float32)
 
+# %% ../nbs/09_detectors.ipynb #188ff61b
 def fit_projection(semantics: np.ndarray, config: DetectorConfig) -> np.ndarray:
     "The removed basis W (D, k) of the global projection, from the training images' semantic vectors V."
     if config.rank_rule == "seed_rank_rule":
@@ -299,6 +307,7 @@ class LinearProbe:
         "P(fake) of each row: the logistic regression on the L2-normalised features (semantics unused)."
         return expit((unit_rows(features) @ self.coef.T + self.intercept).reshape(-1))
 
+# %% ../nbs/09_detectors.ipynb #b609dd9b
 @dataclass
 class NearestNeighbours:
     "k nearest neighbours by cosine similarity: P(fake) = the share of fakes among them."
@@ -312,7 +321,6 @@ class NearestNeighbours:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :self.k]
         return self.labels[nearest].mean(1)
 
-
 # %% ../nbs/09_detectors.ipynb #ac1e7dda
 @dataclass
 class EmbeddingSensitivity:
@@ -324,6 +332,7 @@ class EmbeddingSensitivity:
         cosine = (unit_rows(features[:, :self.dim]) * unit_rows(features[:, self.dim:])).sum(1)
         return np.clip((1 - cosine) / 2, 0.0, 1.0)
 
+# %% ../nbs/09_detectors.ipynb #a399b97e
 def _feature_dim(model) -> int:
     "The feature dimension a model scores."
     if isinstance(model, NSNetDetector):
@@ -331,7 +340,6 @@ def _feature_dim(model) -> int:
     if isinstance(model, EmbeddingSensitivity):
         return 2 * model.dim
     return int((model.coef if isinstance(model, LinearProbe) else model.references).shape[1])
-
 
 # %% ../nbs/09_detectors.ipynb #c3805fcc
 @dataclass

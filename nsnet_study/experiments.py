@@ -45,6 +45,7 @@ class StudySetup:
     bank: PrototypeBank
     inputs: DetectorInputs
 
+# %% ../nbs/12_experiments.ipynb #3c0154dc
 def study_setup(data = None, # data root; None: $NSNET_DATA, then ../shared/data, then the user cache
                 download: bool = True, # download a missing shared set (needs network)
                 encoder_name: str = DEFAULT_ENCODER, # see nsnet_study.encoders.load_encoder
@@ -81,6 +82,7 @@ def inputs_fingerprint(inputs: DetectorInputs) -> str:
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
+# %% ../nbs/12_experiments.ipynb #be3f00e6
 def task_key(task: dict) -> str:
     "sha256 identifying a `fit_and_evaluate(**task)` run by its content."
     V = task.get("projection_semantics")
@@ -99,10 +101,12 @@ def parallel_jobs(n_jobs: int | None = None) -> int:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     return n_jobs
 
+# %% ../nbs/12_experiments.ipynb #f774c307
 def _run_task(task: dict, keep_detector: bool) -> tuple[TrainedDetector | None, dict]:
     detector, evaluation = fit_and_evaluate(**task)
     return (detector if keep_detector else None), evaluation
 
+# %% ../nbs/12_experiments.ipynb #99636bad
 def _run_tasks(tasks: Sequence[dict], n_jobs: int | None, progress: bool, keep_detectors: bool, description: str) -> list:
     "Every task, in worker processes (one per core) or in this process; results in task order."
     return _parallel(_run_task, [(task, keep_detectors) for task in tasks], parallel_jobs(n_jobs), progress, description)
@@ -163,6 +167,7 @@ def fold_abstention(part: dict[str, DetectorInputs], # a fold's train and val in
         warnings.warn(f"{detector.config.name}: no abstention rule from {len(val.records)} validation images ({error})")
         return None
 
+# %% ../nbs/12_experiments.ipynb #1c4351b1
 def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention`); None: no columns but placeholders
                        detector: TrainedDetector, # the run's detector
                        part: dict, # the run's inputs: at least 'train', whose features distances are measured to
@@ -181,6 +186,7 @@ def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention
 def _fold_splits(inputs: DetectorInputs, fold: Fold, captioned_fraction: float) -> dict[str, DetectorInputs]:
     return {name: blank_captions(inputs.subset(members), captioned_fraction) for name, members in fold.splits().items()}
 
+# %% ../nbs/12_experiments.ipynb #3beb48d1
 def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
                 val_ap: float) -> pd.DataFrame:
     return pd.DataFrame({"repeat": fold.repeat, "fold": fold.fold, "condition": condition,
@@ -188,6 +194,7 @@ def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: Trai
                          "label": test.labels, "score": detector.predict(test), "threshold": threshold, "val_ap": val_ap,
                          "best_epoch": detector.best_epoch})
 
+# %% ../nbs/12_experiments.ipynb #6d4f060e
 def cross_validate(config: DetectorConfig, # what is trained
                    inputs: DetectorInputs, # every image the folds name
                    folds: Sequence[Fold], # the partitions, one run each
@@ -220,9 +227,11 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
     images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
+# %% ../nbs/12_experiments.ipynb #cf9f5889
 def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha) -> pd.DataFrame:
     return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha)
 
+# %% ../nbs/12_experiments.ipynb #786b1b02
 def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configuration, each trained on every fold
                         inputs: DetectorInputs, # every image the folds name
                         folds: Sequence[Fold], # the partitions, the same for every configuration
@@ -269,6 +278,7 @@ def _bank_for(encoder):
     bank = load_bank(shipped_dir() / "bank") if (shipped_dir() / "bank.json").is_file() else None
     return bank if bank is not None and bank.encoder_id == encoder.encoder_id else build_prototype_bank(encoder)
 
+# %% ../nbs/12_experiments.ipynb #33be3174
 def _choice_split(records, seed: int) -> dict:
     "Train / validation: whole generators held out when there are three or more, else a stratified fifth."
     if len({r.generator for r in records}) >= 3:

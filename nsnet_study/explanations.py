@@ -71,6 +71,7 @@ class Explanation:
     caption: str
     removed_share: float | None  # NS-Net models: share of the squared feature norm the projection removed
 
+# %% ../nbs/14_explanations.ipynb #25d80902
 def explain_record(record: ImageRecord, # the image: opened (its crop applied) and cut into the model's patch grid
                    model: Model, # a loaded model (`load_model`) that reads a patch grid, not the whole image
                    encoder: Encoder, # the model's encoder (`Model.load_encoder`)
@@ -90,7 +91,6 @@ def explain_record(record: ImageRecord, # the image: opened (its crop applied) a
     return Explanation(str(record.path), image, grid, patch_boxes(image.size, model.patches)[kept], float(scores[0]),
                        scores[0] - scores[1:], semantics.captions[0], None if share is None else float(share[0]))
 
-
 # %% ../nbs/14_explanations.ipynb #30543834
 def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None, alpha: float = 0.6):
     "Rectangles over `ax` at `boxes`: filled by `values` (mean per distinct box), or outlined in `edge`."
@@ -102,6 +102,7 @@ def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str 
             value = values[(boxes == box).all(1)].mean()
             ax.add_patch(Rectangle((left, top), right - left, bottom - top, color=colours(value), alpha=alpha, lw=0))
 
+# %% ../nbs/14_explanations.ipynb #3bb5b11a
 def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
     "The image with the patches the model saw, their contributions on the image, and the grid it scored."
     e, limit = explanation, max(float(np.abs(explanation.changes).max()), 1e-3)
@@ -135,6 +136,7 @@ def _explanation_png(explanation: Explanation, model: Model, record: ImageRecord
     plt.close(fig)
     return png
 
+# %% ../nbs/14_explanations.ipynb #d1513c1a
 def explain(images, # as `detect` takes them: files, folders, globs, PIL images
             model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
             out_dir: str | os.PathLike | None = None, # where one PNG per image is drawn; None: no pictures

@@ -91,6 +91,7 @@ def image_key(record: ImageRecord) -> str:
         raise ValueError(f"{record.path} has no sha256 (its file was missing when the record was made): it has no cache key")
     return record.sha256 + ("" if record.crop is None else "@" + ",".join(map(str, record.crop)))
 
+# %% ../nbs/04_features.ipynb #a3ccff29
 def prepare_image(image: Image.Image, # an RGB image, as loaded
                   spec: FeatureSpec, # its perturbation, then its patch selection (`patches`, `patch_seed`), are applied
                   report: LoadReport | None = None, # gets a `few_patches` note when the grid must repeat patches; None: no note
@@ -111,6 +112,7 @@ def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> lis
     row = {image_key(r): i for i, r in enumerate(have)}
     return [row[image_key(r)] for r in wanted]
 
+# %% ../nbs/04_features.ipynb #8e4148d2
 class RecordRows:
     "Base of the dataclasses whose rows belong to image records (`records` and the fields named in `_row_fields`)."
     _row_fields = ()
@@ -124,6 +126,7 @@ class RecordRows:
         "The rows of these records (all must be present), in their order."
         return self.rows(row_index(self.records, records))
 
+# %% ../nbs/04_features.ipynb #eda626b7
 @dataclass
 class FeatureSet(RecordRows):
     "Features of the records that loaded, in their order, with the spec that made them."
@@ -152,6 +155,7 @@ def _shard_keys(shard: Path) -> np.ndarray:
         _SHARD_KEYS[version] = keys
     return _SHARD_KEYS[version]
 
+# %% ../nbs/04_features.ipynb #1c51c7fe
 def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
     "Index of a spec's cache: image key -> (shard, row); unreadable shards are deleted, stale temporaries swept."
     sweep_temporaries(folder)
@@ -166,6 +170,7 @@ def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
         index.update({str(k): (shard, i) for i, k in enumerate(keys)})
     return index
 
+# %% ../nbs/04_features.ipynb #c5635d3f
 def write_shard(folder: Path, # a cache folder: one per feature spec (or captioner)
                 keys: Sequence[str], # the images' keys (`image_key`), one per row of `values`
                 values: np.ndarray, # the rows to store, in the order of `keys`
@@ -247,6 +252,7 @@ def _one_thread_each():
     threadpool_limits(1)
     torch.set_num_threads(1)
 
+# %% ../nbs/04_features.ipynb #705580ae
 @contextmanager
 def _main_process_threads(limit: bool):
     "While loader processes feed a GPU, the main process computes on one core (its idle pools would take the loaders' cores)."
@@ -261,7 +267,6 @@ def _main_process_threads(limit: bool):
             yield
     finally:
         torch.set_num_threads(threads)
-
 
 # %% ../nbs/04_features.ipynb #cb6642b7
 def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
@@ -424,6 +429,7 @@ def sensitivity_perturbation(view: str) -> str | None:
         raise ValueError(f"a sensitivity view names a perturbation: 'sensitivity jpeg:50', got {view!r}")
     return perturbation
 
+# %% ../nbs/04_features.ipynb #b34d89df
 def view_kind(view: str) -> str:
     "The feature kind (`nsnet_study.features`) a view is read from: 'embedding' or 'layers'."
     if view == "embedding" or sensitivity_perturbation(view):
@@ -432,6 +438,7 @@ def view_kind(view: str) -> str:
         return "layers"
     raise ValueError(f"view must be 'embedding', 'layer <n>', 'all layers' or 'sensitivity <perturbation>', got {view!r}")
 
+# %% ../nbs/04_features.ipynb #f635abb3
 def view_features(values: np.ndarray, view: str) -> np.ndarray:
     "(N, D) features of `view` from an array of its kind: (N, D) embeddings or (N, layers, width) CLS tokens."
     if view_kind(view) == "embedding":

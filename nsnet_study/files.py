@@ -138,17 +138,20 @@ def project_dir(start: str | os.PathLike | None = None) -> Path | None:
             return folder
     return None
 
+# %% ../nbs/00_files.ipynb #b9df0513
 def running_as_script() -> bool:
     "True under `python -m` (a module's command line), False in a notebook or IPython (where `__name__` is also `__main__`)."
     ipython = sys.modules.get("IPython")
     return ipython is None or ipython.get_ipython() is None
 
+# %% ../nbs/00_files.ipynb #d9e8ae38
 def output_dir(kind: str, override: str | os.PathLike | None = None) -> Path:
     "Folder for study outputs (`figures` or `results`): `override`, else the checkout's, else `./kind`; created."
     folder = Path(override) if override is not None else (project_dir() or Path.cwd()) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
+# %% ../nbs/00_files.ipynb #45c11ff3
 def shipped_dir() -> Path:
     "Where the installed package keeps its shipped models (written by nbs/study/16_shipped_models.ipynb)."
     from importlib import resources
@@ -162,6 +165,7 @@ def cpu_flags() -> set[str]:
     except OSError:
         return set()
 
+# %% ../nbs/00_files.ipynb #7dec17b4
 def int8_kernel() -> str:
     "Which int8 dot-product instructions this CPU offers onnxruntime: avx512vnni, avxvnni, avx2, or the machine type."
     import platform
@@ -178,6 +182,7 @@ def _cpu_model() -> str:
         lines = []
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
 
+# %% ../nbs/00_files.ipynb #b35aa301
 def _git_commit() -> str:
     "The checkout's commit (with '+changes' when the working tree differs from it), or 'unknown' outside one."
     import subprocess
@@ -212,6 +217,7 @@ def command_name(module: str) -> str:
     invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     return invoked if invoked and not invoked.endswith(".py") and invoked not in ("-c", "-m") else f"python -m {module}"
 
+# %% ../nbs/00_files.ipynb #e6640b91
 def one_line_errors(prog: str, work: Callable[[], int]) -> int:
     "Run `work()`; an exception becomes `prog: error: <one line>` on stderr and exit status 1 (NSNET_DEBUG=1: traceback)."
     try:
@@ -318,6 +324,7 @@ class LoadReport:
         caveats = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r for _, r, _ in self.notes).items()))
         return f"LoadReport(loaded={self.loaded}, skipped={len(self.skipped)} [{reasons}]" + (f", notes [{caveats}])" if caveats else ")")
 
+# %% ../nbs/00_files.ipynb #a0f8288b
 def iter_images(items, # what to load: paths, or anything `path_of` and `crop_of` read (e.g. `ImageRecord`s)
                 path_of=lambda item: item, # item -> its image file; the default: the item is the path
                 crop_of=lambda item: None, # item -> its crop box (left, top, right, bottom) or None; the default: no crop

@@ -34,6 +34,7 @@ def _checked(labels, scores, weights) -> tuple[np.ndarray, np.ndarray, np.ndarra
                          "the model that made them is broken (a corrupted checkpoint?)")
     return labels, scores, weights
 
+# %% ../nbs/08_metrics.ipynb #619faf64
 def _threshold_metrics(fake: np.ndarray, correct: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
     "acc, real_acc, fake_acc of each weighted copy."
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -73,6 +74,7 @@ def weighted_detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one
     correct = (scores >= threshold) == fake
     return np.stack(_threshold_metrics(fake, correct, weights) + _ranking_metrics(fake, scores, weights), axis=1)
 
+# %% ../nbs/08_metrics.ipynb #65338380
 def detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                       scores: np.ndarray, # fake probabilities, one per image (finite)
                       threshold: float = 0.5, # a score at or above it is called fake
@@ -81,10 +83,12 @@ def detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     values = weighted_detection_metrics(labels, scores, np.ones((1, len(labels))), threshold)[0]
     return {metric: float(value) for metric, value in zip(METRICS, values)}
 
+# %% ../nbs/08_metrics.ipynb #58ffe834
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     "Average precision as scikit-learn defines it (a step at each distinct score)."
     return detection_metrics(labels, scores)["ap"]
 
+# %% ../nbs/08_metrics.ipynb #87b61a3d
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     "ROC-AUC as the Mann-Whitney statistic (ties count one half)."
     return detection_metrics(labels, scores)["auc"]
@@ -104,6 +108,7 @@ def bootstrap_counts(strata: Sequence[str], # stratum of each image (e.g. genera
         counts[:, members] = np.bincount(draws.ravel(), minlength=n_boot * len(members)).reshape(n_boot, len(members))
     return counts
 
+# %% ../nbs/08_metrics.ipynb #619754ad
 def detection_strata(groups: Sequence[str], labels: Sequence[int]) -> np.ndarray:
     "Bootstrap strata of a test set: `<group>/<label>` (label 0 real, 1 fake) per image."
     return np.char.add(np.char.add(np.asarray(groups, dtype=str), "/"), np.asarray(labels).astype(str))
@@ -126,6 +131,7 @@ def bootstrap_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     point = detection_metrics(labels, scores, threshold)
     return pd.DataFrame({"value": list(point.values()), "low": low, "high": high}, index=list(point))
 
+# %% ../nbs/08_metrics.ipynb #dbe2494d
 def metric_rows(table: pd.DataFrame, **keys) -> list[dict]:
     "A metrics table (index: metric; columns such as value, low, high) as tidy rows, each carrying `keys`."
     return [{**keys, "metric": metric, **row.to_dict()} for metric, row in table.iterrows()]
@@ -150,6 +156,7 @@ def across_seeds(values: Sequence[float], # one value per seed (NaN: that seed i
         low, high = max(low, bounds[0]), min(high, bounds[1])  # NaN stays NaN
     return pd.Series({"mean": mean, "low": low, "high": high, "n": len(values)})
 
+# %% ../nbs/08_metrics.ipynb #b617be21
 def summarise_seeds(per_seed: pd.DataFrame, # one row per seed and group: columns `by`, `metrics`
                     by: Sequence[str], # the columns that name a group
                     metrics: Sequence[str], # the value columns summarised
@@ -162,6 +169,7 @@ def summarise_seeds(per_seed: pd.DataFrame, # one row per seed and group: column
         lambda values: across_seeds(values, bounds=bounds, test_train_ratio=test_train_ratio))
     return summary.unstack().reset_index()  # input order kept
 
+# %% ../nbs/08_metrics.ipynb #d0d3616e
 def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
     "A `summarise_seeds` table as nested JSON: {value of `by`: {metric: {mean, low, high}}} ({} when empty)."
     if not len(summary):
@@ -203,6 +211,7 @@ def balanced_accuracy(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     metrics = detection_metrics(labels, scores, threshold)
     return (metrics["real_acc"] + metrics["fake_acc"]) / 2
 
+# %% ../nbs/08_metrics.ipynb #ddc2ff3c
 def balanced_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     "The threshold on the fake probability that maximises balanced accuracy on these (validation) scores."
     labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
@@ -215,6 +224,7 @@ def balanced_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     balanced = ((called & fake).sum(1) / fake.sum() + (~called & ~fake).sum(1) / (~fake).sum()) / 2
     return float(cuts[np.argmax(balanced)])
 
+# %% ../nbs/08_metrics.ipynb #cc8e03fa
 def chance_ap(labels: np.ndarray) -> float:
     "The expected AP of a random ranking of this test set: (H_N + (P-1)/(N-1) (N - H_N)) / N, about the share of fakes."
     labels = np.asarray(labels)
@@ -297,6 +307,7 @@ def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", 
                      "chance_ap": chance_ap(labels)})
     return pd.DataFrame(rows)
 
+# %% ../nbs/08_metrics.ipynb #fa475fb9
 def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
                    test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
                    metrics: Sequence[str] = FOLD_METRICS, # the columns summarised
@@ -389,6 +400,7 @@ def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `famil
         table["equivalent"] = table.p_equivalence_holm < 0.05
     return table
 
+# %% ../nbs/08_metrics.ipynb #36766908
 def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
                      pairs: Sequence[tuple[str, str]], # (first, second) methods: first minus second
                      metric: str = "ap", # which column is compared
@@ -400,6 +412,7 @@ def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold
     table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin) for first, second in pairs])
     return with_verdicts(holm_within(table, adjust), "p_holm")
 
+# %% ../nbs/08_metrics.ipynb #660dfdbf
 def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
     "Add `verdict`: identical (zero on every fold), which is higher (p < 0.05), equivalent within the margin (TOST), else no evidence."
     verdict = np.where(table[p] < 0.05, np.where(table.difference > 0, "first higher", "second higher"),
@@ -415,6 +428,7 @@ def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
         return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
     return replicates[:, METRICS.index(metric)]
 
+# %% ../nbs/08_metrics.ipynb #8c15ff74
 def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, image): columns `by`, `unit`, repeat, image, label, score, threshold
                            metric: str = "ap", # a metric of METRICS, or "balanced_acc" (at each run's own threshold)
                            n_boot: int = 2000, # bootstrap replicates
@@ -455,6 +469,7 @@ def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
         return np.nan
     return float(max(np.mean(differences <= -margin), np.mean(differences >= margin)))
 
+# %% ../nbs/08_metrics.ipynb #96914859
 def generator_level_table(scores: pd.DataFrame, # per-image scores: columns method, repeat, `unit`, image, label, score (threshold for balanced_acc)
                           metric: str = "ap", # ap, auc, acc, real_acc, fake_acc or balanced_acc
                           n_boot: int = 2000, # bootstrap replicates
@@ -506,6 +521,7 @@ def probe_fold_accuracies(features: np.ndarray, # (N, D) raw features
         accuracies.append(probe.score(scored[test], targets[test]))
     return np.array(accuracies)
 
+# %% ../nbs/08_metrics.ipynb #a807b30f
 def cross_validated_probe(features: np.ndarray, # (N, D) features
                           targets: Sequence, # what the probe predicts, one per row
                           folds: int = 5, # stratified folds

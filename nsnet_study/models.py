@@ -25,6 +25,7 @@ class NSNetHead(nn.Module):
         hidden = self.embed(features)
         return self.classifier(hidden).squeeze(-1), F.normalize(hidden, dim=-1)
 
+# %% ../nbs/07_models.ipynb #5e095381
 class SemanticMapper(nn.Module):
     "Advanced NS-Net's learned semantic mapping: LayerNorm(v + MLP(v)), MLP D-1024-D with ReLU and dropout."
     def __init__(self, dim: int, # width D of the semantic vectors, in and out
@@ -56,6 +57,7 @@ def supervised_ntxent(embeddings: torch.Tensor, # (N, d), unit length: their dot
     anchors = (counts > 0).to(per_anchor.dtype)  # no data-dependent shapes: the loss also runs under torch.func.vmap
     return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
 
+# %% ../nbs/07_models.ipynb #e5f6a047
 def detector_loss(logits: torch.Tensor, # (N,) the classifier's fake-vs-real logits
                   embeddings: torch.Tensor, # (N, hidden) unit embeddings of the head, for NT-Xent
                   labels: torch.Tensor, # (N,) 1 for fake, 0 for real

@@ -33,6 +33,7 @@ def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image
         raise ValueError(f"k must be in 0..{V.shape[1]}, got {k}")
     return right[:k].T.astype(np.float32)
 
+# %% ../nbs/06_nullspace.ipynb #0ee2d630
 def rank_for_energy(singular_values: np.ndarray, energy: float) -> int:
     "Smallest k whose top-k singular values hold at least `energy` of the total squared energy."
     power = np.asarray(singular_values, dtype=np.float64) ** 2
@@ -40,6 +41,7 @@ def rank_for_energy(singular_values: np.ndarray, energy: float) -> int:
         return 0
     return int(np.searchsorted(np.cumsum(power) / power.sum(), energy - 1e-12) + 1)
 
+# %% ../nbs/06_nullspace.ipynb #c06ffc15
 def seed_rank_rule_basis(V: np.ndarray, tolerance: float | None = None) -> np.ndarray:
     "The original notebooks' rule: remove all but max(1, D - rank(V)) directions (one is left when V has full rank)."
     V = np.asarray(V, dtype=np.float64)
@@ -56,6 +58,7 @@ def project_out(features, basis):
         basis = torch.as_tensor(basis, dtype=features.dtype, device=features.device)
     return features - (features @ basis) @ basis.T
 
+# %% ../nbs/06_nullspace.ipynb #861e9ff5
 def projector_matrix(basis: np.ndarray) -> np.ndarray:
     "P = I - W W^T as a D x D matrix (for tests and figures; `project_out` never forms it)."
     return np.eye(basis.shape[0], dtype=np.float64) - basis.astype(np.float64) @ basis.astype(np.float64).T

@@ -28,6 +28,7 @@ def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an RGB uint8 array (H, W, 3), got {array.dtype} {array.shape}")
     return array
 
+# %% ../nbs/02_patches.ipynb #d6e530cc
 def patch_grid(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
                size: int = PATCH_SIZE, # side of each square patch, in pixels
                mode: str = "nsnet", # 'nsnet': centre-crop (sides under a patch edge-padded); 'original_notebooks': pad with black
@@ -76,6 +77,7 @@ def extreme_patch_indices(entropy: np.ndarray, mode: str = "nsnet") -> np.ndarra
         raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
     return np.concatenate([order[:low], order[n - high:]])
 
+# %% ../nbs/02_patches.ipynb #f1116365
 def select_patches(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
                    mode: str = "nsnet", # 'nsnet': 24 lowest + 25 highest entropy; 'original_notebooks': the extreme quartiles
                    seed: int = 0, # seeds the shuffle of the kept patches over the 7 x 7 grid

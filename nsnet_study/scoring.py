@@ -42,6 +42,7 @@ def _pil_record(image: Image.Image) -> ImageRecord:
             tmp.write_bytes(buffer.getvalue())
     return ImageRecord(path, UNLABELLED, source="detect", sha256=digest)
 
+# %% ../nbs/13_scoring.ipynb #bcc346a9
 def _named_paths(item: str | os.PathLike, report: LoadReport) -> list[Path]:
     "The image files a path, folder or glob names; a skipped entry in `report` when it names none."
     path = Path(item).expanduser()
@@ -93,6 +94,7 @@ def _calibrated(model: Model, scores: np.ndarray, threshold: float | None) -> tu
     calibration = model.abstention.calibration
     return calibration(scores), float(calibration(model.threshold)) if threshold is None else threshold
 
+# %% ../nbs/13_scoring.ipynb #cb2a0081
 def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
                   model: Model, # a loaded model (`load_model`)
                   encoder: Encoder, # its encoder
@@ -170,6 +172,7 @@ def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarr
             expected_calibration_error(labels, probabilities), float((fake >= threshold_for_fpr(real, fpr)).mean()),
             float(answered.mean()), float(correct[answered].mean()) if answered.any() else np.nan]
 
+# %% ../nbs/13_scoring.ipynb #19d32492
 def _evaluation_table(labels, probabilities, decided, threshold, fpr, n_boot, seed) -> pd.DataFrame:
     "Each metric with its 95% interval: images resampled within each label."
     rng, by_label = np.random.default_rng(seed), [np.flatnonzero(labels == value) for value in (0, 1)]

@@ -41,6 +41,7 @@ class Semantics:
         return replace(self, records=[self.records[i] for i in index], captions=[self.captions[i] for i in index],
                        vectors=self.vectors[index])
 
+# %% ../nbs/05_semantics.ipynb #8305b01e
 def unit_rows(array: np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (zero rows stay zero)."
     norms = np.linalg.norm(array, axis=-1, keepdims=True)
@@ -120,6 +121,7 @@ def coarse_group(class_index: int) -> str | None:
             return group
     return None
 
+# %% ../nbs/05_semantics.ipynb #5104e22d
 def nearest_neighbour_hits(vectors: np.ndarray, groups: Sequence[str]) -> np.ndarray:
     "Per row: does its nearest other row (cosine) have the same group?"
     similarity = unit_rows(vectors) @ unit_rows(vectors).T
@@ -127,6 +129,7 @@ def nearest_neighbour_hits(vectors: np.ndarray, groups: Sequence[str]) -> np.nda
     groups = np.asarray(groups)
     return groups[similarity.argmax(1)] == groups
 
+# %% ../nbs/05_semantics.ipynb #0a8dd651
 def nearest_neighbour_agreement(vectors: np.ndarray, groups: Sequence[str]) -> tuple[float, float]:
     "Fraction of rows whose nearest other row (cosine) has the same group, and that fraction by chance."
     agreement = float(nearest_neighbour_hits(vectors, groups).mean())
@@ -147,6 +150,7 @@ class Captioner:
         "`name@weights_id`: names the captioner's cache of captions."
         return f"{self.name}@{self.weights_id}"
 
+# %% ../nbs/05_semantics.ipynb #946d6e22
 def blip_captioner(model, # a `transformers` BlipForConditionalGeneration
                    processor, # its BlipProcessor (image preprocessing and tokenizer)
                    name: str, # the captioner's short name, e.g. 'blip'
@@ -196,6 +200,7 @@ def caption_records(records: Sequence[ImageRecord], # the images; those that do 
                                     shard_size=batch_size, progress=progress, description=f"captions {captioner.name}")
     return kept, [str(c) for c in captions]
 
+# %% ../nbs/05_semantics.ipynb #e7c07451
 def caption_semantics(records: Sequence[ImageRecord], # the images; those that do not load are left out
                       captioner: Captioner, # writes the captions (cached per image and captioner)
                       encoder: Encoder, # its text tower embeds the captions

@@ -43,6 +43,7 @@ def _padded(arrays: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
         row[:len(array)] = array
     return torch.as_tensor(out, device=device)
 
+# %% ../nbs/10_training.ipynb #0d43e01e
 def _epoch_batches(sizes: Sequence[int], batch_size: int, generators: Sequence[torch.Generator]) -> torch.Tensor:
     "(steps, M, batch_size) image indices of one epoch: each model's own seeded shuffles, wrapped round to fill every batch."
     steps = -(-max(sizes) // batch_size)
@@ -64,6 +65,7 @@ def _stacked_heads(config: DetectorConfig, dim: int, bases: Sequence[np.ndarray]
     params, buffers = torch.func.stack_module_state(models)
     return copy.deepcopy(models[0]).to("meta"), params, buffers
 
+# %% ../nbs/10_training.ipynb #dd77c855
 def _batched_gradients(template: NSNetDetector):
     "For stacked weights and (M, batch, ...) inputs: each model's gradients and loss parts, in one vmapped call."
     config = template.config
@@ -84,6 +86,7 @@ def _stacked_probability(template: NSNetDetector, params: dict, buffers: dict, m
                                         (torch.as_tensor(inputs.features, device=device), torch.as_tensor(inputs.semantics, device=device)))[0]
     return torch.sigmoid(logits).cpu().numpy()
 
+# %% ../nbs/10_training.ipynb #6b6a6a96
 def _selection_rows(template, params, buffers, select_sets, threshold) -> list[dict]:
     "Per model: the metrics of its selection split at this epoch (empty without one)."
     if select_sets is None:
@@ -138,6 +141,7 @@ def _fit_baseline(kind: str, value: float, inputs: DetectorInputs, seed: int) ->
     fitted = LogisticRegression(C=value, max_iter=5000, random_state=seed).fit(x, y)
     return LinearProbe(fitted.coef_.copy(), fitted.intercept_.copy())
 
+# %% ../nbs/10_training.ipynb #d2152eb4
 def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None) -> TrainedDetector:
     grid = BASELINE_GRIDS[config.kind]
     candidates = grid if select_on is not None else [grid[len(grid) // 2]]
@@ -234,6 +238,7 @@ def evaluate_scores(scores: np.ndarray, # (N,) fake probability of each record
         per_generator.append(table.reset_index(names="metric").assign(generator=generator, n=int(rows.sum())))
     return {"scores": scores, "labels": labels, "overall": overall, "per_generator": pd.concat(per_generator, ignore_index=True)}
 
+# %% ../nbs/10_training.ipynb #359b6011
 def evaluate(detector: TrainedDetector, # scores `inputs`; its config's threshold gives the thresholded metrics
              inputs: DetectorInputs, # the test set, labelled
              n_boot: int = 1000, # bootstrap replicates, resampled within each generator and label
@@ -243,6 +248,7 @@ def evaluate(detector: TrainedDetector, # scores `inputs`; its config's threshol
     scores = detector.predict(inputs)
     return {"config": detector.config.name, **evaluate_scores(scores, inputs.records, detector.config.threshold, n_boot, seed)}
 
+# %% ../nbs/10_training.ipynb #fd7c9b3f
 def summary_row(evaluation: dict) -> dict:
     "One flat, JSON-serialisable row: each metric with its interval."
     row = {"config": evaluation["config"]}

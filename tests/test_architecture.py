@@ -199,3 +199,20 @@ def test_export_cells_are_at_most_40_lines():
             if cell["cell_type"] == "code" and source.lstrip().startswith("#| export") and len(source.splitlines()) > 40:
                 long.append((notebook.name, cell.get("id"), len(source.splitlines())))
     assert not long, f"export cells over 40 lines: {long}"
+
+
+def test_library_notebooks_define_one_thing_per_export_cell():
+    "One definition per exported cell (each can be shown and tested beside it), so the median cell is short (at most 15 lines)."
+    import ast
+    import statistics
+    crowded, lengths = [], []
+    for notebook in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.lstrip().startswith("#| export"):
+                lengths.append(len(source.splitlines()))
+                kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+                if sum(isinstance(node, kinds) for node in ast.parse(source).body) > 1:
+                    crowded.append((notebook.name, cell.get("id")))
+    assert not crowded, f"export cells with more than one definition: {crowded}"
+    assert statistics.median(lengths) <= 15, f"median export cell {statistics.median(lengths)} lines"
