@@ -181,8 +181,9 @@ def _evaluation_table(labels, probabilities, decided, threshold, fpr, n_boot, se
         index = np.concatenate([rows[rng.integers(0, len(rows), len(rows))] for rows in by_label])
         draws.append(_evaluation(labels[index], probabilities[index], decided[index], threshold, fpr))
     point, draws = _evaluation(labels, probabilities, decided, threshold, fpr), np.array(draws)
-    return pd.DataFrame({"value": point, "low": np.nanquantile(draws, 0.025, axis=0), "high": np.nanquantile(draws, 0.975, axis=0)},
-                        index=pd.Index(EVALUATE_METRICS, name="metric"))
+    ends, defined = np.full((2, draws.shape[1]), np.nan), np.isfinite(draws).any(axis=0)  # selective accuracy at coverage 0: none
+    ends[:, defined] = np.nanquantile(draws[:, defined], [0.025, 0.975], axis=0)
+    return pd.DataFrame({"value": point, "low": ends[0], "high": ends[1]}, index=pd.Index(EVALUATE_METRICS, name="metric"))
 
 # %% ../nbs/13_scoring.ipynb #c36ab2bf
 def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout the data layer reads, or a shared data set's name
