@@ -29,13 +29,13 @@ SMOKE = {
          "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
     "11_cross_generator.ipynb": (
-        {"SEEDS": [0, 1], "PER_GROUP": 4, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "UPDATES": 12,
+        {"SEEDS": [0, 1], "PER_GROUP": 3, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "UPDATES": 12,
          "N_BOOT": 50,
          "DOWNLOAD": False},
         ["figures/11_cross_generator.png", "results/11_cross_generator.json", "results/11_cross_generator_scores.csv.gz"],
     ),
     "12_ablations.ipynb": (
-        {"PER_GROUP": 4, "N_REPEATS": 1, "SECONDARY_REPEATS": 1, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0],
+        {"PER_GROUP": 3, "N_REPEATS": 1, "SECONDARY_REPEATS": 1, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0],
          "OTHER_PATCHES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 8,
          "COVERAGE_DATA_SETS": 5,
          "DOWNLOAD": False},
@@ -43,16 +43,16 @@ SMOKE = {
          "results/12_ablations_scores.csv.gz"],
     ),
     "13_tsne.ipynb": (
-        {"PER_GROUP": 4, "N_BANK": 20, "REMOVED_RANKS": [8], "TSNE_RANK": 8, "PERPLEXITY": 10, "DOWNLOAD": False},
+        {"PER_GROUP": 3, "N_BANK": 20, "REMOVED_RANKS": [8], "TSNE_RANK": 8, "PERPLEXITY": 10, "DOWNLOAD": False},
         ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne.json"],
     ),
     "14_robustness.ipynb": (
-        {"PER_GROUP": 4, "N_FOLDS": 8, "TEST_FOLDS": 1, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
+        {"PER_GROUP": 3, "N_FOLDS": 8, "TEST_FOLDS": 1, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
          "N_BANK": 20, "N_BOOT": 50, "DOWNLOAD": False},
         ["figures/14_robustness.png", "results/14_robustness.json", "results/14_robustness_scores.csv.gz"],
     ),
     "16_shipped_models.ipynb": (
-        {"PER_GROUP": 3, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "EXPLAIN": False,
+        {"PER_GROUP": 2, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "EXPLAIN": False,
          "MODELS_DIR": "<tmp>"},  # explanations: nbs/14_explanations.ipynb and tests/test_detect.py
         ["figures/16_shipped_models.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
          "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
