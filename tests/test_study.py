@@ -1,10 +1,13 @@
 """Every study notebook runs through papermill with small parameters and writes its outputs."""
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+from jupyter_client import AsyncKernelManager
 
 from conftest import ROOT
 
@@ -82,14 +85,41 @@ def test_study_notebooks_define_no_functions(notebook):
     assert not definitions, f"{notebook.name} defines {definitions}: move them into the library"
 
 
+def private_kernel(folder):
+    """A kernel talking over Unix sockets in `folder`. Over TCP, a port jupyter_client picked as free can be taken
+    by the other xdist worker's kernel before this one binds it: the kernel dies with "Address already in use" and
+    papermill waits 60 s for it (seen in CI on 01_encoder_check)."""
+    return AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+
+
+def test_private_kernels_use_no_tcp_port(tmp_path):
+    "The study runs' kernels bind sockets in their own folder, so two workers' kernels cannot collide."
+    sockets = Path(tempfile.mkdtemp(prefix="nsk-"))
+    try:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1 + 1")])
+        nbformat.write(notebook, tmp_path / "tiny.ipynb")
+        manager = private_kernel(sockets)
+        papermill.execute_notebook(tmp_path / "tiny.ipynb", tmp_path / "out.ipynb", progress_bar=False,
+                                   kernel_name="python3", km=manager)
+        assert manager.connection_file, "papermill started its own kernel, not this one"
+        assert manager.transport == "ipc" and manager.ip.startswith(str(sockets))
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
 @pytest.mark.parametrize("notebook", STUDY_NOTEBOOKS, ids=lambda p: p.name)
 def test_study_notebook(notebook, tmp_path):
     parameters, outputs = SMOKE[notebook.name]
     parameters = {**parameters, "FIGURES_DIR": str(tmp_path / "figures"), "RESULTS_DIR": str(tmp_path / "results")}
     if "MODELS_DIR" in parameters:  # never the package's shipped models
         parameters["MODELS_DIR"] = str(tmp_path / "models")
-    papermill.execute_notebook(notebook, tmp_path / notebook.name, parameters=parameters,
-                               cwd=notebook.parent, progress_bar=False, kernel_name="python3")
+    sockets = Path(tempfile.mkdtemp(prefix="nsk-"))  # short: a Unix socket's path has at most 107 bytes
+    try:
+        papermill.execute_notebook(notebook, tmp_path / notebook.name, parameters=parameters,
+                                   cwd=notebook.parent, progress_bar=False, kernel_name="python3",
+                                   km=private_kernel(sockets))
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     for output in outputs:
         assert (tmp_path / output).stat().st_size > 0, output
 
