@@ -25,10 +25,11 @@ from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
 
 # %% auto #0
 __all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'METHODS', 'ARCHITECTURES', 'DetectorInputs',
-           'detector_inputs', 'inputs_for', 'has_caption', 'blank_captions', 'with_blank_vector', 'DetectorConfig',
-           'original_as_published', 'advanced_as_published', 'original_corrected', 'advanced_corrected', 'linear_probe',
-           'knn', 'embedding_sensitivity', 'method_name', 'as_published_projection_semantics', 'fit_projection',
-           'NSNetDetector', 'LinearProbe', 'NearestNeighbours', 'EmbeddingSensitivity', 'TrainedDetector']
+           'detector_inputs', 'inputs_for', 'has_caption', 'blank_captions', 'with_perturbed_copies',
+           'with_blank_vector', 'DetectorConfig', 'original_as_published', 'advanced_as_published',
+           'original_corrected', 'advanced_corrected', 'linear_probe', 'knn', 'embedding_sensitivity', 'method_name',
+           'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe', 'NearestNeighbours',
+           'EmbeddingSensitivity', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
 @dataclass
@@ -41,7 +42,10 @@ class DetectorInputs(RecordRows):
     encoder_id: str
     semantic_source: str
     blank_vector: np.ndarray  # float32 (D,): the semantic vector of an image without a caption
-    _row_fields = ("features", "semantics", "captions")
+    perturbed_features: np.ndarray | None = None  # float32 (N, P, D): the same view of each image's perturbed copies
+    perturbed_semantics: np.ndarray | None = None  # float32 (N, P, D_semantics): the copies' own semantics
+    perturbations: tuple[str, ...] = ()  # the P perturbations, in that order (`with_perturbed_copies`)
+    _row_fields = ("features", "semantics", "captions", "perturbed_features", "perturbed_semantics")
 
     @property
     def labels(self) -> np.ndarray:
@@ -79,7 +83,8 @@ def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
     "What a detector sees of `records` that load: the `view` of their patch grids and the semantics of the whole images."
     if sensitivity_perturbation(view):  # the embedding beside its perturbed copy's
         clean = inputs_for(records, encoder, bank, "embedding", patches, top_k, perturbation, patch_seed, progress, report)
-        copy = inputs_for(clean.records, encoder, bank, "embedding", patches, top_k, sensitivity_perturbation(view), patch_seed, progress)
+        moved = sensitivity_perturbation(view) if perturbation == "none" else f"{perturbation}+{sensitivity_perturbation(view)}"
+        copy = inputs_for(clean.records, encoder, bank, "embedding", patches, top_k, moved, patch_seed, progress)
         return replace(clean, features=np.ascontiguousarray(np.hstack([clean.features, copy.subset(clean.records).features])))
     whole = extract_features(records, encoder, patches="none", perturbation=perturbation, progress=progress, report=report)
     kind = view_kind(view)
@@ -99,7 +104,23 @@ def blank_captions(inputs: DetectorInputs, captioned_fraction: float) -> Detecto
         return inputs
     blank = np.array([not has_caption(r, captioned_fraction) for r in inputs.records], dtype=bool)
     semantics = np.where(blank[:, None], inputs.blank_vector[None, :], inputs.semantics).astype(np.float32)
-    return replace(inputs, semantics=semantics, captions=["" if b else c for b, c in zip(blank, inputs.captions)])
+    copies = {} if inputs.perturbed_semantics is None else {"perturbed_semantics": np.where(
+        blank[:, None, None], inputs.blank_vector, inputs.perturbed_semantics).astype(np.float32)}  # a copy of a blank file is blank
+    return replace(inputs, semantics=semantics, captions=["" if b else c for b, c in zip(blank, inputs.captions)], **copies)
+
+# %% ../nbs/09_detectors.ipynb #d4557611
+def with_perturbed_copies(inputs: DetectorInputs, # the clean inputs
+                          copies: dict[str, DetectorInputs], # perturbation -> the same view of the perturbed images (`inputs_for(..., perturbation=p)`)
+                         ) -> DetectorInputs:
+    "The inputs carrying each image's perturbed copies (features and semantics), for `train_perturbations`."
+    missing = {p: len(inputs.records) - len(c.records) for p, c in copies.items() if len(c.records) < len(inputs.records)}
+    if missing:
+        raise ValueError(f"every image needs its copies: {missing} images lack them (perturbation: count)")
+    parts = [copy.subset(inputs.records) for copy in copies.values()]
+    if any(part.features.shape[1:] != inputs.features.shape[1:] for part in parts):
+        raise ValueError("the copies must be the inputs' view: features of another shape")
+    return replace(inputs, perturbed_features=np.ascontiguousarray(np.stack([c.features for c in parts], 1)),
+                   perturbed_semantics=np.ascontiguousarray(np.stack([c.semantics for c in parts], 1)), perturbations=tuple(copies))
 
 # %% ../nbs/09_detectors.ipynb #c2fd7388
 BLANK_VECTORS = ("mean prototype", "zero", "mean of training semantics", "random unit")
@@ -148,8 +169,10 @@ class DetectorConfig:
     threshold: float = 0.5  # on the fake probability
     seed: int = 0
     kind: str = "nsnet_head"  # the estimator: "nsnet_head" (NSNetDetector), a baseline on the same features ("linear_probe", "knn"), or the training-free "embedding_sensitivity"
+    train_perturbations: tuple[str, ...] = ()  # perturbed copies trained on beside the clean images (`with_perturbed_copies`): per epoch, each image one of them or clean
 
     def __post_init__(self):
+        object.__setattr__(self, "train_perturbations", tuple(self.train_perturbations))  # a card's JSON list
         _check_config(self)
 
 # %% ../nbs/09_detectors.ipynb #0f3e2a10
@@ -165,6 +188,10 @@ def _check_config(config: DetectorConfig):
         raise ValueError("the semantic mapper belongs to the per-sample projection")
     if config.kind != "nsnet_head" and config.projection != "none":
         raise ValueError(f"a {config.kind} baseline sees the features unprojected: set projection='none'")
+    if config.train_perturbations and config.kind == "embedding_sensitivity":
+        raise ValueError("the training-free embedding_sensitivity trains on nothing: train_perturbations must be empty")
+    if len(set(config.train_perturbations)) < len(config.train_perturbations) or "none" in config.train_perturbations:
+        raise ValueError(f"train_perturbations names distinct perturbations other than 'none', got {config.train_perturbations}")
 
 # %% ../nbs/09_detectors.ipynb #0f3e2a11
 PUBLISHED_UPDATES = 1_000  # the original: 2 epochs of about 4,000 images at batch 8

@@ -80,6 +80,10 @@ def inputs_fingerprint(inputs: DetectorInputs) -> str:
     digest = hashlib.sha256("\n".join([inputs.encoder_id, inputs.semantic_source, *map(image_key, inputs.records)]).encode())
     for array in (inputs.features, inputs.semantics, inputs.blank_vector):
         digest.update(np.ascontiguousarray(array).tobytes())
+    if inputs.perturbed_features is not None:  # copies to train on (inputs without them keep their key)
+        digest.update("|".join(inputs.perturbations).encode())
+        for array in (inputs.perturbed_features, inputs.perturbed_semantics):
+            digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
 # %% ../nbs/12_experiments.ipynb #be3f00e6

@@ -38,8 +38,12 @@ __all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'r
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
-    "Apply `jpeg:<quality>`, `blur:<sigma px>`, `resize:<factor>` or `none` to an RGB image."
+    "Apply `jpeg:<quality>`, `blur:<sigma px>`, `resize:<factor>` or `none` to an RGB image; 'a+b' applies a, then b."
     if perturbation == "none":
+        return image
+    if "+" in perturbation:
+        for step in perturbation.split("+"):
+            image = perturb(image, step)
         return image
     name, _, value = perturbation.partition(":")
     try:
@@ -118,9 +122,10 @@ class RecordRows:
     _row_fields = ()
 
     def rows(self, index: Sequence[int]):
-        "The rows at these positions, in this order."
+        "The rows at these positions, in this order (a row field set to None stays None)."
         take = lambda rows: [rows[i] for i in index] if isinstance(rows, list) else rows[np.asarray(index, dtype=np.int64)]
-        return replace(self, **{name: take(getattr(self, name)) for name in ("records", *self._row_fields)})
+        return replace(self, **{name: take(getattr(self, name)) for name in ("records", *self._row_fields)
+                                if getattr(self, name) is not None})
 
     def subset(self, records: Sequence[ImageRecord]):
         "The rows of these records (all must be present), in their order."

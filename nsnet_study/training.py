@@ -94,6 +94,21 @@ def _selection_rows(template, params, buffers, select_sets, threshold) -> list[d
     return [{f"select_{k}": v for k, v in detection_metrics(inputs.labels, _stacked_probability(template, params, buffers, m, inputs),
                                                             threshold).items()} for m, inputs in enumerate(select_sets)]
 
+# %% ../nbs/10_training.ipynb #52579c68
+def _copies_of(inputs: DetectorInputs, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    "Features (N, 1+P, D) and semantics (N, 1+P, D_sem): each image as it is, then its copies named in `train_perturbations`."
+    index = [inputs.perturbations.index(p) for p in config.train_perturbations]
+    return (np.concatenate([inputs.features[:, None], inputs.perturbed_features[:, index]], 1),
+            np.concatenate([inputs.semantics[:, None], inputs.perturbed_semantics[:, index]], 1))
+
+# %% ../nbs/10_training.ipynb #d3baaaea
+def _epoch_draw(stacked: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+    "From (M, N, 1+P, ...) tensors: one epoch's (M, N, ...) rows, each model's image clean or one copy, uniformly."
+    m, n, choices = stacked[0].shape[:3]
+    pick = torch.randint(choices, (m, n), generator=generator).to(stacked[0].device)
+    models, images = torch.arange(m, device=pick.device)[:, None], torch.arange(n, device=pick.device)[None, :]
+    return [tensor[models, images, pick] for tensor in stacked]
+
 # %% ../nbs/10_training.ipynb #0f3e2a31
 def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets, seeds: Sequence[int],
                  bases: Sequence[np.ndarray], device: torch.device, progress: bool) -> tuple[dict, list[pd.DataFrame], np.ndarray]:
@@ -101,6 +116,8 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
     template, params, buffers = _stacked_heads(config, train_sets[0].features.shape[1], bases, seeds, device)
     optimiser, gradients = _adam(params.values(), config.learning_rate), _batched_gradients(template)
     data = [_padded([getattr(s, name) for s in train_sets], device) for name in ("features", "semantics", "labels")]
+    stacked = [_padded([_copies_of(s, config)[k] for s in train_sets], device) for k in (0, 1)] if config.train_perturbations else []
+    draws = torch.Generator().manual_seed(seeds[0] + 7919)  # its own stream: shuffles and initialisation as without copies
     generators, rows = [torch.Generator().manual_seed(seed) for seed in seeds], torch.arange(len(seeds), device=device)[:, None]
     torch.manual_seed(seeds[0])  # the mapper's dropout draws
     best = {k: v.detach().clone() for k, v in params.items()}
@@ -109,6 +126,8 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
     epochs = config.epochs if config.updates is None else -(-config.updates // steps)  # a budget in updates: whole epochs
     for epoch in tqdm(range(1, epochs + 1), desc=config.name, disable=not progress):
         template.train()
+        if stacked:  # this epoch's features and semantics: each image clean or one of its copies
+            data[0], data[1] = _epoch_draw(stacked, draws)
         totals = {}  # per loss part, summed over the epoch's steps on the device (no Python objects kept per step)
         for index in _epoch_batches([len(s.records) for s in train_sets], config.batch_size, generators).to(device):
             grads, parts = gradients(params, buffers, *(array[rows, index] for array in data))
@@ -130,12 +149,12 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
 # %% ../nbs/10_training.ipynb #179a573f
 BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21], "embedding_sensitivity": [None]}  # C, k, nothing
 
-def _fit_baseline(kind: str, value: float, inputs: DetectorInputs, seed: int) -> LinearProbe | NearestNeighbours | EmbeddingSensitivity:
-    "One baseline fitted on `inputs` with hyper-parameter `value` (C of the probe, k of the neighbours)."
+def _fit_baseline(kind: str, value: float, features: np.ndarray, labels: np.ndarray, seed: int) -> LinearProbe | NearestNeighbours | EmbeddingSensitivity:
+    "One baseline fitted on (features, labels) with hyper-parameter `value` (C of the probe, k of the neighbours)."
     from sklearn.linear_model import LogisticRegression
     if kind == "embedding_sensitivity":  # nothing to fit
-        return EmbeddingSensitivity(inputs.features.shape[1] // 2)
-    x, y = unit_rows(inputs.features), inputs.labels
+        return EmbeddingSensitivity(features.shape[1] // 2)
+    x, y = unit_rows(features), labels
     if kind == "knn":
         return NearestNeighbours(x, y, int(min(value, len(y))))
     fitted = LogisticRegression(C=value, max_iter=5000, random_state=seed).fit(x, y)
@@ -146,8 +165,12 @@ def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select
     grid = BASELINE_GRIDS[config.kind]
     candidates = grid if select_on is not None else [grid[len(grid) // 2]]
     history, best, best_score = [], None, -np.inf
+    features, labels = train_inputs.features, train_inputs.labels
+    if config.train_perturbations:  # every copy is one more training row (a probe has no epochs to draw in)
+        features = _copies_of(train_inputs, config)[0].reshape(-1, features.shape[1])
+        labels = np.repeat(labels, 1 + len(config.train_perturbations))
     for value in candidates:
-        model = _fit_baseline(config.kind, value, train_inputs, config.seed)
+        model = _fit_baseline(config.kind, value, features, labels, config.seed)
         row = {"hyper_parameter": value}
         if select_on is not None:
             row["select_ap"] = detection_metrics(select_on.labels, model.fake_probability(select_on.features))["ap"]
@@ -166,6 +189,9 @@ def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConf
                              "NS-Net projects in the semantics' space, so it reads view='embedding'")
         if len(set(inputs.labels.tolist())) < 2:
             raise ValueError("training needs both real and fake images")
+        if set(config.train_perturbations) - set(inputs.perturbations):
+            raise ValueError(f"{config.name} trains on copies {config.train_perturbations}; the inputs carry "
+                             f"{inputs.perturbations or 'none'}: add them with `with_perturbed_copies`")
     for inputs in select_sets or []:
         if len(set(inputs.labels.tolist())) < 2:
             raise ValueError("the selection split needs both real and fake images (AP is undefined otherwise)")
