@@ -44,6 +44,7 @@ reproduce: $(STAMP)
 # Replace the package's shipped models (nsnet_study/shipped) with the ones the last `make reproduce` trained (runs/models)
 ship:
 	test -f runs/models/default.json || { echo "no models in runs/models: run make reproduce first"; exit 1; }
+	rm -f nsnet_study/shipped/*.json nsnet_study/shipped/*.safetensors  # no reference a card no longer names stays behind
 	cp runs/models/*.json runs/models/*.safetensors nsnet_study/shipped/
 	git status --short nsnet_study/shipped
 

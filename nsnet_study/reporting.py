@@ -692,7 +692,7 @@ def shipped_says(s: ShippedModels) -> str:
             f"{s.generators} generators out, the choice made anew inside every fold, intervals over generators then "
             f"images). Its comparisons: {_survivors([d for d in s.differences if d['first'] == default])}; "
             f"the NS-Net heads: {_survivors([d for d in s.differences if d['first'].startswith(('original_', 'advanced_'))])}."
-            f"{_training_free_sentence(s)} With the modern images held "
+            f"{_training_free_sentence(s)}{_perturbation_sentence(s)} With the modern images held "
             f"out, the procedure scores AP {_interval(cell, 'mean_modern', low='low_modern', high='high_modern')}: that is the "
             f"procedure's number on the modern images of one source; the shipped default used those images to make its "
             f"choices, so it has no untouched modern test, and its accuracies on them are in sample." + _abstention_sentence(s, default))
@@ -708,6 +708,18 @@ def _training_free_sentence(s: ShippedModels) -> str:
     return (f" The training-free score ({name}: how far the embedding moves under JPEG, no training, only its threshold "
             f"chosen) reaches AP {_interval(cell)} on held-out generators and {_interval(cell, 'mean_modern', low='low_modern', high='high_modern')} "
             f"on the modern images; minus the probe on the final embedding: {_said(rows[0], 'the training-free score', 'the probe')}.")
+
+# %% ../nbs/16_reporting.ipynb #2d84e233
+def _perturbation_sentence(s: ShippedModels) -> str:
+    "What training on perturbed copies did, on held-out generators as they are and perturbed (nothing before it was tried)."
+    p = s.perturbations
+    if not p:
+        return ""
+    said = "; ".join(f"{condition}: {_survivors([d for d in p['differences'] if d['condition'] == condition])}"
+                     for condition in ["clean", *p["test"]])
+    return (f" Each embedding candidate trained also on perturbed copies ({', '.join(p['train'])}; per image and epoch "
+            f"clean or one copy), minus itself trained without them, on the held-out generators as they are (clean) and "
+            f"perturbed ({', '.join(p['test'])}): {said}.")
 
 # %% ../nbs/16_reporting.ipynb #cadf1227
 def _abstention_sentence(s: ShippedModels, default: str) -> str:

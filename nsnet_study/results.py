@@ -247,6 +247,7 @@ class ShippedModels(Results):
     abstention_alpha: float | None = None # the conformal band's miscoverage (declared, not tuned)
     declan_scores: dict | None = None # the shipped default's probability of each realfake-pairs-declan file as on disk (`nsnet-study evaluate` is tested against it)
     abstention: dict | None = None # per method, nested over held-out generators: `nsnet_study.calibration.abstention_summary`
+    perturbations: dict | None = None # training on perturbed copies: {"train", "test", "ap" (per condition, per method), "differences" (paired, one Holm family)}
 
 
 # %% ../nbs/15_results.ipynb #925b24d4
