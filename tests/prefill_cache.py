@@ -25,6 +25,15 @@ def prefill(per_group: int, n_bank: int, declan_per_label: int) -> int:
     # the whole images: every study's semantics, the bank's prototypes and the layer spaces study 12 projects in
     extract_feature_kinds(ranking + declan + photos, encoder, ("embedding", "layers"), patches="none", progress=False)
     build_prototype_bank(encoder, photos, progress=False)
+    # perturbed copies: study 16's smoke run scores its images JPEG-50 compressed (its sensitivity view compresses
+    # them twice); nbs/09 and nbs/10 train on JPEG-50 and half-size copies of eight images
+    small = take_per_group(ranking, 2) + take_per_group(load_shared_dataset("realfake-pairs-declan", download=False), 2)
+    eight = [r for r in ranking if r.label == "real"][:4] + [r for r in ranking if r.label == "fake"][:4]
+    copies = [(small, ("layers", "embedding"), "nsnet", "jpeg:50"), (small, ("embedding",), "none", "jpeg:50"),
+              (small, ("embedding",), "none", "jpeg:50+jpeg:50")]
+    copies += [(eight, ("embedding",), patches, p) for patches in ("nsnet", "none") for p in ("jpeg:50", "resize:0.5")]
+    for images, kinds, patches, perturbation in copies:
+        extract_feature_kinds(images, encoder, kinds, patches, perturbation=perturbation, progress=False)
     return len(ranking) + len(declan) + n_bank
 
 
