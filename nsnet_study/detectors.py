@@ -113,7 +113,9 @@ def with_perturbed_copies(inputs: DetectorInputs, # the clean inputs
                           copies: dict[str, DetectorInputs], # perturbation -> the same view of the perturbed images (`inputs_for(..., perturbation=p)`)
                          ) -> DetectorInputs:
     "The inputs carrying each image's perturbed copies (features and semantics), for `train_perturbations`."
-    missing = {p: len(inputs.records) - len(c.records) for p, c in copies.items() if len(c.records) < len(inputs.records)}
+    have = {p: {image_key(r) for r in c.records} for p, c in copies.items()}
+    missing = {p: sum(image_key(r) not in keys for r in inputs.records) for p, keys in have.items()}
+    missing = {p: count for p, count in missing.items() if count}
     if missing:
         raise ValueError(f"every image needs its copies: {missing} images lack them (perturbation: count)")
     parts = [copy.subset(inputs.records) for copy in copies.values()]

@@ -116,7 +116,8 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
     template, params, buffers = _stacked_heads(config, train_sets[0].features.shape[1], bases, seeds, device)
     optimiser, gradients = _adam(params.values(), config.learning_rate), _batched_gradients(template)
     data = [_padded([getattr(s, name) for s in train_sets], device) for name in ("features", "semantics", "labels")]
-    stacked = [_padded([_copies_of(s, config)[k] for s in train_sets], device) for k in (0, 1)] if config.train_perturbations else []
+    copies = [_copies_of(s, config) for s in train_sets] if config.train_perturbations else []
+    stacked = [_padded([c[k] for c in copies], device) for k in (0, 1)] if copies else []
     draws = torch.Generator().manual_seed(seeds[0] + 7919)  # its own stream: shuffles and initialisation as without copies
     generators, rows = [torch.Generator().manual_seed(seed) for seed in seeds], torch.arange(len(seeds), device=device)[:, None]
     torch.manual_seed(seeds[0])  # the mapper's dropout draws
