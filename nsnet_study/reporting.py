@@ -843,11 +843,22 @@ def _row_label(row, index: int) -> str:
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
+# %% ../nbs/16_reporting.ipynb #a9e1c0d1
+def _interval_keys(obj: dict, key: str) -> tuple[str, str] | None:
+    "The keys of `key`'s own interval in `obj`, in either naming: `x_low`, `x_high` beside `x`, or `low_x`, `high_x` beside `mean_x`."
+    stem = key[len("mean_"):] if key.startswith("mean_") else None
+    for low, high in [(f"{key}_low", f"{key}_high")] + ([(f"low_{stem}", f"high_{stem}")] if stem else []):
+        if _is_number(obj.get(key)) and _is_number(obj.get(low)) and _is_number(obj.get(high)):
+            return low, high
+    return None
+
 # %% ../nbs/16_reporting.ipynb #a9e1c0d2
 def _interval_end(obj: dict, key: str) -> bool:
-    "Whether `key` is an end of another number's interval in `obj` (`x_low`, `x_high` beside `x`)."
+    "Whether `key` is an end of another number's interval in `obj` (`x_low`, `x_high` beside `x`; `low_x`, `high_x` beside `mean_x`)."
     stem, _, end = key.rpartition("_")
-    return end in ("low", "high") and _is_number(obj.get(stem)) and all(_is_number(obj.get(f"{stem}_{e}")) for e in ("low", "high"))
+    first, _, rest = key.partition("_")
+    return ((end in ("low", "high") and _interval_keys(obj, stem) is not None) or
+            (first in ("low", "high") and _interval_keys(obj, f"mean_{rest}") is not None))
 
 # %% ../nbs/16_reporting.ipynb #1753a608
 def compared_values(obj, # a results file's content (or a part of it)
@@ -865,7 +876,8 @@ def compared_values(obj, # a results file's content (or a part of it)
     spreads, found = spreads or {}, {}
     for key, value in obj.items():
         path = f"{prefix}/{key}"
-        own = (obj[f"{key}_high"] - obj[f"{key}_low"]) / 2 if all(_is_number(obj.get(f"{key}_{e}")) for e in ("low", "high")) else None
+        ends = _interval_keys(obj, key)
+        own = (obj[ends[1]] - obj[ends[0]]) / 2 if ends else None
         if key == "verdict":
             found[path] = Compared(value, _tolerance(half), half, obj)
         elif key == "p" or key.startswith("p_") or key in ("equivalent", "provenance"):
@@ -873,7 +885,7 @@ def compared_values(obj, # a results file's content (or a part of it)
         elif (key in ("low", "high") and half is not None) or _interval_end(obj, key):
             continue  # an interval's width is itself an estimate (from five seeds, two honest runs' differ up to threefold)
         elif _is_number(value) and own is not None:
-            found[path] = Compared(float(value), _tolerance(own), own)  # `x` with its interval `x_low`, `x_high` beside it
+            found[path] = Compared(float(value), _tolerance(own), own)  # `x` with its own interval beside it (`x_low`, `x_high` or `low_x`, `high_x`)
         elif _is_number(value) and key in ("mean", "value", "difference"):
             found[path] = Compared(float(value), _tolerance(half), half)
         elif key in spreads.values():
