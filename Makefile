@@ -49,10 +49,11 @@ ship:
 	git status --short nsnet_study/shipped
 
 # After make reproduce on a CPU whose int8 kernel (nsnet_study.files.int8_kernel) has no committed set yet: keep this run's
-# results files with int8 numbers as results/int8/<kernel>/, which reproductions on that kernel are compared with
+# studies with int8 numbers as results/int8/<kernel>/, which reproductions on that kernel are compared with
 int8-results: $(STAMP)
 	kernel=$$($(PY) -c "from nsnet_study.files import int8_kernel; print(int8_kernel())") && mkdir -p results/int8/$$kernel && \
-	cp results/encoder_check.json results/12_ablations.json results/15_peer_detector.json results/int8/$$kernel/ && \
+	for study in 01_encoder_check 12_ablations 15_peer_detector; do rm -rf results/int8/$$kernel/$$study && \
+		cp -r results/$$study results/int8/$$kernel/; done && \
 	echo "results/int8/$$kernel/: commit it"
 
 # JupyterLab on the index notebook, with the project's .venv as its kernel; Ctrl-C stops it
@@ -60,7 +61,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) nbs/index.ipynb
 
 # Speed and memory on this machine (bench/run_all.py): encoders, detect, training vs the original design, and with a
-# CUDA GPU the paper's encoders and BLIP: results/bench_*.json, then README's tables
+# CUDA GPU the paper's encoders and BLIP: results/bench_*/, then the results page's tables
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py
 

@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: peak memory of this process, and one measurement in a fresh process."""
+"""What the benchmark scripts share: peak memory of this process, one measurement in a fresh process, the machine, and
+writing a benchmark's rows (`nsnet_study.results.StudyResults` into results/<study>/)."""
 import json
 import os
 import resource
@@ -8,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 
 
 def peak_rss_mb() -> float:
@@ -27,14 +29,31 @@ def in_subprocess(module: str, function: str, *args, cache: str | None = None) -
 
 
 def machine() -> dict:
-    "What the numbers were measured on."
+    "What the numbers were measured on, as settings: CPU model, cores, vector flags (as results' provenance records them), torch, python."
     import platform
     import torch
-    return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+    from nsnet_study.files import provenance
+    made = provenance()
+    return {"cpu": made["cpu"], "cpu_count": os.cpu_count(), "cpu_flags": made["cpu_flags"], "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
-def write_result(path: str | os.PathLike, result) -> int:
-    "Write a benchmark's results through its schema (`nsnet_study.results`) and print them; exit status 0."
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    print(result.to_json(path).read_text(), end="")
+def rows(study: str, measured: dict, names: dict, **fields) -> list[dict]:
+    "Estimate rows of one measurement's numbers: `names` maps its key to a metric name or to a dict of fields (None: not a row)."
+    found = []
+    for key, value in measured.items():
+        named = names.get(key, key)
+        if named is None or isinstance(value, (str, bool, list, dict)) or value is None:
+            continue
+        found.append({"study": study, "method": "", **fields, **(named if isinstance(named, dict) else {"metric": named}),
+                      "value": value})
+    return found
+
+
+def write_results(results: str | os.PathLike, study, settings: dict, estimates: list[dict]) -> int:
+    "Write a benchmark's rows into results/<study>/ (unrounded, with this machine's provenance) and print them; exit status 0."
+    from nsnet_study.results import StudyResults
+    written = StudyResults(study, settings, estimates, digits=None).write(results)
+    print(StudyResults.read(results, study).estimates[["method", "variant", "condition", "metric", "value"]].to_string(index=False))
+    print(f"wrote {written}")
     return 0

@@ -1,6 +1,6 @@
-"""Speed and memory of `nsnet_study.detect` on this machine: results/bench_detect.json.
+"""Speed and memory of `nsnet_study.detect` on this machine: results/bench_detect/.
 
-    python bench/detect.py [--images 200] [--batch 8] [--out results/bench_detect.json]
+    python bench/detect.py [--images 200] [--batch 8] [--results results]
 
 1. Throughput: `detect` with the shipped default model on a folder of `--images` photos (imagenet-samples,
    cold cache) against the bare encoder's forward rate on the same inputs at the same batch. `detect` runs two
@@ -10,7 +10,9 @@
    decision) is timed on the same images (target: at most 5%).
 2. Memory: peak RSS of `detect` on 50, 200 and 1,000 images, each in its own process (a tiny random encoder,
    so that 1,000 images take a minute: the encoder's own memory does not grow with the number of images).
-Each measurement runs in its own process, so its peak RSS is its own.
+Each measurement runs in its own process, so its peak RSS is its own. Rows: method detect, the bare encoder, or
+calibration and abstention; condition throughput or memory; variant the number of images (memory); the machine, the
+model and the batch in settings.
 """
 import argparse
 import json
@@ -23,7 +25,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import in_subprocess, machine, peak_rss_mb, write_result  # noqa: E402
+from common import in_subprocess, machine, peak_rss_mb, rows, write_results  # noqa: E402
+STUDY = "bench_detect"
+THROUGHPUT = {  # measure_throughput's keys: the row each becomes (None: a setting, not a row)
+    "images": None, "batch": None, "model": None, "view": None,
+    "detect_images_per_s": {"method": "detect", "metric": "images_per_s"},
+    "detect_forward_passes_per_s": {"method": "detect", "metric": "forward_passes_per_s"},
+    "bare_forward_passes_per_s": {"method": "bare encoder", "metric": "forward_passes_per_s"},
+    "detect_share_of_bare_rate": {"method": "detect", "metric": "share_of_bare_rate"},
+    "peak_rss_mb": {"method": "detect", "metric": "peak_rss_mb"},
+    "abstention_seconds": {"method": "calibration and abstention", "metric": "seconds"},
+    "abstention_share_of_detect_time": {"method": "calibration and abstention", "metric": "share_of_detect_time"},
+    "uncertain_share": {"method": "detect", "metric": "uncertain_share"}}
 
 
 def photos(n: int) -> list:
@@ -111,13 +124,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_detect.json"))
+    parser.add_argument("--results", default=str(ROOT / "results"), help="folder of results/<study>/ (default results)")
     args = parser.parse_args(argv)
-    import torch
-    from nsnet_study.results import BenchDetect
-    result = BenchDetect(machine=machine(), throughput=in_subprocess("detect", "measure_throughput", args.images, args.batch),
-                         memory=[in_subprocess("detect", "measure_memory", n) for n in (50, 200, 1000)])
-    return write_result(args.out, result)
+    throughput = in_subprocess("detect", "measure_throughput", args.images, args.batch)
+    memory = [in_subprocess("detect", "measure_memory", n) for n in (50, 200, 1000)]
+    settings = {**machine(), **{k: throughput[k] for k in ("images", "batch", "model", "view")}}
+    return write_results(args.results, STUDY, settings, estimates(throughput, memory))
+
+
+def estimates(throughput: dict, memory: list[dict]) -> list[dict]:
+    "The measurements as estimate rows: detect's throughput against the bare encoder's, then its memory at each number of images."
+    found = rows(STUDY, throughput, THROUGHPUT, condition="throughput")
+    for row in memory:
+        found += rows(STUDY, row, {"images": None}, method="detect", variant=str(row["images"]), condition="memory")
+    return found
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 measured fp32 matrix-product rate (ViT-B/16's GFLOP per image from torch's FLOP counter), and the overhead of
 our pipeline (decode + patch selection + preprocessing + cache write) over the bare forward pass.
 
-    python bench/encoders.py [--images 64] [--out results/bench_encoders.json]
+    python bench/encoders.py [--images 64] [--results results]
 
-Each measurement runs in its own process, so its peak RSS is its own. Writes one JSON file.
+Each measurement runs in its own process, so its peak RSS is its own. Writes results/bench_encoders/ (estimate rows:
+method the encoder or what is timed, variant the batch size, condition forward or pipeline; the machine in settings).
 """
 import argparse
 import json
@@ -18,8 +19,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import machine, rows, write_results  # noqa: E402
+STUDY = "bench_encoders"
 ENCODERS = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx")
 BATCHES = (1, 8, 32)
+TARGET = "pipeline overhead under 15% of the forward time"
 
 
 def peak_rss_mb() -> float:
@@ -104,12 +109,12 @@ def child(args) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=64, help="images per measurement (default 64)")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_encoders.json"))
+    parser.add_argument("--results", default=str(ROOT / "results"), help="folder of results/<study>/ (default results)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child)))
-        return
+        return 0
     def run(*words):
         done = subprocess.run([sys.executable, __file__, "--child", *map(str, words)], capture_output=True, text=True,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True)
@@ -122,16 +127,22 @@ def main():
         row["share_of_fp32_matmul_rate"] = round(row["images_per_second"] * limit["gflop_per_image"] / limit["fp32_matmul_gflops"], 3)
     pipeline = [run("pipeline", "clip-vit-b16-offline", 0, args.images)]
     import torch
-    report = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                          "cuda": torch.cuda.is_available()},
-              "limit": limit, "forward": forward, "pipeline": pipeline,
-              "target": "pipeline overhead under 15% of the forward time",
-              "pipeline_overhead_within_target": all(p["overhead_fraction"] < 0.15 for p in pipeline)}
-    from nsnet_study.results import BenchEncoders
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    print(f"wrote {BenchEncoders(**report).to_json(args.out)}")
+    settings = {**machine(), "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+                "cuda": torch.cuda.is_available(), "target": TARGET,
+                "pipeline_overhead_within_target": all(p["overhead_fraction"] < 0.15 for p in pipeline)}
+    return write_results(args.results, STUDY, settings, estimates(limit, forward, pipeline))
+
+
+def estimates(limit: dict, forward: list[dict], pipeline: list[dict]) -> list[dict]:
+    "The measurements as estimate rows: the yardstick, then each encoder at each batch (forward), then the pipeline."
+    found = rows(STUDY, limit, {"fp32_matmul_gflops": {"method": "fp32 matmul", "metric": "gflops"},
+                                "gflop_per_image": {"method": "clip-vit-b16-offline", "metric": "gflop_per_image"}})
+    for condition, measured in (("forward", forward), ("pipeline", pipeline)):
+        for row in measured:
+            found += rows(STUDY, row, {"encoder": None, "batch_size": None}, method=row["encoder"],
+                          variant=str(row["batch_size"]), condition=condition)
+    return found
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

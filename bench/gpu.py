@@ -1,6 +1,6 @@
 """The paper's setting on a GPU: ViT-L/14 (and ViT-B/16) image towers and BLIP-base captioning, timed on CUDA.
 
-    python bench/gpu.py [--images 512] [--out results/bench_gpu.json]
+    python bench/gpu.py [--images 512] [--results results]
 
 Random weights (this machine's GPUs reach no model hub): speed does not depend on the weights' values, so the
 rates are those of the pretrained models; the bf16-vs-fp32 agreement is measured on random weights too.
@@ -14,12 +14,15 @@ Measured, each on the same machine in one run:
    the main process's CPU time per image, and the CPU-side work alone per core, so the bottleneck is visible;
 4. BLIP-base captions/s at batch 64 in bf16 (greedy, 20 new tokens forced: random weights never stop early);
 5. the implied cost of extracting the paper's largest setting (144k images) on 1 and on 8 GPUs.
-Needs CUDA; refuses to run without it.
+Needs CUDA; refuses to run without it. Writes results/bench_gpu/: rows with method the encoder (ViT-B-16, ViT-L-14,
+BLIP-base) or the bf16 matmul, condition forward, extraction, captioning or paper scale, variant the loader
+processes (extraction) or the GPUs (paper scale); the GPU, the CPU, the batch and torch in settings.
 """
 import argparse
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -29,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import machine, rows, write_results  # noqa: E402
+STUDY = "bench_gpu"
 ARCHS = ("ViT-B-16", "ViT-L-14")
 DEVICE = "cuda"
 PAPER_IMAGES = 144_000  # AIGIBench training + test images in the paper's largest setting
@@ -157,7 +163,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512, help="synthetic JPEGs for the pipeline measurement")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_gpu.json"))
+    parser.add_argument("--results", default=str(ROOT / "results"), help="folder of results/<study>/ (default results)")
     args = parser.parse_args(argv)
     import torch
     if not torch.cuda.is_available():
@@ -181,10 +187,35 @@ def main(argv=None) -> int:
         "encoder_only_1_gpu": PAPER_IMAGES / vit_l / 3600, "pipeline_1_gpu": PAPER_IMAGES / whole / 3600,
         "pipeline_8_gpus": PAPER_IMAGES / whole / 3600 / 8, "captions_1_gpu": PAPER_IMAGES / blip / 3600,
         "captions_8_gpus": PAPER_IMAGES / blip / 3600 / 8}
-    from nsnet_study.results import BenchGpu
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    print(BenchGpu(**result).to_json(args.out).read_text(), end="")
-    return 0
+    settings = {**machine(), "gpu": result["gpu"], "batch": args.batch, "new_tokens": result["captioning"]["new_tokens"],
+                "paper_images": PAPER_IMAGES}
+    return write_results(args.results, STUDY, settings, estimates(result))
+
+
+PIPELINE_KEY = re.compile(  # measure_pipeline's keys of one loader setting: images/s or the main process's CPU ms per image
+    r"(?P<kind>pipeline|float_transfer)_(?P<metric>images_per_s|main_process_cpu_ms_per_image)_(?P<workers>\d+)_workers")
+
+
+def estimates(result: dict) -> list[dict]:
+    """The measurements as estimate rows: the matmul yardstick, each encoder's forward rates, the extraction stage
+    (variant: the loader processes, and whether they send float32 tensors), captioning, the paper's scale in hours."""
+    found = [{"study": STUDY, "method": "bf16 matmul", "metric": "tflops", "value": result["bf16_matmul_tflops"]}]
+    for row in result["encoders"]:
+        found += rows(STUDY, row, {"batch": None}, method=row["arch"], condition="forward")
+    for row in result["pipeline"]:
+        names = {"batch": None, "cpu_cores": None,  # settings: batch, cpu_count
+                 "cpu_side_images_per_s_one_core": {"variant": "CPU side, one core", "metric": "images_per_s"}}
+        for key in row:
+            parsed = PIPELINE_KEY.fullmatch(key)
+            if parsed:
+                floats = ", float32 transfer" if parsed["kind"] == "float_transfer" else ""
+                names[key] = {"variant": f"{parsed['workers']} workers{floats}", "metric": parsed["metric"]}
+        found += rows(STUDY, row, names, method=row["arch"], condition="extraction")
+    found += rows(STUDY, result["captioning"], {"batch": None, "new_tokens": None}, method="BLIP-base", condition="captioning")
+    hours = {f"{what}_{gpus}": {"variant": words, "metric": f"{what}_hours"} for what in ("encoder_only", "pipeline", "captions")
+             for gpus, words in (("1_gpu", "1 GPU"), ("8_gpus", "8 GPUs"))}
+    found += rows(STUDY, result["paper_scale_hours"], {"images": None, **hours}, condition="paper scale")
+    return found
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Every benchmark of this machine, then the README's tables: python bench/run_all.py (about 10 minutes on 2 CPU cores).
 
-Writes results/bench_encoders.json, bench_detect.json, bench_training.json, and on a machine with a CUDA GPU also
-bench_gpu.json (the paper's encoders and BLIP). Each script can be run alone; see its docstring.
+Writes results/bench_encoders/, bench_detect/, bench_training/, and on a machine with a CUDA GPU also bench_gpu/
+(the paper's encoders and BLIP): rows through `nsnet_study.results.StudyResults`, rendered into docs/results.md by
+`nsnet_study.reporting` as nsnet_study/reports/bench_*.json declare. Each script can be run alone; see its docstring.
 """
 import subprocess
 import sys

@@ -1,6 +1,6 @@
-"""Training cost against the original notebooks' design, and peak memory against the number of images: results/bench_training.json.
+"""Training cost against the original notebooks' design, and peak memory against the number of images: results/bench_training/.
 
-    python bench/training.py [--sizes 500 1000 2000 4000 8000 16000] [--out results/bench_training.json]
+    python bench/training.py [--sizes 500 1000 2000 4000 8000 16000] [--results results]
 
 1. Training cost vs N. Ours: Advanced NS-Net (`advanced_corrected`, batch 8) on cached features; one epoch's time
    is the difference between 3 and 1 epochs over 2 (from the second epoch on; encoding happened once, before).
@@ -12,6 +12,8 @@
 2. The projection step alone: our batched per-sample projection against the per-image D x D matrices, at each N.
 3. Peak memory (resident set sampled every 20 ms while the stage runs, in its own process): extraction of 50,
    200 and 460 images (the offline CLIP, empty feature cache), and training on N cached rows.
+Rows: method original design (variant: the part of its step), advanced_corrected (ours, per epoch), projection,
+extraction; variant the number of images N; the machine, the batch and the steps timed in settings.
 """
 import argparse
 import json
@@ -24,9 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import in_subprocess, machine, peak_rss_mb, write_result  # noqa: E402
+from common import in_subprocess, machine, peak_rss_mb, rows, write_results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 BATCH = 8
+STUDY = "bench_training"
 
 
 class RssPeak:
@@ -164,21 +167,31 @@ def extraction_memory(n: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000, 8000, 16000])
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_training.json"))
+    parser.add_argument("--results", default=str(ROOT / "results"), help="folder of results/<study>/ (default results)")
     args = parser.parse_args(argv)
-    import torch
     from nsnet_study.files import cache_dir
     warm = str(cache_dir("features").parent)  # the user's cache: the shared images' features, encoded once
     original = in_subprocess("training", "original_per_step", cache=warm)
     ours = [in_subprocess("training", "ours_per_epoch", n, cache=warm) for n in args.sizes]
-    from nsnet_study.results import BenchTraining
-    result = BenchTraining(
-        machine=machine(), original_per_step=original,
-        per_epoch=[{**row, "original_seconds_per_epoch": original["seconds_per_step"] * -(-row["n"] // BATCH),
-                    "ratio": original["seconds_per_step"] * -(-row["n"] // BATCH) / row["seconds_per_epoch"]} for row in ours],
-        projection=[projection_alone(n) for n in args.sizes],
-        extraction_memory=[in_subprocess("training", "extraction_memory", n) for n in (50, 200, 460)])
-    return write_result(args.out, result)
+    per_epoch = [{**row, "original_seconds_per_epoch": original["seconds_per_step"] * -(-row["n"] // BATCH),
+                  "ratio": original["seconds_per_step"] * -(-row["n"] // BATCH) / row["seconds_per_epoch"]} for row in ours]
+    projection = [projection_alone(n) for n in args.sizes]
+    extraction = [in_subprocess("training", "extraction_memory", n) for n in (50, 200, 460)]
+    settings = {**machine(), "batch": original["batch"], "steps_timed": original["steps_timed"]}
+    return write_results(args.results, STUDY, settings, estimates(original, per_epoch, projection, extraction))
+
+
+def estimates(original: dict, per_epoch: list[dict], projection: list[dict], extraction: list[dict]) -> list[dict]:
+    """The measurements as estimate rows: the original design's step (whole, then each part), then at each N ours per
+    epoch against the original, the projection alone, and extraction's memory. The repeats behind each median per
+    epoch are not rows (the earlier files' map cannot read a list of bare numbers, so the committed rows lack them)."""
+    found = rows(STUDY, original, {"steps_timed": None, "batch": None}, method="original design")
+    found += [{"study": STUDY, "method": "original design", "variant": part, "metric": "seconds_per_step", "value": seconds}
+              for part, seconds in original["parts"].items()]
+    for method, measured in (("advanced_corrected", per_epoch), ("projection", projection), ("extraction", extraction)):
+        for row in measured:
+            found += rows(STUDY, row, {"n": None}, method=method, variant=str(row["n"]))
+    return found
 
 
 if __name__ == "__main__":

@@ -245,20 +245,21 @@ def _resample_index(units: np.ndarray, rng) -> np.ndarray:
     return np.concatenate([groups[g][rng.integers(0, len(groups[g]), len(groups[g]))] for g in drawn])
 
 # %% ../nbs/08a_calibration.ipynb #c84f3f11
-def abstention_summary(rows: pd.DataFrame, # per held-out image: method, `unit`, label, score, probability, calibrated_threshold, decision
+def abstention_summary(rows: pd.DataFrame, # per held-out image: `by`, `unit`, label, score, probability, calibrated_threshold, decision
                        unit: str = "fold", # what the intervals resample first (the held-out generator)
                        n_boot: int = 1000, # bootstrap replicates
                        seed: int = 0, # of the bootstrap
+                       by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm (method, variant)
                       ) -> pd.DataFrame:
-    "Per method: each ABSTENTION_METRICS value with its 95% interval (units, then images); runs without a rule left out."
-    rng, out = np.random.default_rng(seed), []
-    for method, part in rows[rows.decision != ""].groupby("method", sort=False):
+    "Tidy rows (`by`, metric, value, low, high): each ABSTENTION_METRICS value with its 95% interval (units, then images), and images."
+    rng, out, keys = np.random.default_rng(seed), [], [by] if isinstance(by, str) else list(by)
+    for method, part in rows[rows.decision != ""].groupby(keys if len(keys) > 1 else keys[0], sort=False):
         arrays, units = _per_image_arrays(part), part[unit].to_numpy()
         point = _abstention_metrics(*arrays)
         draws = np.array([_abstention_metrics(*(a[index] for a in arrays))
                           for index in (_resample_index(units, rng) for _ in range(n_boot))])
-        row = {"method": method, "images": len(part)}
-        for i, name in enumerate(ABSTENTION_METRICS):
-            row |= {name: point[i], f"{name}_low": np.nanquantile(draws[:, i], 0.025), f"{name}_high": np.nanquantile(draws[:, i], 0.975)}
-        out.append(row)
-    return pd.DataFrame(out).set_index("method")
+        name = dict(zip(keys, method if isinstance(method, tuple) else (method,)))
+        out += [{**name, "metric": metric, "value": point[i], "low": np.nanquantile(draws[:, i], 0.025),
+                 "high": np.nanquantile(draws[:, i], 0.975)} for i, metric in enumerate(ABSTENTION_METRICS)]
+        out.append({**name, "metric": "images", "value": float(len(part)), "low": np.nan, "high": np.nan})
+    return pd.DataFrame(out)

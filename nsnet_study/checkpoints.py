@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 from fastcore.basics import patch
 
 from .calibration import Abstention
+from .data import SHARED_DATASETS
 from .detectors import (DetectorConfig, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
                                    _feature_dim)
 from .encoders import Encoder, load_encoder
 from .features import view_kind
 from .files import DEFAULT_TOP_K, SHIPPED_MODELS, atomic_path, sha256_file, shipped_dir, write_json
+from .results import CARD_VERSION, HeldOut, Measured, ModelCard, TrainingData
 from .semantics import PrototypeBank, unit_rows
 
 # %% auto #0
-__all__ = ['PICKLE_SUFFIXES', 'STORAGE_DTYPES', 'verified_card', 'save_detector', 'load_detector', 'save_bank', 'load_bank',
-           'Model', 'load_reference', 'save_model', 'load_model']
+__all__ = ['PICKLE_SUFFIXES', 'STORAGE_DTYPES', 'verified_card', 'save_detector', 'load_detector', 'licences_of', 'save_bank',
+           'load_bank', 'Model', 'load_reference', 'save_model', 'load_model']
 
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a63
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
@@ -135,6 +139,18 @@ def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> Tra
                            card=meta.get("card", {}))
 
 
+# %% ../nbs/11_checkpoints.ipynb #17f6d8fc
+def licences_of(datasets: Sequence[str], # the shared data sets a model trained on
+                bank: str = "imagenet-samples", # the data set of its prototype bank
+               ) -> tuple[dict[str, str], str]:
+    "({data set: licence}, what they imply for the weights): a non-commercial licence among them makes the weights non-commercial."
+    licences = {name: SHARED_DATASETS[name].licence for name in datasets if name in SHARED_DATASETS}
+    licences[f"{bank} (its prototype bank)"] = SHARED_DATASETS[bank].licence
+    restricted = sorted(name for name in datasets if "NC" in licences.get(name, ""))
+    note = (f"Part of its training data is {licences[restricted[0]]} ({', '.join(restricted)}): treat the weights as derived from it, "
+            "for non-commercial research use, shared alike." if restricted else "")
+    return licences, note
+
 # %% ../nbs/11_checkpoints.ipynb #4b776b6e
 def save_bank(bank: PrototypeBank, path: str | os.PathLike) -> Path:
     "Write a prototype bank as `<path>.safetensors` (float16 vectors) and `<path>.json` (names, encoder, sha256)."
@@ -171,41 +187,39 @@ class Model:
     reference: np.ndarray | None = None # features of its training images, in its view: what distances are measured to
 
     @property
-    def card(self) -> dict:
-        "The detector's card: what `save_model` wrote (encoder, view, patches, top_k, bank) and any extra entries."
-        return self.detector.card
+    def card(self) -> ModelCard:
+        "Its card (`ModelCard`): what it is, what it trained on, how well it does; version-1 cards mapped to the schema."
+        return ModelCard.from_dict(self.detector.card)
 
     @property
     def view(self) -> str:
-        "The features the detector reads (`view_features`): 'embedding' (cards without one), 'layer <n>' or 'all layers'."
-        return self.card.get("view", "embedding")
+        "The features the detector reads (`view_features`): 'embedding', 'layer <n>' or 'all layers'."
+        return self.card.view
 
     @property
     def patches(self) -> str:
-        "The patch selection its features are made with (`PATCHES`); 'nsnet' for cards without one."
-        return self.card.get("patches", "nsnet")
+        "The patch selection its features are made with (`PATCHES`)."
+        return self.card.patches
 
     @property
     def top_k(self) -> int:
-        "Prototypes named in a caption and mixed into a semantic vector; DEFAULT_TOP_K for cards without one."
-        return int(self.card.get("top_k", DEFAULT_TOP_K))
+        "Prototypes named in a caption and mixed into a semantic vector."
+        return int(self.card.top_k)
 
     @property
     def threshold(self) -> float:
         "The decision threshold on P(AI-generated): the detector config's."
         return float(self.detector.config.threshold)
 
-
 # %% ../nbs/11_checkpoints.ipynb #b2396adc
 @patch(nm="load_encoder")
 def _model_encoder(self: Model, device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
     "The encoder of the card, refused if this machine's gives other features than the model was trained on."
-    encoder = load_encoder(self.card["encoder"], device=device, batch_size=batch_size)
+    encoder = load_encoder(self.card.encoder, device=device, batch_size=batch_size)
     if encoder.encoder_id != self.detector.encoder_id:
         raise ValueError(f"model {self.name!r} was trained on features of {self.detector.encoder_id}; "
-                         f"{self.card['encoder']} here gives {encoder.encoder_id}")
+                         f"{self.card.encoder} here gives {encoder.encoder_id}")
     return encoder
-
 
 # %% ../nbs/11_checkpoints.ipynb #76b241b9
 def _save_reference(features: np.ndarray | None, folder: Path) -> dict:
@@ -242,9 +256,9 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
                dtype: str = "float32", # storage of the detector's tensors (STORAGE_DTYPES); the bank is float16
                abstention: Abstention | None = None, # its abstention rule, fitted on held-out generators
                reference: np.ndarray | None = None, # (N, D) training features in `view`: needed with `abstention`
-               **card, # more card entries (JSON-serialisable), e.g. trained_on, validation_ap
+               card: ModelCard | None = None, # what it is and how well it does; what scoring needs is filled in here
               ) -> Path:
-    "Write `detector` as `<folder>/<name>` with a card for `detect`, and the bank beside it (`bank`); the checkpoint path."
+    "Write `detector` as `<folder>/<name>` with its card (`ModelCard`), and the bank beside it (`bank`); the checkpoint path."
     view_kind(view)
     if detector.encoder_id != bank.encoder_id:
         raise ValueError(f"detector features from {detector.encoder_id}, prototypes from {bank.encoder_id}")
@@ -252,12 +266,13 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
     folder.mkdir(parents=True, exist_ok=True)
     save_bank(bank, folder / "bank")
     bank_sha256 = json.loads((folder / "bank.json").read_text())["weights_sha256"]
-    card = {**card, "name": name, "encoder": encoder_name, "view": view, "patches": patches, "top_k": top_k,
-            "bank": "bank", "bank_sha256": bank_sha256}
+    card = replace(card or ModelCard(), name=name, encoder=encoder_name, view=view, patches=patches, top_k=top_k, bank="bank",
+                   bank_sha256=bank_sha256, card_version=CARD_VERSION)
     if abstention is not None:
-        card |= {"abstention": abstention.to_dict(), **_save_reference(reference, folder)}
+        saved = _save_reference(reference, folder)
+        card = replace(card, abstention=abstention.to_dict(), reference=saved["reference"], reference_sha256=saved["reference_sha256"])
     save_detector(TrainedDetector(detector.config, detector.estimator, detector.encoder_id, detector.semantic_source,
-                                  best_epoch=detector.best_epoch, card=card), folder / name, dtype=dtype)
+                                  best_epoch=detector.best_epoch, card=card.to_dict()), folder / name, dtype=dtype)
     return folder / name
 
 # %% ../nbs/11_checkpoints.ipynb #194cb347
@@ -287,9 +302,9 @@ def load_model(model: str | os.PathLike | Model = "default") -> Model:
     detector = load_detector(path)
     if "encoder" not in detector.card:
         raise ValueError(f"{path}: its card names no encoder; save it with nsnet_study.checkpoints.save_model")
-    bank = load_bank(path.parent / detector.card["bank"], detector.card["bank_sha256"])
-    card = detector.card
-    if "abstention" not in card:
-        return Model(card.get("name", path.stem), detector, bank)
-    reference = load_reference(path.parent / card["reference"], card["reference_sha256"])
-    return Model(card.get("name", path.stem), detector, bank, Abstention.from_dict(card["abstention"]), reference)
+    card = ModelCard.from_dict(detector.card)
+    bank = load_bank(path.parent / card.bank, card.bank_sha256)
+    if card.abstention is None:
+        return Model(card.name or path.stem, detector, bank)
+    reference = load_reference(path.parent / card.reference, card.reference_sha256)
+    return Model(card.name or path.stem, detector, bank, Abstention.from_dict(card.abstention), reference)

@@ -39,8 +39,8 @@ __all__ = ['LABELS', 'UNLABELLED', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_
            'image_files', 'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders',
            'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'write_layout', 'deduplicate',
            'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images', 'split_table',
-           'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds', 'hold_out_units',
-           'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
+           'check_disjoint', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds',
+           'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")  # the positive class is "fake"
@@ -585,6 +585,21 @@ def split_table(splits: dict[str, list[ImageRecord]]) -> pd.DataFrame:
     table = pd.DataFrame(rows).value_counts().unstack(fill_value=0).reindex(index=list(splits), fill_value=0)
     return table.reindex(columns=list(LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
 
+
+# %% ../nbs/01_data.ipynb #bdafeecc
+def check_disjoint(splits: dict[str, Sequence[ImageRecord]], # split name -> its images (e.g. `split_records`'s)
+                  ) -> None:
+    "ValueError naming the images (by sha256) any two splits share; nothing where every pair is sha256-disjoint."
+    names, found = list(splits), []
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            files = {r.sha256: r.path.name for r in splits[first]}
+            shared = sorted(files.keys() & {r.sha256 for r in splits[second]})
+            if shared:
+                listed = ", ".join(f"{files[h]} ({h[:12]})" for h in shared[:3]) + (", ..." if len(shared) > 3 else "")
+                found.append(f"{first} and {second} share {len(shared)} images: {listed}")
+    if found:
+        raise ValueError("the splits are not sha256-disjoint: " + "; ".join(found))
 
 # %% ../nbs/01_data.ipynb #6d0e1a02
 NEAR_DUPLICATE_CORRELATION = 0.92  # thumbnail correlation above which two images are one picture

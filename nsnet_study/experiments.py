@@ -9,6 +9,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -18,9 +19,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .calibration import Abstention, decide, fit_abstention, knn_distance
-from .checkpoints import load_bank, save_model
-from .data import (Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset, near_duplicate_groups,
-                              split_records, take_per_group)
+from .checkpoints import licences_of, load_bank, save_model
+from .results import HeldOut, ModelCard, TrainingData
+from .data import (SHARED_DATASETS, Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset,
+                              manifest_sha256, near_duplicate_groups, split_records, take_per_group)
 from .detectors import (DetectorConfig, DetectorInputs, TrainedDetector, as_published_projection_semantics, blank_captions,
                                   inputs_for)
 from . import detectors
@@ -34,7 +36,8 @@ from .training import evaluate, summary_row, train, train_many
 # %% auto #0
 __all__ = ['StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint', 'task_key', 'parallel_jobs',
            'fit_and_evaluate_many', 'run_variants', 'fold_abstention', 'abstention_columns', 'cross_validate',
-           'cross_validate_many', 'nested_choice', 'train_model']
+           'cross_validate_many', 'nested_choice', 'FittedModel', 'fit_model', 'best_fitted', 'model_notes',
+           'save_fitted', 'train_model']
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c08
 @dataclass
@@ -235,8 +238,14 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
 def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha) -> pd.DataFrame:
     return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha)
 
+# %% ../nbs/12_experiments.ipynb #786b1b01
+def _arm_columns(name) -> dict[str, str]:
+    "The `method` and `variant` columns of a configuration's name: a method, or an arm (method, variant)."
+    method, variant = (name, "") if isinstance(name, str) else (*name, "")[:2]
+    return {"method": method, "variant": variant}
+
 # %% ../nbs/12_experiments.ipynb #786b1b02
-def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configuration, each trained on every fold
+def cross_validate_many(configs: dict, # name -> configuration, each trained on every fold; a name is a method, or an arm (method, variant)
                         inputs: DetectorInputs, # every image the folds name
                         folds: Sequence[Fold], # the partitions, the same for every configuration
                         conditions: dict[str, DetectorInputs] | None = None, # degraded copies of the inputs, scored beside the clean test
@@ -246,7 +255,7 @@ def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configurat
                         projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
                         abstention_alpha: float | None = None, # each run's abstention rule at this alpha (`cross_validate`)
                        ) -> pd.DataFrame:
-    "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain a `method` column."
+    "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain `method` and `variant` columns."
     memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
     inputs_key = inputs_fingerprint(inputs) + ("" if projection_bank is None else
                                                "|bank:" + hashlib.sha256(np.ascontiguousarray(projection_bank, np.float32).tobytes()).hexdigest())
@@ -261,20 +270,111 @@ def cross_validate_many(configs: dict[str, DetectorConfig], # name -> configurat
     for owner, frame in zip(owners, _parallel(_cross_validate_task, tasks, jobs, progress, "cross-validation stacks")):
         for key, (_, part) in zip(owner, frame.groupby(["repeat", "fold"], sort=False)):
             memo[key] = part
-    return pd.concat([memo[key].assign(method=name) for name in configs for key in keys[name]], ignore_index=True)
+    return pd.concat([memo[key].assign(**_arm_columns(name)) for name in configs for key in keys[name]], ignore_index=True)
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c41
-def nested_choice(scores: pd.DataFrame, # per-image scores of the candidates, with each run's validation AP (val_ap)
-                  candidates: Sequence[str], # the methods to choose among, simplest first (ties go to the earlier)
-                  name: str, # the method name the chosen rows get
+def nested_choice(scores: pd.DataFrame, # per-image scores of the candidates (method, variant), with each run's validation AP (val_ap)
+                  candidates: Sequence, # the methods, or arms (method, variant), to choose among, simplest first (ties go to the earlier)
+                  name: str | tuple, # the method (or arm) the chosen rows get
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Per (repeat, fold): the candidate method with the best validation AP; (its rows, method renamed `name`; the choices)."
-    runs = scores[scores.method.isin(candidates)].groupby(["repeat", "fold", "method"], sort=False).val_ap.first().reset_index()
-    runs["rank"] = runs.method.map({method: i for i, method in enumerate(candidates)})
+    "Per (repeat, fold): the candidate with the best validation AP; (its rows, renamed `name`; the choices, `chosen` an arm where candidates are)."
+    keys = ["method", "variant"] if any(isinstance(c, tuple) for c in candidates) else ["method"]
+    arms = [tuple(_arm_columns(c).values())[:len(keys)] for c in candidates]
+    candidate = pd.Series(list(scores[keys].itertuples(index=False, name=None)), index=scores.index)
+    runs = scores[candidate.isin(arms)].groupby(["repeat", "fold", *keys], sort=False).val_ap.first().reset_index()
+    runs["rank"] = [arms.index(a) for a in runs[keys].itertuples(index=False, name=None)]
     chosen = (runs.sort_values(["repeat", "fold", "val_ap", "rank"], ascending=[True, True, False, True])
-                  .groupby(["repeat", "fold"], sort=False).head(1)[["repeat", "fold", "method"]])
-    rows = scores.merge(chosen, on=["repeat", "fold", "method"]).assign(method=name)
-    return rows, chosen.rename(columns={"method": "chosen"}).reset_index(drop=True)
+                  .groupby(["repeat", "fold"], sort=False).head(1)[["repeat", "fold", *keys]])
+    rows = scores.merge(chosen, on=["repeat", "fold", *keys]).assign(**_arm_columns(name))
+    picked = chosen.assign(chosen=[a if len(keys) > 1 else a[0] for a in chosen[keys].itertuples(index=False, name=None)])
+    return rows, picked[["repeat", "fold", "chosen"]].reset_index(drop=True)
+
+# %% ../nbs/12_experiments.ipynb #d83c1c5f
+@dataclass
+class FittedModel:
+    "A detector trained on one part, with every choice made on a held-out part, and what its card needs."
+    detector: TrainedDetector  # its config's threshold: balanced accuracy on the held-out part
+    validation_scores: np.ndarray  # its raw scores of the held-out images
+    validation_labels: np.ndarray  # their labels (1: AI-generated)
+    validation_ap: float  # AP on the held-out images (in sample for the choices made on them)
+    abstention: Abstention | None  # its rule, fitted on the held-out images (None: they could not fit one)
+    reference: np.ndarray  # its training features (abstention distances are measured to them)
+    validation_coverage: float | None  # share of the held-out images its rule labels (None: no rule)
+    trained_on: TrainingData  # what it trained on and what chose
+
+    @property
+    def held_out_real_scores(self) -> tuple[float, ...]:
+        "Raw scores of the held-out real photos (6 decimals): what a target false-positive rate is read from."
+        return tuple(round(float(s), 6) for s in self.validation_scores[self.validation_labels == 0])
+
+# %% ../nbs/12_experiments.ipynb #9b220213
+def _training_data(train_inputs: DetectorInputs, val_inputs: DetectorInputs, config: DetectorConfig, chose: str) -> TrainingData:
+    "What a fitted model trained on, by the records: shared data sets with their manifests' sha256, or the folder."
+    sources = sorted({r.source for r in train_inputs.records})
+    shared = {name: manifest_sha256(name) for name in sources if name in SHARED_DATASETS}
+    folders = sorted({str(Path(r.path).parent) for r in train_inputs.records}) if not shared else []
+    generators = lambda inputs: tuple(sorted({r.generator for r in inputs.records if r.generator}))
+    return TrainingData(shared, os.path.commonpath(folders) if folders else "", len(train_inputs.records), generators(train_inputs),
+                        tuple(config.train_perturbations), len(val_inputs.records), generators(val_inputs), chose)
+
+# %% ../nbs/12_experiments.ipynb #4242dc3a
+def fit_model(train_inputs: DetectorInputs, # what it trains on
+              val_inputs: DetectorInputs, # the held-out part that makes every choice
+              config: DetectorConfig, # what is trained
+              alpha: float = 0.1, # the abstention's conformal band's miscoverage
+              chose: str = "C or checkpoint, threshold (balanced accuracy)", # what the held-out part chooses (the card says it)
+             ) -> FittedModel:
+    "Train `config`, choose its checkpoint (or C), threshold and abstention rule on `val_inputs`; everything a card needs."
+    trained = train(train_inputs, config, select_on=val_inputs)
+    scores = trained.predict(val_inputs)
+    detector = replace(trained, config=replace(trained.config, threshold=balanced_threshold(val_inputs.labels, scores)))
+    rule = fold_abstention({"train": train_inputs, "val": val_inputs}, detector, alpha)
+    decided = abstention_columns(rule, detector, {"train": train_inputs}, val_inputs, detector.config.threshold)["decision"]
+    coverage = float((pd.Series(decided) != "uncertain").mean()) if rule else None
+    return FittedModel(detector, scores, val_inputs.labels, average_precision(val_inputs.labels, scores), rule, train_inputs.features,
+                       coverage, _training_data(train_inputs, val_inputs, config, chose))
+
+# %% ../nbs/12_experiments.ipynb #d5620d87
+def best_fitted(fitted: dict[str, FittedModel]) -> str:
+    "The candidate with the best validation AP (6 decimals), ties to the earlier one (simplest first, as `nested_choice`)."
+    order = list(fitted)
+    return max(order, key=lambda name: (round(fitted[name].validation_ap, 6), -order.index(name)))
+
+# %% ../nbs/12_experiments.ipynb #582685ac
+def model_notes(card: ModelCard) -> str:
+    "What a user of a model should know, from its card: what it trained on, where it is weak, what it reads."
+    data = card.trained_on
+    trained = f"{', '.join(data.datasets) or data.source or 'a labelled folder'}" + (f"; generators {', '.join(data.generators)}" if data.generators else "")
+    chosen = f"{data.validation_images} held-out images" + (f" of {', '.join(data.validation_generators)}" if data.validation_generators else "")
+    copies = (f" It trained also on perturbed copies of its images ({', '.join(data.perturbed_copies)})." if data.perturbed_copies else "")
+    return (f"Research model trained on {data.images} images ({trained}); its choices were made on {chosen}. Images of generators "
+            "unlike these may score near chance: read its held-out figures before trusting a label. It answers 'uncertain' where "
+            "its abstention rule says it cannot tell. It scores what it is given: borders, captions or watermarks in the picture "
+            f"are patches it reads (see nbs/14_explanations.ipynb).{copies}")
+
+# %% ../nbs/12_experiments.ipynb #4f961bd2
+def save_fitted(fitted: FittedModel, # from `fit_model`
+                bank: PrototypeBank, # the prototypes its semantics come from
+                folder: str | Path, # the model folder
+                name: str, # the model's name (its files: <name>.json, <name>.safetensors)
+                encoder_name: str, # the encoder, by the name `load_encoder` takes
+                view: str = "embedding", # the features it reads
+                patches: str = "nsnet", # their patch selection
+                candidate: str = "", # what it is, as its study names it (e.g. 'linear_probe · layer 9')
+                held_out: HeldOut | None = None, # how its procedure did on images it never trained on, where the caller measured it
+                chose: str | None = None, # what the held-out part chose, where more than `fit_model` says (e.g. the candidate)
+               ) -> Path:
+    "Write a fitted model with its `ModelCard` (data, licences, held-out figures, abstention, notes); the checkpoint path."
+    licences, note = licences_of(list(fitted.trained_on.datasets))
+    stamp = os.environ.get("SOURCE_DATE_EPOCH")
+    trained = datetime.fromtimestamp(int(stamp) if stamp else datetime.now(timezone.utc).timestamp(), timezone.utc).date().isoformat()
+    data = fitted.trained_on if chose is None else replace(fitted.trained_on, chose=chose)
+    card = ModelCard(candidate=candidate or fitted.detector.config.name, trained=trained, trained_on=data,
+                     validation_ap=float(fitted.validation_ap), data_licences=licences if data.datasets else {}, licence_note=note,
+                     held_out=held_out, validation_coverage=fitted.validation_coverage, held_out_real_scores=fitted.held_out_real_scores)
+    dtype = "int8" if fitted.detector.config.kind == "nsnet_head" else "float32"
+    return save_model(fitted.detector, bank, folder, name, encoder_name, view, patches, dtype=dtype, abstention=fitted.abstention,
+                      reference=fitted.reference if fitted.abstention else None, card=replace(card, notes=model_notes(card)))
 
 # %% ../nbs/12_experiments.ipynb #4d844842
 def _bank_for(encoder):
@@ -311,13 +411,7 @@ def train_model(data: str | Path, # a labelled folder in any layout the data lay
     split = _choice_split(inputs.records, seed)
     train_inputs, val_inputs = inputs.subset(split["train"]), inputs.subset(split["val"])
     made = getattr(detectors, config)(seed=seed, **({} if config == "linear_probe" else {"epochs": epochs}))
-    detector = train(train_inputs, made, select_on=val_inputs)
-    scores = detector.predict(val_inputs)
-    detector = replace(detector, config=replace(made, threshold=balanced_threshold(val_inputs.labels, scores)))
-    summary = {"images": len(inputs.records), "train_images": len(train_inputs.records), "validation_images": len(val_inputs.records),
-               "validation_ap": average_precision(val_inputs.labels, scores), "threshold": detector.config.threshold}
-    rule = fold_abstention({"train": train_inputs, "val": val_inputs}, detector)  # None when the held-out part cannot fit one
-    save_model(detector, bank, out, "model", encoder_name, view=view, trained_on=str(Path(data).resolve()), abstention=rule,
-               reference=train_inputs.features if rule else None, abstention_fitted_on="the held-out part (same sources as training)",
-               held_out_real_scores=[round(float(s), 6) for s in scores[val_inputs.labels == 0]], **summary)
-    return summary
+    fitted = fit_model(train_inputs, val_inputs, made)
+    save_fitted(fitted, bank, out, "model", encoder_name, view)
+    return {"images": len(inputs.records), "train_images": len(train_inputs.records), "validation_images": len(val_inputs.records),
+            "validation_ap": fitted.validation_ap, "threshold": fitted.detector.config.threshold}

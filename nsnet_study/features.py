@@ -33,8 +33,8 @@ from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patch
 # %% auto #0
 __all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'row_index', 'RecordRows', 'FeatureSet',
            'write_shard', 'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image',
-           'extract_feature_kinds', 'extract_features', 'shard_records', 'sensitivity_perturbation', 'view_kind',
-           'view_features']
+           'extract_feature_kinds', 'extract_features', 'check_reread', 'shard_records', 'sensitivity_perturbation',
+           'view_kind', 'view_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -412,6 +412,20 @@ def extract_features(records: Sequence[ImageRecord], # the images; duplicates ar
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
                                  report, workers)[kind]
 
+
+# %% ../nbs/04_features.ipynb #cc0f9da5
+def check_reread(first: FeatureSet, # features as a first pass gave them
+                 second: FeatureSet, # the same records' features again (a second pass reads them from the cache)
+                ) -> None:
+    "ValueError unless the second pass gave the same records and bit-identical values (the cache reads back what was written)."
+    if [image_key(r) for r in first.records] != [image_key(r) for r in second.records]:
+        raise ValueError(f"a second pass over the features {first.spec.key} gave other records "
+                         f"({len(second.records)}, not {len(first.records)}, or in another order)")
+    if first.values.shape != second.values.shape or not np.array_equal(first.values, second.values):
+        differ = (len(first.records) if first.values.shape != second.values.shape else
+                  int((first.values != second.values).reshape(len(first.records), -1).any(1).sum()))
+        raise ValueError(f"the feature cache {first.spec.key} read back {differ} of {len(first.records)} images' features "
+                         f"differently from the first pass: delete the cache folder features/{first.spec.key} and rerun")
 
 # %% ../nbs/04_features.ipynb #6c14db51
 def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecord]:

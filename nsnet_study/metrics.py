@@ -276,22 +276,21 @@ def corrected_t_interval(differences: Sequence[float], # one per fold of r x K c
 
 # %% ../nbs/08_metrics.ipynb #bedaa73f
 def paired_difference(per_fold: pd.DataFrame, # one row per (method, repeat, fold) with the metric's column
-                      first: str, # the method whose metric is subtracted from
-                      second: str, # the method subtracted
+                      first: str | tuple, # the method whose metric is subtracted from (a tuple of `by`'s values when `by` names several columns)
+                      second: str | tuple, # the method subtracted
                       metric: str = "ap", # which column: ap, auc, acc, ...
                       test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
                       margin: float = 0.05, # equivalence margin in the metric's unit
-                      by: str = "method", # the column naming the methods
+                      by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm (method, variant, ...)
                      ) -> dict:
     "`first` minus `second` on the same folds: mean, 95% interval, p, TOST's p at `margin` and its verdict (unadjusted)."
-    wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by, values=metric)
+    wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by if isinstance(by, str) else list(by), values=metric)
     differences = (wide[first] - wide[second]).to_numpy()
     mean, low, high, p = corrected_t_interval(differences, test_train_ratio)
     p_equivalence = tost_p(*corrected_t(differences, test_train_ratio), margin)
     return {"first": first, "second": second, "metric": metric, "difference": mean, "low": low, "high": high,
             "p": p, "margin": margin, "p_equivalence": p_equivalence, "equivalent": bool(p_equivalence < 0.05),
             "folds": int(np.isfinite(differences).sum())}
-
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a21
 FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
@@ -311,11 +310,14 @@ def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", 
 def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
                    test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
                    metrics: Sequence[str] = FOLD_METRICS, # the columns summarised
-                   by: str = "method", # the column naming the methods
+                   by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm (method, variant, ...)
                   ) -> pd.DataFrame:
     "Per method and metric: the mean over folds with a 95% corrected resampled t-interval (mean, low, high, folds)."
-    rows = [{by: name, "metric": metric, **dict(zip(("mean", "low", "high"), corrected_t_interval(part[metric], test_train_ratio)[:3])),
-             "folds": int(part[metric].notna().sum())} for name, part in per_fold.groupby(by, sort=False) for metric in metrics]
+    keys = [by] if isinstance(by, str) else list(by)
+    name_of = lambda name: dict(zip(keys, name if isinstance(name, tuple) else (name,)))
+    rows = [{**name_of(name), "metric": metric, **dict(zip(("mean", "low", "high"), corrected_t_interval(part[metric], test_train_ratio)[:3])),
+             "folds": int(part[metric].notna().sum())} for name, part in per_fold.groupby(keys if len(keys) > 1 else keys[0], sort=False)
+            for metric in metrics]
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a08
@@ -402,14 +404,15 @@ def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `famil
 
 # %% ../nbs/08_metrics.ipynb #36766908
 def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
-                     pairs: Sequence[tuple[str, str]], # (first, second) methods: first minus second
+                     pairs: Sequence[tuple], # (first, second) methods (or arms, tuples of `by`'s values): first minus second
                      metric: str = "ap", # which column is compared
                      test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
                      margin: float = 0.05, # equivalence margin in the metric's unit
                      adjust: bool = True, # Holm within the pairs as one family; False: a declared comparison on its own
+                     by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm
                     ) -> pd.DataFrame:
     "Paired differences of `metric` for each pair (first minus second), Holm-adjusted as one family with `adjust`; verdicts."
-    table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin) for first, second in pairs])
+    table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin, by) for first, second in pairs])
     return with_verdicts(holm_within(table, adjust), "p_holm")
 
 # %% ../nbs/08_metrics.ipynb #660dfdbf
@@ -428,12 +431,17 @@ def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
         return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
     return replicates[:, METRICS.index(metric)]
 
+# %% ../nbs/08_metrics.ipynb #8c15ff73
+def _arms(frame: pd.DataFrame, keys: Sequence[str]) -> list:
+    "Each row's method: the value of its one key column, or the tuple of its key columns' values (an arm)."
+    return frame[keys[0]].tolist() if len(keys) == 1 else list(frame[list(keys)].itertuples(index=False, name=None))
+
 # %% ../nbs/08_metrics.ipynb #8c15ff74
 def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, image): columns `by`, `unit`, repeat, image, label, score, threshold
                            metric: str = "ap", # a metric of METRICS, or "balanced_acc" (at each run's own threshold)
                            n_boot: int = 2000, # bootstrap replicates
                            seed: int = 0, # seeds the resampling
-                           by: str = "method", # the column that names what is compared
+                           by: str | Sequence[str] = "method", # the column that names what is compared, or the columns of an arm
                            unit: str = "generator", # the column of the units resampled first: the image's generator, or the held-out fold
                            resample_units: bool = True, # False: every unit in every replicate (fixed folds), only images resampled
                           ) -> tuple[pd.Series, np.ndarray]:
@@ -441,17 +449,18 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
     rng = np.random.default_rng(seed)
     if metric == "balanced_acc":  # each run at its own validation threshold: shift its scores so that threshold sits at 0.5
         scores = scores.assign(score=scores.score - scores.threshold + 0.5)
-    methods, generators = sorted(scores[by].unique()), sorted(scores[unit].unique())
+    keys = [by] if isinstance(by, str) else list(by)
+    methods, generators = sorted(set(_arms(scores, keys))), sorted(scores[unit].unique())
     per_generator, replicates, draws = [], [], n_boot * len(generators)  # an image resample per (replicate, draw)
     for generator in generators:  # the same image draws for every method and seed of this generator
         part = scores[scores[unit] == generator]
         images = part[["image", "label"]].drop_duplicates("image").sort_values("image")
         counts = bootstrap_counts(images.label.astype(str).to_numpy(), draws, int(rng.integers(2**31)))
         values = {m: [] for m in methods}
-        for (method, _), run in part.groupby([by, "repeat"]):
+        for key, run in part.groupby([*keys, "repeat"]):
             run = run.set_index("image").loc[images.image]
-            values[method].append(_metric_of(weighted_detection_metrics(run.label.to_numpy(), run.score.to_numpy(),
-                                                                        np.vstack([np.ones(len(run)), counts])), metric))
+            values[key[0] if len(keys) == 1 else tuple(key[:-1])].append(_metric_of(weighted_detection_metrics(
+                run.label.to_numpy(), run.score.to_numpy(), np.vstack([np.ones(len(run)), counts])), metric))
         both = np.stack([np.mean(values[m], axis=0) for m in methods], axis=1)  # (1 + draws, methods)
         per_generator.append(both[0])
         replicates.append(both[1:])
@@ -460,7 +469,8 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
     replicates = np.stack(replicates)  # (generators, n_boot * generators, methods): slot b * G + j is draw j of replicate b
     slots = np.arange(n_boot)[:, None] * len(generators) + np.arange(len(generators))
     means = replicates[drawn, slots].mean(1)  # (n_boot, methods)
-    return pd.Series(np.mean(per_generator, axis=0), index=methods), means
+    index = pd.Index(methods, name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_tuples(methods, names=keys)
+    return pd.Series(np.mean(per_generator, axis=0), index=index), means
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a14
 def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
@@ -474,16 +484,17 @@ def generator_level_table(scores: pd.DataFrame, # per-image scores: columns meth
                           metric: str = "ap", # ap, auc, acc, real_acc, fake_acc or balanced_acc
                           n_boot: int = 2000, # bootstrap replicates
                           seed: int = 0, # seeds the resampling
-                          pairs: Sequence[tuple[str, str]] = (), # (first, second) methods compared on the same draws
+                          pairs: Sequence[tuple] = (), # (first, second) methods (or arms, tuples of `by`'s values) compared on the same draws
                           margin: float = 0.05, # equivalence margin in the metric's unit
                           unit: str = "generator", # the column of the units resampled first (generator, or the held-out fold)
                           resample_units: bool = True, # False: the units fixed, only images resampled within each
+                          by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
-    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, unit=unit, resample_units=resample_units)
+    point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, by, unit, resample_units)
     methods = list(point.index)
     low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
-    table = pd.DataFrame({"mean": point, "low": low, "high": high})
+    table = pd.DataFrame({"mean": point.to_numpy(), "low": low, "high": high}, index=point.index)
     rows = []
     for first, second in pairs:
         d = replicates[:, methods.index(first)] - replicates[:, methods.index(second)]

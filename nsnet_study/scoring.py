@@ -28,7 +28,7 @@ from .metrics import average_precision
 
 # %% auto #0
 __all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'EVALUATE_METRICS', 'gather_images', 'score_records', 'threshold_at_fpr', 'detect',
-           'evaluate_model']
+           'check_saved_model', 'evaluate_model']
 
 # %% ../nbs/13_scoring.ipynb #2e15880d
 def _pil_record(image: Image.Image) -> ImageRecord:
@@ -120,7 +120,7 @@ def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-ou
                      fpr: float, # the share of those photos it may label AI-generated, e.g. 0.01
                     ) -> float:
     "The threshold on probability_ai that labels at most `fpr` of the card's held-out real photos AI-generated."
-    real = model.card.get("held_out_real_scores")
+    real = model.card.held_out_real_scores
     if not real:
         raise ValueError(f"model {model.name!r}: its card keeps no held-out real photos' scores, which a target "
                          "false-positive rate needs (models of study 16 and `nsnet-study train` keep them)")
@@ -160,6 +160,27 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
               "score": np.nan, "distance": np.nan}
              for path, reason, detail in report.skipped]
     return pd.DataFrame(rows, columns=DETECT_COLUMNS)
+
+# %% ../nbs/13_scoring.ipynb #c4ec5a02
+def check_saved_model(model: Model, # the saved model, loaded (`load_model`)
+                      records: Sequence[ImageRecord], # the labelled images it was chosen on (its validation images)
+                      encoder: Encoder, # its encoder
+                      scores_in_training: np.ndarray, # the trained detector's scores of those images, before it was saved
+                      coverage_in_training: float | None, # the share of them its abstention rule labelled in training (None: no rule)
+                     ) -> dict:
+    "The saved model on its validation images as `detect` scores them, against training; ValueError where detect abstains otherwise."
+    decided = pd.DataFrame(score_records(records, model, encoder, LoadReport()), columns=DETECT_COLUMNS)
+    labels = np.array([r.target for r in records])
+    answered, right = decided.label != "uncertain", (decided.label == "AI-generated").to_numpy() == (labels == 1)
+    check = {"validation AP as shipped": average_precision(labels, decided.score.to_numpy()),
+             "largest score change": float(np.abs(decided.score.to_numpy() - scores_in_training).max()), "threshold": model.threshold,
+             "validation coverage": float(answered.mean()), "validation coverage in training": coverage_in_training,
+             "validation selective accuracy": float(right[answered].mean()) if answered.any() else np.nan}
+    allowed = max(0.05, 2 / len(records))
+    if coverage_in_training is not None and abs(check["validation coverage"] - coverage_in_training) > allowed:
+        raise ValueError(f"model {model.name!r}: detect labels {check['validation coverage']:.0%} of its validation images, training "
+                         f"labelled {coverage_in_training:.0%}: storage changed its decisions by more than {allowed:.0%}")
+    return check
 
 # %% ../nbs/13_scoring.ipynb #3ecefed9
 EVALUATE_METRICS = ("ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy")

@@ -52,22 +52,23 @@ def sha256(path):
 
 @pytest.mark.parametrize("name", ["default", "linear_probe", "original_corrected", "advanced_corrected"])
 def test_shipped_model_card_matches_its_file(name):
+    "Each shipped model's card (read through the ModelCard schema, whatever its version) says what it trained on and measured."
     from nsnet_study.data import manifest_sha256
-    card = json.loads((SHIPPED / f"{name}.json").read_text())
-    assert card["weights_sha256"] == sha256(SHIPPED / f"{name}.safetensors")
-    assert card["card"]["bank_sha256"] == sha256(SHIPPED / "bank.safetensors")
-    assert json.loads((SHIPPED / "bank.json").read_text())["weights_sha256"] == card["card"]["bank_sha256"]
-    trained_on = card["card"]["trained_on"]["datasets"]  # the data sets it trained on (the validation ones chose)
+    from nsnet_study.results import ModelCard, StudyResults
+    raw = json.loads((SHIPPED / f"{name}.json").read_text())
+    card = ModelCard.from_dict(raw["card"])
+    assert raw["weights_sha256"] == sha256(SHIPPED / f"{name}.safetensors")
+    assert card.bank_sha256 == sha256(SHIPPED / "bank.safetensors")
+    assert json.loads((SHIPPED / "bank.json").read_text())["weights_sha256"] == card.bank_sha256
+    trained_on = card.trained_on.datasets  # the data sets it trained on (the validation ones chose)
     assert "cnndetection-ranking" in trained_on and trained_on == {n: manifest_sha256(n) for n in trained_on}
-    assert set(card["card"]["data_licences"]) >= set(trained_on) and "non-commercial" in card["card"]["licence_note"]
-    rule, measured_nested = card["card"]["abstention"], card["card"]["calibration_and_abstention"]["nested_over_held_out_generators"]
-    assert rule["band"][0] <= 0.5 <= rule["band"][1] and 0 < measured_nested["coverage"] <= 1
-    assert card["card"]["reference_sha256"] == sha256(SHIPPED / f"{card['card']['reference']}.safetensors")
-    measured = card["card"]["unseen_generators_ap"]
-    assert measured["low"] <= measured["mean"] <= measured["high"]
-    assert 0 < card["threshold"] < 1 and card["card"]["encoder"] == "clip-vit-b16-offline"
-    results = json.loads((ROOT / "results" / "16_shipped_models.json").read_text())
-    assert results["final"]["shipped"][name]["candidate"] == card["card"]["candidate"]
+    assert set(card.data_licences) >= set(trained_on) and "non-commercial" in card.licence_note
+    assert card.abstention["band"][0] <= 0.5 <= card.abstention["band"][1] and 0 < card.held_out.coverage.mean <= 1
+    assert card.reference_sha256 == sha256(SHIPPED / f"{card.reference}.safetensors")
+    assert card.held_out.ap.low <= card.held_out.ap.mean <= card.held_out.ap.high
+    assert 0 < raw["threshold"] < 1 and card.encoder == "clip-vit-b16-offline"
+    settings = StudyResults.read(ROOT / "results", "16_shipped_models").settings
+    assert settings[f"candidate of {name}"] == card.candidate
 
 
 def test_shipped_models_are_small_and_load():
@@ -183,7 +184,10 @@ def test_out_of_depth_images_are_uncertain_with_a_reason(tmp_path):
 def test_evaluate_on_a_labelled_folder_matches_the_study(tmp_path):
     "nsnet-study evaluate scores files as study 16 scored them with the shipped default (its per-file probabilities)."
     from nsnet_study.metrics import average_precision
-    study = json.loads((ROOT / "results" / "16_shipped_models.json").read_text())["declan_scores"]
+    from nsnet_study.results import StudyResults
+    rows = StudyResults.read(ROOT / "results", "16_shipped_models").estimates_where(
+        method="default", variant="shipped", condition="realfake-pairs-declan on disk", metric="probability_ai")
+    study = dict(zip(rows.fold, rows.value))  # the shipped default's probability of each file as on disk
     chosen = {"real": ["B1.jpg", "B2.jpg", "B3.jpg", "B4.jpg"], "fake": ["A1.jpg", "A2.jpg", "A3.jpg", "A4.jpg"]}
     for label, files in chosen.items():
         (tmp_path / label).mkdir()

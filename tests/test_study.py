@@ -18,57 +18,57 @@ SMOKE = {
     "00_data_overview.ipynb": (
         {"N_EXAMPLES": 1, "N_PUBLISHED_DRAWS": 3, "DOWNLOAD": False},
         ["figures/00_data_overview_counts.png", "figures/00_data_overview_sizes.png",
-         "figures/00_data_overview_patches.png", "results/data_overview.json"],
+         "figures/00_data_overview_patches.png", "results/00_data_overview/study.json"],
     ),
     "01_encoder_check.ipynb": (
         {"N_IMAGENET": 12, "N_BATCH_CHECK": 2, "DOWNLOAD": False},
-        ["figures/01_encoder_check.png", "results/encoder_check.json"],
+        ["figures/01_encoder_check.png", "results/01_encoder_check/study.json"],
     ),
     "10_published_vs_corrected.ipynb": (
         {"SEEDS": [0], "PER_GROUP": 4, "N_BANK": 20, "CORRECTED_EPOCHS": 2, "UPDATES": 12, "CAPTION_FRACTIONS": [0.5],
          "UPDATE_GRID": [6, 12], "BLANK_CHOICES": ["zero"], "N_BOOT": 20, "DOWNLOAD": False},
         ["figures/10_published_vs_corrected.png", "figures/10_passes_per_image.png", "figures/10_comparisons.png",
-         "results/10_published_vs_corrected.json",
+         "results/10_published_vs_corrected/study.json",
          "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
     "11_cross_generator.ipynb": (
         {"SEEDS": [0, 1], "PER_GROUP": 3, "GENERATORS": ["biggan", "crn", "imle"], "N_BANK": 20, "EPOCHS": 2, "UPDATES": 12,
          "N_BOOT": 50,
          "DOWNLOAD": False},
-        ["figures/11_cross_generator.png", "results/11_cross_generator.json", "results/11_cross_generator_scores.csv.gz"],
+        ["figures/11_cross_generator.png", "results/11_cross_generator/study.json", "results/11_cross_generator_scores.csv.gz"],
     ),
     "12_ablations.ipynb": (
         {"PER_GROUP": 3, "N_REPEATS": 1, "SECONDARY_REPEATS": 1, "RANKS": [0, 8], "CONTRASTIVE_WEIGHTS": [0.0],
          "OTHER_PATCHES": ["none"], "LAYERS": [8], "EPOCHS": 2, "N_BANK": 20, "COMPARE_INT8": False, "DECLAN_PER_LABEL": 8,
          "COVERAGE_DATA_SETS": 5,
          "DOWNLOAD": False},
-        ["figures/12_differences.png", "figures/12_ablation_rank_layers.png", "results/12_ablations.json",
+        ["figures/12_differences.png", "figures/12_ablation_rank_layers.png", "results/12_ablations/study.json",
          "results/12_ablations_scores.csv.gz"],
     ),
     "13_tsne.ipynb": (
         {"PER_GROUP": 3, "N_BANK": 20, "REMOVED_RANKS": [8], "TSNE_RANK": 8, "PERPLEXITY": 10, "DOWNLOAD": False},
-        ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne.json"],
+        ["figures/13_tsne.png", "figures/13_what_projection_removes.png", "results/13_tsne/study.json"],
     ),
     "14_robustness.ipynb": (
         {"PER_GROUP": 3, "N_FOLDS": 8, "TEST_FOLDS": 1, "JPEG_QUALITIES": [50], "BLUR_SIGMAS": [2.0], "RESIZE_FACTORS": [0.5], "EPOCHS": 2,
          "N_BANK": 20, "N_BOOT": 50, "DOWNLOAD": False},
-        ["figures/14_robustness.png", "results/14_robustness.json", "results/14_robustness_scores.csv.gz"],
+        ["figures/14_robustness.png", "results/14_robustness/study.json", "results/14_robustness_scores.csv.gz"],
     ),
     "16_shipped_models.ipynb": (
         {"PER_GROUP": 2, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "EXPLAIN": False,
          "TRAIN_PERTURBATIONS": ["jpeg:50"], "TEST_PERTURBATIONS": ["jpeg:50"],
          "MODELS_DIR": "<tmp>"},  # explanations: nbs/14_explanations.ipynb and tests/test_detect.py
-        ["figures/16_shipped_models.png", "figures/16_perturbations.png", "results/16_shipped_models.json", "results/16_shipped_models_scores.csv.gz",
+        ["figures/16_shipped_models.png", "figures/16_perturbations.png", "results/16_shipped_models/study.json", "results/16_shipped_models_scores.csv.gz",
          "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
     ),
     "20_paper_protocol.ipynb": (
         {"ENCODER": "tiny-random", "CAPTIONER": None, "TRAIN_SUBSETS": ["biggan", "crn"], "SEEDS": [0],
          "EPOCHS": 2, "N_BOOT": 20},
-        ["figures/20_paper_protocol.png", "results/20_paper_protocol.json"],
+        ["figures/20_paper_protocol.png", "results/20_paper_protocol/study.json"],
     ),
     "15_peer_detector.ipynb": (
         {"PER_GROUP": 4, "N_BANK": 20, "DECLAN_PER_LABEL": 3, "N_BOOT": 20, "DOWNLOAD": False},
-        ["figures/15_peer_detector.png", "results/15_peer_detector.json"],
+        ["figures/15_peer_detector.png", "results/15_peer_detector/study.json"],
     ),
 }
 
@@ -84,6 +84,15 @@ def test_study_notebooks_define_no_functions(notebook):
     definitions = [line.strip() for cell in cells for line in cell.source.splitlines()
                    if re.match(r"\s*(async\s+)?(def|class)\s", line)]
     assert not definitions, f"{notebook.name} defines {definitions}: move them into the library"
+
+
+@pytest.mark.parametrize("notebook", STUDY_NOTEBOOKS, ids=lambda p: p.name)
+def test_study_notebooks_hold_no_assert(notebook):
+    "A guard a full run must not pass is a library check that raises with a message (or a test), never a bare assert in a study."
+    import ast
+    cells = [cell.source for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code"]
+    asserts = [cell.splitlines()[node.lineno - 1].strip() for cell in cells for node in ast.walk(ast.parse(cell)) if isinstance(node, ast.Assert)]
+    assert not asserts, f"{notebook.name} asserts {asserts}: make it a library check or a test"
 
 
 def private_kernel(folder):
@@ -123,6 +132,19 @@ def test_study_notebook(notebook, tmp_path):
         shutil.rmtree(sockets, ignore_errors=True)
     for output in outputs:
         assert (tmp_path / output).stat().st_size > 0, output
+    assert_rows_keep_the_committed_schema(tmp_path / "results")
+
+
+def assert_rows_keep_the_committed_schema(fresh: Path):
+    "A smoke run's rows read back, and name no metric or family the committed rows lack (the keys a reproduction is compared by)."
+    from nsnet_study.results import read_all
+    committed = read_all(ROOT / "results")
+    for study, rows in read_all(fresh).items():
+        if study not in committed:
+            continue  # a study without committed results (20: it needs a GPU)
+        for frame, field in (("estimates", "metric"), ("contrasts", "metric"), ("contrasts", "family")):
+            unknown = set(getattr(rows, frame)[field]) - set(getattr(committed[study], frame)[field])
+            assert not unknown, f"{study}: {frame} with a {field} the committed rows lack: {sorted(unknown)}"
 
 
 def test_readme_results_match_results_folder():
