@@ -185,8 +185,9 @@ def contrast_rows(table: pd.DataFrame, # comparisons of one family: first, secon
         first, second = (tuple(v or fields_.get(k, "") for k, v in zip(ARM, _arm_of(r[side]))) for side in ("first", "second"))
         row = {"study": study, "family": family.name, "metric": r.get("metric", family.metric), "estimate": r["difference"],
                "low": r["low"], "high": r["high"], "verdict": r["verdict"], "p": r.get("p"),
-               "p_adjusted": r.get("p_holm", r.get("p")), "margin": r.get("margin"), "p_equivalence": r.get("p_equivalence"),
-               "p_equivalence_adjusted": r.get("p_equivalence_holm", r.get("p_equivalence")), "n": r.get("folds", r.get("n")),
+               "p_adjusted": r.get("p_adjusted", r.get("p_holm", r.get("p"))), "margin": r.get("margin"), "p_equivalence": r.get("p_equivalence"),
+               "p_equivalence_adjusted": r.get("p_equivalence_adjusted", r.get("p_equivalence_holm", r.get("p_equivalence"))),
+               "n": r.get("folds", r.get("n")),
                **{k: r.get(k) for k in ("low_adjusted", "high_adjusted", "tests", "se", "p_floor")}}
         row |= {f"first_{k}": v for k, v in zip(ARM, first)} | {f"second_{k}": v for k, v in zip(ARM, second)}
         rows.append(row | {"borderline": on_boundary(row)})
@@ -249,9 +250,9 @@ def _adjusted(rows: pd.DataFrame, family: Family) -> pd.DataFrame:
     tests = int((rows.p.notna() & ~identical).sum()) if family.adjustment == "bonferroni" else 1
     level = 1 - ALPHA / max(tests, 1)
     ends = [_interval_at(row, level) for row in rows.to_dict(orient="records")]
-    rows = rows.assign(tests=tests, p_holm=(rows.p * tests).clip(upper=1), low_adjusted=[e[0] for e in ends], high_adjusted=[e[1] for e in ends],
-                       p_equivalence_holm=(rows.p_equivalence * 2 * tests).clip(upper=1) if "p_equivalence" in rows else np.nan)
-    rows.loc[identical, ["p_holm", "p_equivalence_holm"]] = np.nan  # the same computation: no test
+    rows = rows.assign(tests=tests, p_adjusted=(rows.p * tests).clip(upper=1), low_adjusted=[e[0] for e in ends], high_adjusted=[e[1] for e in ends],
+                       p_equivalence_adjusted=(rows.p_equivalence * 2 * tests).clip(upper=1) if "p_equivalence" in rows else np.nan)
+    rows.loc[identical, ["p_adjusted", "p_equivalence_adjusted"]] = np.nan  # the same computation: no test
     return rows.assign(verdict=[_verdict_at(row) for row in rows.to_dict(orient="records")])
 
 # %% ../nbs/15_results.ipynb #6046ecd5
@@ -268,7 +269,8 @@ def tested(table: pd.DataFrame, # paired comparisons (`metrics.comparison_table`
     metrics = table["metric"].tolist() if "metric" in table else [None] * len(table)  # a table of one metric may not name it
     for family in families:
         chosen = [pair in family.members and metric in (None, family.metric) for pair, metric in zip(pairs, metrics)]
-        rows = table[chosen].drop(columns=["family", "family_size", "p_holm", "p_equivalence_holm", "verdict"], errors="ignore")
+        rows = table[chosen].drop(columns=["family", "family_size", "p_holm", "p_equivalence_holm", "p_adjusted", "p_equivalence_adjusted", "verdict"],
+                                  errors="ignore")
         adjusted = (with_verdicts(holm_within(rows), "p_holm").assign(tests=len(rows)) if family.adjustment == "holm"
                     else _adjusted(rows, family))
         frames.append(contrast_rows(adjusted, study, family, **fields_))
