@@ -237,9 +237,10 @@ def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
                  lead: str = "", # what the sentence calls the comparison ("": 'first minus second')
                 ) -> str:
     "One contrast as one sentence: what is compared, the difference with the interval its verdict reads, the verdict."
-    first = first or display_label(*(row[f"first_{k}"] for k in ARM))
-    second = second or display_label(*(row[f"second_{k}"] for k in ARM))
-    lead = lead or f"{first} minus {second}"
+    shared = row["first_condition"] if row["first_condition"] == row["second_condition"] else ""  # said once, after both
+    side = lambda s: display_label(*(row[f"{s}_{k}"] if k != "condition" or not shared else "" for k in ARM))
+    first, second = first or side("first"), second or side("second")
+    lead = lead or f"{first} minus {second}" + (f", {shared}" if shared else "")
     return f"{lead}: {say_difference(row)}, {say_verdict(row, first, second)}."
 
 # %% ../nbs/16_reporting.ipynb #d3757145
