@@ -32,7 +32,7 @@ def test_the_site_builds_with_api_pages_guides_and_search(site):
     assert (out / "index.html").is_file() and (out / "searchindex.js").is_file()
     metrics = (out / "_generated" / "library" / "08_metrics.html").read_text(encoding="utf-8")
     assert "across_seeds" in metrics and "test_train_ratio" in metrics  # show_doc with its docments
-    for guide in ("install", "scoring", "reproducing", "caches", "colab", "gpus", "benchmarks", "threats", "glossary"):
+    for guide in ("install", "design", "scoring", "reproducing", "caches", "colab", "gpus", "benchmarks", "threats", "glossary"):
         assert (out / "guides" / f"{guide}.html").is_file(), guide
     if not list((ROOT / "runs").glob("[0-9]*.ipynb")):
         assert "run `make reproduce`" in stdout  # one line, and the rest is built
