@@ -21,10 +21,10 @@ from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, displ
 
 # %% auto #0
 __all__ = ['LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals', 'adjusted_interval',
-           'contrast_label', 'plot_differences', 'markdown_table', 'fill_markers', 'fill_documents', 'say_interval',
-           'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim', 'StudyReport',
-           'reports_dir', 'load_reports', 'fill_settings', 'render_table', 'plain_sentence', 'render_findings',
-           'table_blocks', 'paragraph_blocks', 'family_power', 'families_table', 'ledger_table',
+           'contrast_label', 'plot_differences', 'save_figure', 'markdown_table', 'fill_markers', 'fill_documents',
+           'say_interval', 'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim',
+           'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table', 'plain_sentence',
+           'render_findings', 'table_blocks', 'paragraph_blocks', 'family_power', 'families_table', 'ledger_table',
            'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key', 'compared_values', 'Comparison',
            'compare_value', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
 
@@ -113,6 +113,20 @@ def plot_differences(contrasts: pd.DataFrame, # contrast rows (`nsnet_study.resu
     ax.invert_yaxis()
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+# %% ../nbs/16_reporting.ipynb #08b939aa
+def save_figure(figure, # a matplotlib Figure, or anything with `savefig` and `figure` (a seaborn FacetGrid)
+                path: str | Path, # the PNG written (atomically), e.g. figures / "12_differences.png"
+                dpi: int = 110, # resolution of the file, and so of the figure the notebook shows
+                **savefig_options): # passed on to `savefig` (e.g. bbox_inches="tight")
+    "Save `figure` to `path`, close it and display the saved file (so the notebook shows exactly the committed PNG)."
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+    from nsnet_study.files import atomic_path
+    with atomic_path(path) as partial:
+        figure.savefig(partial, dpi=dpi, format="png", **savefig_options)
+    plt.close(getattr(figure, "figure", figure))
+    display(Image(filename=str(path)))
 
 # %% ../nbs/16_reporting.ipynb #adcb178b
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:

@@ -1,8 +1,10 @@
-"""The first cell of every study notebook installs the project on Colab with the local pins and Colab's own torch.
+"""Every study notebook opens with its title, Colab badge and Question; its first code cell installs the project on
+Colab with the local pins and Colab's own torch.
 
 Colab is simulated: a `google.colab` module in `sys.modules`, the project from this checkout instead of the git URL,
 and pip in dry-run mode with no index (nothing is installed or downloaded).
 """
+import configparser
 import json
 import os
 import subprocess
@@ -17,7 +19,29 @@ TORCH_STACK = ("torch==", "torchvision==", "triton==", "nvidia-", "cuda-")
 
 
 def _first_cell(notebook) -> str:
-    return "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+    "The first code cell: the install cell (the title, badge and Question come before it)."
+    return next("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+
+
+def _colab_badge(notebook) -> str:
+    "The \"Open in Colab\" badge of a study notebook, built from settings.ini's repository URL and branch."
+    settings = configparser.ConfigParser()
+    settings.read(ROOT / "settings.ini")
+    repository = settings["DEFAULT"]["git_url"].removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{repository}/blob/{settings['DEFAULT']['branch']}/nbs/study/{notebook.name}"
+    return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+@pytest.mark.parametrize("notebook", STUDY_NOTEBOOKS, ids=lambda p: p.name)
+def test_a_study_notebook_opens_with_its_title_badge_and_question(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    head = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and head.startswith(f"# {notebook.name[:2]} · "), head[:80]
+    assert _colab_badge(notebook) in head and "\n## Question\n" in head
+    assert cells[1]["cell_type"] == "code" and "google.colab" in "".join(cells[1]["source"])  # then the install cell
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+    design = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Design"))
+    assert tagged == [design + 1], "the parameters cell follows the Design"
 
 
 def _pins(path) -> list[str]:
