@@ -27,7 +27,8 @@ $(STAMP): settings.ini setup.py constraints.txt
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
-# Runs every study notebook in order (executed copies in runs/, the models study 16 trains in runs/models), refreshes
+# Runs every study notebook in order (executed copies in runs/, the models study 16 trains in runs/models), writes each
+# executed notebook back over its source in nbs/study, cleaned (the committed notebooks show their outputs), refreshes
 # README.md's results tables from results/, and checks that the study reproduced (nsnet-study report compare: each kind
 # of number as it should reproduce, and the trained models' cards against the shipped ones). It never replaces the
 # models in the package: `make ship` does, and only that.
@@ -38,6 +39,7 @@ reproduce: $(STAMP)
 		echo "== $$nb"; \
 		HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \
 	done
+	$(VENV)/bin/nsnet-study report notebooks
 	$(VENV)/bin/nsnet-study report readme
 	$(VENV)/bin/nsnet-study report compare runs/committed-results results --models runs/models
 

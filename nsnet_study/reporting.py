@@ -847,7 +847,12 @@ def compare_models(shipped: str | Path, # the package's models (nsnet_study/ship
 
 # %% ../nbs/16_reporting.ipynb #85b26d81
 def report_command(args) -> int:
-    "Run the report command `report_arguments` parsed: readme or compare."
+    "Run the report command `report_arguments` parsed: readme, compare or notebooks."
+    if args.report_command == "notebooks":
+        from nsnet_study.notebooks import write_back
+        written = write_back(args.runs, args.studies, args.root)
+        print(f"wrote back {len(written)} executed study notebooks: {', '.join(p.name for p in written) or 'none in ' + args.runs}")
+        return 0
     if args.report_command == "compare":
         comparison = compare_results(args.committed, args.fresh)
         if args.models:
@@ -893,6 +898,12 @@ def report_arguments(parser):
     compare.add_argument("committed", help="the committed results folder")
     compare.add_argument("fresh", help="the results folder a reproduction wrote")
     compare.add_argument("--models", metavar="DIR", help="also compare the models a reproduction trained (runs/models) with the shipped ones")
+    notebooks = commands.add_parser("notebooks", help="write the executed study notebooks of runs/ back over nbs/study, cleaned",
+                                    description="Each study notebook that runs/ holds an executed copy of is replaced by that copy, "
+                                    "cleaned: no execution counts, papermill traces, widgets or paths of this machine.")
+    notebooks.add_argument("--runs", default="runs", help="where make reproduce executed them")
+    notebooks.add_argument("--studies", default="nbs/study")
+    notebooks.add_argument("--root", default=".", help="the checkout that ran them (its paths become '.')")
     return parser
 
 # %% ../nbs/16_reporting.ipynb #248c25dc
