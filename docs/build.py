@@ -3,8 +3,8 @@
     python docs/build.py [--out _docs]
 
 The library notebooks are rendered as written (prose, code, examples) with an API section appended: `show_doc`
-of every public function and class of the module, with the parameters' docments. The study pages are the notebooks
-`make reproduce` executed (runs/*.ipynb): when runs/ has none, one line says so and the rest is still built.
+of every public function and class of the module, with the parameters' docments. The study pages are the study
+notebooks as committed, executed by `make reproduce` (never re-executed here): any clone builds the whole site in minutes.
 """
 import argparse
 import importlib
@@ -99,23 +99,25 @@ def library_pages(generated: Path) -> list[str]:
 
 
 def study_pages(generated: Path) -> list[str]:
-    "The executed study notebooks of runs/ (not re-executed); the page names, [] with a line when there are none."
+    "The study notebooks as committed (executed by `make reproduce`, not re-executed here), links made relative to the site; the page names."
     out = generated / "studies"
     out.mkdir(parents=True, exist_ok=True)
-    executed = sorted((ROOT / "runs").glob("[0-9]*.ipynb"))
-    if not executed:
-        print("no executed study notebooks in runs/: run `make reproduce` to add the study pages (building the rest)")
-    for path in executed:
-        shutil.copy(path, out / path.name)
-    return [f"studies/{p.stem}" for p in executed]
+    names = []
+    for path in sorted((ROOT / "nbs" / "study").glob("[0-9]*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "markdown":  # nbs/study/../../docs/X is _generated/studies/../../X on the site
+                cell["source"] = [line.replace("](../../docs/", "](../../") for line in cell["source"]]
+        (out / path.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+        names.append(f"studies/{path.stem}")
+    return names
 
 
 def write_index(generated: Path, library: list[str], studies: list[str]) -> None:
     "The generated tables of contents the hand-written index includes."
     (generated / "library.md").write_text("# The library\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(library) + "\n```\n")
-    body = "\n".join(studies) if studies else ""
-    note = "" if studies else "\nNo executed study notebooks: run `make reproduce`, then `make docs`.\n"
-    (generated / "studies.md").write_text("# The studies\n" + note + "\n```{toctree}\n:maxdepth: 1\n\n" + body + "\n```\n")
+    (generated / "studies.md").write_text("# The studies\n\nEach study notebook as `make reproduce` executed it.\n\n```{toctree}\n"
+                                          ":maxdepth: 1\n\n" + "\n".join(studies) + "\n```\n")
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,8 @@
 """Sphinx configuration of the nsnet_study site: `make docs` (docs/build.py) writes _docs/.
 
 Pages: the guides (docs/guides/*.md), the library notebooks as API pages (each with a show_doc section for every
-public name, generated into a private copy of docs/, under _generated/library/), and the study notebooks as executed by `make reproduce`
-(runs/*.ipynb, copied under _generated/studies/; never re-executed here)."""
+public name, generated into a private copy of docs/, under _generated/library/), and the study notebooks as committed, executed by
+`make reproduce` (nbs/study/*.ipynb, copied under _generated/studies/; never re-executed here)."""
 project = "nsnet_study"
 author = "nsnet_study developers"
 copyright = "2026 onwards, nsnet_study developers"

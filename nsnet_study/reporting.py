@@ -889,7 +889,7 @@ def report_arguments(parser):
     readme.add_argument("--readme", default="README.md")
     readme.add_argument("--results", default="results")
     readme.add_argument("--studies", default="nbs/study", help="the study notebooks, whose 'What it says' cells are rewritten too")
-    readme.add_argument("--pages", nargs="*", default=["docs/results.md"], help="the site's pages with results markers")
+    readme.add_argument("--pages", nargs="*", default=["docs/results.md", "docs/index.md"], help="the site's pages with results markers")
     readme.add_argument("--check", action="store_true", help="only check that README.md and the notebooks are up to date")
     compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
                                   description="Each kind of number as it should reproduce: estimates within their committed interval's "

@@ -2,8 +2,8 @@
 
 JupyterLab is started on 127.0.0.1 with a token and this project's `jupyter_server_config.py`; Playwright drives
 Debian's Chromium (its own browser download cannot work offline). Checked: every cell runs, no error output, no
-stderr box (warnings, text progress bars), a study notebook shows its figures, and opening, running and saving
-notebooks leaves `git status` clean. Screenshots go to runs/browser/ (git-ignored). The server is stopped by its PID.
+stderr box (warnings, text progress bars), a study notebook shows its figures (as committed, without running it),
+and opening, running and saving notebooks leaves `git status` clean. Screenshots go to runs/browser/ (git-ignored). The server is stopped by its PID.
 """
 import json
 import os
@@ -202,19 +202,25 @@ def test_study_notebook_shows_its_figures_in_the_browser(lab, browser, tmp_path)
     assert (tmp_path / "figures" / "00_data_overview_counts.png").is_file()
 
 
-def test_opening_and_saving_a_study_notebook_leaves_it_unchanged(lab, browser):
+def test_a_committed_study_notebook_shows_its_figures_unrun_and_keeps_them_on_save(lab, browser):
+    "As a reader opens it: the committed (executed) notebook shows its figures without running; saving changes nothing."
     notebook = ROOT / "nbs" / "study" / "13_tsne.ipynb"
     if _git_status(notebook):
         pytest.skip(f"{notebook.name} has uncommitted changes: the clean-tree check needs a committed notebook")
+    committed = _has_image(nbformat.read(notebook, as_version=4).cells)
     base, token = lab
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         path = notebook.relative_to(ROOT).as_posix()
         page.goto(f"{base}/lab/tree/{path}?token={token}")
         page.wait_for_function(_OPENED, arg=path, timeout=90_000)
+        seen = page.evaluate(_SEEN, path)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{notebook.stem}-unrun.png"), full_page=True)
         saved_before = notebook.stat().st_mtime_ns
         page.evaluate(_SAVE, path)
     finally:
         page.close()
+    assert committed and seen["images"] >= 1, "the committed notebook shows no figure"
     assert notebook.stat().st_mtime_ns > saved_before, "JupyterLab did not save the notebook"
-    assert _git_status(notebook) == ""
+    assert _git_status(notebook) == "", "saving changed the committed notebook (its outputs?)"

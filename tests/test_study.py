@@ -151,7 +151,8 @@ def test_readme_results_match_results_folder():
     "README.md's results tables and every study's What it says (README and notebook) are rendered from results/."
     from nsnet_study.reporting import main
     assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"),
-                 "--studies", str(ROOT / "nbs" / "study"), "--pages", str(ROOT / "docs" / "results.md"), "--check"]) == 0
+                 "--studies", str(ROOT / "nbs" / "study"), "--pages", str(ROOT / "docs" / "results.md"),
+                 str(ROOT / "docs" / "index.md"), "--check"]) == 0
 
 
 
