@@ -85,7 +85,8 @@ def write_back(runs: str | os.PathLike, # where `make reproduce` executed the st
         if not executed.is_file():
             continue
         notebook = committed_notebook(json.loads(executed.read_text(encoding="utf-8")), root)
-        if [c["source"] for c in notebook["cells"]] != [c["source"] for c in json.loads(source.read_text(encoding="utf-8"))["cells"]]:
+        sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"]]
+        if sources(notebook) != sources(json.loads(source.read_text(encoding="utf-8"))):
             raise ValueError(f"{executed} was not run from the current {source} (their cells differ): run it again")
         with atomic_path(source) as partial:
             partial.write_text(nb2str(notebook), encoding="utf-8")
