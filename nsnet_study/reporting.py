@@ -26,7 +26,8 @@ __all__ = ['LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_in
            'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table', 'plain_sentence',
            'render_findings', 'table_blocks', 'paragraph_blocks', 'family_power', 'families_table', 'ledger_table',
            'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key', 'compared_values', 'Comparison',
-           'compare_value', 'compare_results', 'compare_models', 'report_command', 'main', 'report_arguments']
+           'compare_value', 'redeclared_families', 'compare_results', 'compare_models', 'report_command', 'main',
+           'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #9ee176fe
 def draw_intervals(ax, # the matplotlib axes drawn on
@@ -671,6 +672,7 @@ class Comparison:
     moved: list[tuple[float, str]] = field(default_factory=list)  # (share of its tolerance, line) of numbers within tolerance
     notes: list[str] = field(default_factory=list)  # what was not compared, and why
     compared: int = 0
+    redeclared: list[str] = field(default_factory=list)  # families declared differently in the two runs: listed, not compared
 
     @property
     def reproduced(self) -> bool:
@@ -680,17 +682,19 @@ class Comparison:
         "The report: failures, borderline verdicts, the largest moves within tolerance, notes, and one closing line."
         moved = [line for _, line in sorted(self.moved, reverse=True)[:most]]
         parts = [("failed", self.failed), ("borderline (not failed)", self.borderline),
-                 (f"moved within tolerance (largest {len(moved)} of {len(self.moved)})", moved), ("not compared", self.notes)]
+                 (f"moved within tolerance (largest {len(moved)} of {len(self.moved)})", moved),
+                 ("families declared differently (another test: listed, not compared)", self.redeclared), ("not compared", self.notes)]
         text = "\n".join(f"{title}:\n" + "\n".join(f"  {line}" for line in lines) for title, lines in parts if lines)
+        regrouped = f", {len(self.redeclared)} families declared differently" if self.redeclared else ""
         closing = (f"reproduced: {self.compared} values compared, {len(self.moved)} moved within tolerance, "
-                   f"{len(self.borderline)} borderline verdicts" if self.reproduced else
+                   f"{len(self.borderline)} borderline verdicts{regrouped}" if self.reproduced else
                    f"not reproduced: {len(self.failed)} of {self.compared} values failed (first: {self.failed[0]})")
         return (text + "\n" if text else "") + closing
 
     def merged(self, other: Comparison) -> Comparison:
         "Both comparisons' findings together."
         return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
-                          self.notes + other.notes, self.compared + other.compared)
+                          self.notes + other.notes, self.compared + other.compared, self.redeclared + other.redeclared)
 
 # %% ../nbs/16_reporting.ipynb #654de459
 def _said_row(row: dict | None) -> str:
@@ -720,11 +724,32 @@ def compare_value(where: str, # the value's key
             relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
             into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
 
+# %% ../nbs/16_reporting.ipynb #9e62826f
+def redeclared_families(old: StudyResults, # a study as committed
+                        new: StudyResults, # the same study as a reproduction wrote it
+                       ) -> list[str]:
+    "Families declared differently in two runs of a study: in one only, or with other members, adjustment or metric (their question and why may be reworded)."
+    declared = lambda results: {f.name: (sorted(map(str, f.members)), f.adjustment, f.metric) for f in results.families}
+    before, after = declared(old), declared(new)
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+# %% ../nbs/16_reporting.ipynb #f7db5958
+def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], into: Comparison) -> set[str]:
+    "One line per redeclared family (its verdicts in each run); the committed keys left out of the comparison."
+    for name in names:
+        said = [", ".join(f"{n} {v}" for v, n in r.contrasts[r.contrasts.family == name].verdict.value_counts().items()) or "not declared"
+                for r in (old, new)]
+        into.redeclared.append(f"{old.study}: {name}: committed {said[0]}; now {said[1]}")
+    keys = {contrast_key(r) for r in old.contrasts.to_dict(orient="records") if r["family"] in names}
+    return keys | {key + ": verdict" for key in keys}
+
 # %% ../nbs/16_reporting.ipynb #9b3d12b8
 def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
                    into: Comparison) -> None:
     "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared)."
     committed, fresh = compared_values(old), compared_values(new)
+    skipped = _list_redeclared(old, new, redeclared_families(old, new), into)
+    committed = {key: value for key, value in committed.items() if key not in skipped}
     kernel = compared_values(reference) if reference is not None else {}
     unstable = [k for k in committed if report and report.unstable and re.search(report.unstable, k)]
     if unstable:
