@@ -67,8 +67,8 @@ lab: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py
 
-# The documentation site in _docs/ (Sphinx + myst-nb): guides, the library notebooks as API pages, the studies as
-# `make reproduce` executed them (runs/; without them the site is built without the study pages, and says so)
+# The documentation site in _docs/ (Sphinx + myst-nb): the answer first, the studies as committed (executed by
+# `make reproduce`, never re-executed here), the results page, the guides, the library notebooks as API pages
 docs: $(STAMP)
 	$(PY) docs/build.py --out _docs
 

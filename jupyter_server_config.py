@@ -2,8 +2,9 @@
 # `jupyter lab` of the project's environment (`make lab` among them) reads it.
 # Saving a notebook of this checkout's nbs/ cleans it as `nbdev_clean` does (settings.ini: jupyter_hooks). A library
 # notebook also drops its outputs (committed clean: opening, running and saving one leaves `git status` clean); a
-# study notebook (nbs/study/) keeps them: it is committed as `make reproduce` executed it, so a reader sees its
-# figures and tables without running it, and opening and saving it leaves it unchanged.
+# study notebook (nbs/study/) keeps them, cleaned as `make reproduce` writes it back (nsnet_study.notebooks): it is
+# committed as executed, so a reader sees its figures and tables without running it, and opening and saving it leaves
+# it unchanged.
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parent / "nbs"
@@ -16,10 +17,12 @@ def clean_before_save(model, path, contents_manager, **kwargs):
     notebook = (Path(contents_manager.root_dir) / path).resolve()
     if model["type"] != "notebook" or not notebook.is_relative_to(NOTEBOOKS):
         return
+    if notebook.is_relative_to(STUDIES):  # as `make reproduce` writes it back: no widgets, papermill traces or machine paths
+        from nsnet_study.notebooks import committed_notebook
+        model["content"] = committed_notebook(model["content"], NOTEBOOKS.parent)
+        return
     from nbdev.clean import clean_jupyter
     clean_jupyter(path=notebook, model=model)
-    if notebook.is_relative_to(STUDIES):
-        return
     for cell in model["content"]["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None

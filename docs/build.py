@@ -107,7 +107,7 @@ def study_pages(generated: Path) -> list[str]:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook["cells"]:
             if cell["cell_type"] == "markdown":  # nbs/study/../../docs/X is _generated/studies/../../X on the site
-                cell["source"] = [line.replace("](../../docs/", "](../../") for line in cell["source"]]
+                cell["source"] = re.sub(r"(\]\(|\]: |href=\")\.\./\.\./docs/", r"\1../../", "".join(cell["source"]))
         (out / path.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         names.append(f"studies/{path.stem}")
     return names

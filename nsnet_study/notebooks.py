@@ -9,43 +9,71 @@ import base64
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 from .files import atomic_path
 
 # %% auto #0
-__all__ = ['WIDGET', 'scrub_paths', 'committed_notebook', 'embedded_images', 'write_back']
+__all__ = ['WIDGET', 'scrub_paths', 'kept_outputs', 'committed_notebook', 'embedded_images', 'write_back']
 
 # %% ../nbs/15a_notebooks.ipynb #3f43b6a1
+def _replace_folder(text: str, folder: str | os.PathLike | None, by: str) -> str:
+    "`text` with the absolute `folder` (a whole path component, not a prefix of a longer name) replaced by `by`."
+    folder = str(folder).rstrip("/\\") if folder else ""
+    if len(folder) < 2:  # "" or "/": nothing to say about it, and replacing it would rewrite every slash
+        return text
+    return re.sub(re.escape(folder) + r"(?=[/\\\s'\":;,)\]]|$)", lambda _: by, text)
+
 def scrub_paths(text: str, # an output's text (a warning, a printed path)
                 root: str | os.PathLike, # the checkout that ran the notebook: becomes "."
                 home: str | os.PathLike | None = None, # the user's home folder: becomes "~" (None: this user's)
                ) -> str:
     "`text` without absolute paths of the machine: the checkout, an environment's packages, the home folder, a kernel's cell file."
-    text = re.sub(r"(?:/[^\s'\"/:]+)+/site-packages/", "site-packages/", text)
-    text = re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "<cell>", text)
-    text = text.replace(str(Path(root).resolve()) + "/", "./").replace(str(Path(root).resolve()), ".")
-    return text.replace(str(Path(home or Path.home())), "~")
+    text = re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^\s'\"/\\:]+)+[/\\]site-packages[/\\]", "site-packages/", text)
+    text = re.sub(r"\S*ipykernel_\d+[/\\]\d+\.py", "<cell>", text)
+    text = _replace_folder(text, Path(root).resolve(), ".")
+    return _replace_folder(text, home if home is not None else Path.home(), "~")
 
 # %% ../nbs/15a_notebooks.ipynb #b9444064
 WIDGET = "application/vnd.jupyter.widget-view+json"  # a widget's output (tqdm's progress bars in a notebook)
 
-def _kept_outputs(outputs: list[dict], root) -> list[dict]:
-    "The outputs a reader should see: no widgets; every text (not images) without this machine's paths."
+def _as_shown(text: str) -> str:
+    "A stream's text as JupyterLab shows it: a `\\r` goes back to the start of its line and what follows overwrites it."
+    def line(text: str) -> str:
+        shown, *overwrites = text.split("\r")
+        for piece in overwrites:
+            shown = piece + shown[len(piece):]
+        return shown
+    return "\n".join(line(part) for part in text.replace("\r\n", "\n").split("\n"))
+
+def _joined_streams(outputs: list[dict]) -> list[dict]:
+    "Consecutive outputs of the same stream as one (as JupyterLab keeps them), each as shown."
+    joined = []
+    for output in outputs:
+        if output["output_type"] == "stream" and joined and joined[-1]["output_type"] == "stream" and joined[-1]["name"] == output["name"]:
+            joined[-1] = {**joined[-1], "text": "".join(joined[-1]["text"]) + "".join(output["text"])}
+        else:
+            joined.append(output)
+    return [{**o, "text": _as_shown("".join(o["text"])).splitlines(keepends=True)} if o["output_type"] == "stream" else o for o in joined]
+
+# %% ../nbs/15a_notebooks.ipynb #08362f8e
+def kept_outputs(outputs: list[dict], # a code cell's outputs (nbformat JSON)
+                 root: str | os.PathLike, # the checkout the notebook ran in
+                ) -> list[dict]:
+    "The outputs a reader should see: no widgets; streams joined as shown; every text (not images) without this machine's paths."
     def scrubbed(text):
         return [scrub_paths(line, root) for line in text] if isinstance(text, list) else scrub_paths(text, root)
     kept = []
-    for output in (json.loads(json.dumps(o)) for o in outputs if WIDGET not in o.get("data", {})):
-        for key in ("text", "traceback"):
+    for output in _joined_streams([json.loads(json.dumps(o)) for o in outputs if WIDGET not in o.get("data", {})]):
+        for key in ("text", "traceback", "evalue"):
             if key in output:
                 output[key] = scrubbed(output[key])
         output.get("data", {}).update({k: scrubbed(v) for k, v in output.get("data", {}).items() if k.startswith("text/")})
         kept.append(output)
     return kept
 
-# %% ../nbs/15a_notebooks.ipynb #f64d2dc4
-def committed_notebook(executed: dict, # an executed study notebook (papermill's output, as JSON)
+# %% ../nbs/15a_notebooks.ipynb #f5a9dd9d
+def committed_notebook(executed: dict, # an executed study notebook (papermill's output, or JupyterLab's model, as JSON)
                        root: str | os.PathLike, # the checkout that ran it (its paths become ".")
                       ) -> dict:
     "The executed notebook as it is committed: cleaned by nbdev, no papermill cell or metadata, no widgets, no machine paths."
@@ -55,14 +83,14 @@ def committed_notebook(executed: dict, # an executed study notebook (papermill's
     notebook["cells"] = [cell for cell in notebook["cells"] if "injected-parameters" not in cell["metadata"].get("tags", [])]
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
-            cell["outputs"] = _kept_outputs(cell["outputs"], root)
+            cell["outputs"] = kept_outputs(cell["outputs"], root)
     config = get_config(path=Path(root))
     clean_nb(notebook, allowed_metadata_keys=config.allowed_metadata_keys.split(), clean_ids=config.clean_ids,
              allowed_cell_metadata_keys=config.allowed_cell_metadata_keys.split())
     notebook["metadata"].pop("widgets", None)
     return notebook
 
-# %% ../nbs/15a_notebooks.ipynb #ce0ed04e
+# %% ../nbs/15a_notebooks.ipynb #4b82d648
 def embedded_images(notebook: dict, # a notebook (JSON)
                     kind: str = "image/png", # the image type
                    ) -> list[bytes]:
@@ -70,25 +98,36 @@ def embedded_images(notebook: dict, # a notebook (JSON)
     return [base64.b64decode("".join(output["data"][kind])) for cell in notebook["cells"] if cell["cell_type"] == "code"
             for output in cell["outputs"] if kind in output.get("data", {})]
 
-# %% ../nbs/15a_notebooks.ipynb #f5a89c32
+# %% ../nbs/15a_notebooks.ipynb #d5add61d
+def _why_not_finished(notebook: dict) -> str:
+    "Why papermill's output is not a finished run ('' when it is)."
+    run = notebook["metadata"].get("papermill", {})
+    if not run.get("end_time") or run.get("exception"):
+        return "papermill did not finish it (or it raised)"
+    pending = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code" and c["metadata"].get("papermill", {}).get("status") != "completed"]
+    return f"code cells {pending[:3]} did not complete" if pending else ""
+
+# %% ../nbs/15a_notebooks.ipynb #e9305d32
 def write_back(runs: str | os.PathLike, # where `make reproduce` executed the study notebooks (runs/)
                studies: str | os.PathLike, # the study notebooks (nbs/study): each one with an executed copy is replaced
                root: str | os.PathLike = ".", # the checkout (its paths are scrubbed)
               ) -> list[Path]:
-    "Replace each study notebook that `runs` holds an executed copy of with that copy, cleaned (`committed_notebook`); the written paths."
+    "Replace each study notebook that `runs` holds a finished run of with that run, cleaned (`committed_notebook`); the written paths."
     from execnb.nbio import nb2str
     if not Path(runs).is_dir():
         raise FileNotFoundError(f"no folder {runs}: make reproduce executes the study notebooks there")
-    written = []
+    sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"] if "injected-parameters" not in cell["metadata"].get("tags", [])]
+    ready = {}
     for source in sorted(Path(studies).glob("[0-9]*.ipynb")):
         executed = Path(runs) / source.name
-        if not executed.is_file():
-            continue
-        notebook = committed_notebook(json.loads(executed.read_text(encoding="utf-8")), root)
-        sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"]]
-        if sources(notebook) != sources(json.loads(source.read_text(encoding="utf-8"))):
-            raise ValueError(f"{executed} was not run from the current {source} (their cells differ): run it again")
+        if executed.is_file():
+            notebook = json.loads(executed.read_text(encoding="utf-8"))
+            if why := _why_not_finished(notebook):
+                raise ValueError(f"{executed}: {why}; nothing was written back")
+            if sources(notebook) != sources(json.loads(source.read_text(encoding="utf-8"))):
+                raise ValueError(f"{executed} was not run from the current {source} (their cells differ); nothing was written back")
+            ready[source] = committed_notebook(notebook, root)
+    for source, notebook in ready.items():
         with atomic_path(source) as partial:
             partial.write_text(nb2str(notebook), encoding="utf-8")
-        written.append(source)
-    return written
+    return list(ready)

@@ -11,7 +11,7 @@ from nsnet_study.notebooks import WIDGET, committed_notebook, embedded_images
 
 EXECUTED = sorted(p for p in (ROOT / "nbs" / "study").glob("[0-9]*.ipynb") if p.name[:2] != "20")  # 20 needs a GPU: not run
 FIGURES = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in (ROOT / "figures").glob("*.png")}
-MACHINE_PATHS = re.compile(r"/(?:home|root|work|tmp|Users)/|[A-Z]:\\\\Users")
+MACHINE_PATHS = re.compile(r"/(?:home|root|work|tmp|Users|var|private)/|[A-Z]:\\\\Users|ipykernel_")
 
 
 def _notebook(path) -> dict:

@@ -1,5 +1,6 @@
 """The documentation site (`make docs`): it builds from the notebooks and guides, and a reader's browser finds what it promises."""
 import functools
+import html
 import http.server
 import re
 import shutil
@@ -34,7 +35,23 @@ def _answer() -> str:
     "README's rendered answer (between its says:summary markers), as plain words."
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- says:summary -->", 1)[1].split("<!-- /says:summary -->", 1)[0]
-    return re.sub(r"[*_`]", "", block).strip()
+    return _plain(re.sub(r"[*_`]|\]\([^)]*\)|\[", "", block))
+
+
+def _plain(text: str) -> str:
+    "Words as a reader sees them: no tags, entities decoded, quotes and dashes as typed, single spaces."
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return re.sub(r"\s+", " ", text.translate(str.maketrans("‘’“”–—", "''\"\"--"))).strip()
+
+
+def _article(page: str) -> str:
+    "The page's own content (not the sidebar of every page, which lists the captions too)."
+    return page.split('<article class="bd-article"', 1)[1].split("</article>", 1)[0]
+
+
+def _output_images(page: str) -> int:
+    "Images inside the notebook's outputs (not the Colab badge of its first cell)."
+    return sum(cell.count("<img") for cell in re.split(r'<div class="cell_output', page)[1:])
 
 
 def test_the_site_builds_with_api_pages_guides_and_search(site):
@@ -47,20 +64,21 @@ def test_the_site_builds_with_api_pages_guides_and_search(site):
 
 
 def test_every_study_page_shows_its_figures_from_the_committed_notebooks(site):
-    "Built from a checkout as committed (no make reproduce): each study page has its figures, embedded."
+    "Built from a checkout as committed (no make reproduce): each study page has its figures, in its outputs."
     out, _ = site
     for study in STUDIES:
         page = (out / "_generated" / "studies" / f"{study}.html").read_text(encoding="utf-8")
-        assert "<img" in page and "What it says" in page, f"{study}: no figure or no What it says"
+        assert _output_images(page) >= 1, f"{study}: no figure in its outputs"
+        assert "../../guides/threats.html" in page, f"{study}: its Threats link does not lead to the threats page"
 
 
 def test_the_front_page_leads_with_the_answer_and_the_ladder(site):
     out, _ = site
-    page = (out / "index.html").read_text(encoding="utf-8")
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
-    first = re.split(r"(?<=\.) ", re.sub(r"\s+", " ", _answer()))[0]
-    assert first and first[:60] in text, "the front page does not say README's answer"
-    assert text.index(first[:60]) < text.index("The studies") < text.index("Guides"), "the answer comes first, then the studies, then the guides"
+    page = _article((out / "index.html").read_text(encoding="utf-8"))
+    text, answer = _plain(page), _answer()
+    first = re.split(r"(?<=\.) ", answer)[0][:60]
+    assert len(first) > 20 and first in text, f"the front page does not say README's answer ({first!r})"
+    assert text.index(first) < text.index("The studies") < text.index("Guides"), "the answer first, then the studies, then the guides"
     assert "10_gap_decomposed.png" in page and 'href="results.html"' in page
 
 
@@ -110,6 +128,6 @@ def test_a_reader_finds_every_link_the_api_and_search(served, site):
         page.screenshot(path=str(shots / "docs_search.png"))
         for study in STUDIES:
             page.goto(served + f"_generated/studies/{study}.html")
-            assert page.locator("img").count() >= 1, f"{study}: no figure"
+            assert page.locator(".cell_output img").count() >= 1, f"{study}: no figure"
             assert page.locator("text=What it says").count() >= 1, f"{study}: no What it says"
         browser.close()

@@ -202,9 +202,10 @@ def test_study_notebook_shows_its_figures_in_the_browser(lab, browser, tmp_path)
     assert (tmp_path / "figures" / "00_data_overview_counts.png").is_file()
 
 
-def test_a_committed_study_notebook_shows_its_figures_unrun_and_keeps_them_on_save(lab, browser):
+@pytest.mark.parametrize("name", ["00_data_overview", "12_ablations", "13_tsne"])  # prints, warnings and progress, figures
+def test_a_committed_study_notebook_shows_its_figures_unrun_and_keeps_them_on_save(lab, browser, name):
     "As a reader opens it: the committed (executed) notebook shows its figures without running; saving changes nothing."
-    notebook = ROOT / "nbs" / "study" / "13_tsne.ipynb"
+    notebook = ROOT / "nbs" / "study" / f"{name}.ipynb"
     if _git_status(notebook):
         pytest.skip(f"{notebook.name} has uncommitted changes: the clean-tree check needs a committed notebook")
     committed = _has_image(nbformat.read(notebook, as_version=4).cells)
