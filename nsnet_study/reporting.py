@@ -20,14 +20,14 @@ from .files import command_name, one_line_errors, running_as_script, shipped_dir
 from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, display_label, on_boundary, one, read_all)
 
 # %% auto #0
-__all__ = ['LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals', 'adjusted_interval',
-           'contrast_label', 'plot_differences', 'save_figure', 'markdown_table', 'fill_markers', 'fill_documents',
-           'say_interval', 'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim',
-           'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table', 'plain_sentence',
-           'render_findings', 'table_blocks', 'paragraph_blocks', 'family_power', 'families_table', 'ledger_table',
-           'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key', 'compared_values', 'Comparison',
-           'compare_value', 'redeclared_families', 'compare_results', 'compare_models', 'report_command', 'main',
-           'report_arguments']
+__all__ = ['PICKS', 'LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals',
+           'adjusted_interval', 'contrast_label', 'plot_differences', 'save_figure', 'markdown_table', 'fill_markers',
+           'fill_documents', 'say_interval', 'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table',
+           'Finding', 'Claim', 'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table',
+           'plain_sentence', 'picked', 'render_findings', 'table_blocks', 'paragraph_blocks', 'family_power',
+           'families_table', 'ledger_table', 'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key',
+           'compared_values', 'Comparison', 'compare_value', 'redeclared_families', 'compare_results', 'compare_models',
+           'report_command', 'main', 'report_arguments']
 
 # %% ../nbs/16_reporting.ipynb #9ee176fe
 def draw_intervals(ax, # the matplotlib axes drawn on
@@ -291,7 +291,7 @@ class Finding:
     texts: dict = field(default_factory=dict)  # contrast: a plain sentence per verdict (higher, equivalent, none, identical), see `plain_sentence`
     verbs: tuple = ("raises", "lowers")  # contrast: the {moves} of a plain sentence for a positive and a negative difference
     table: dict = field(default_factory=dict)  # table: a `Table`'s fields, shown as a block of its own between the sentences
-    pick: str = ""  # contrast: 'largest' says only the selected contrast with the largest difference (by its size)
+    pick: str = ""  # contrast: which selected contrasts are said (`picked`): all, 'largest', 'differences' or 'largest undecided'
     new_paragraph: bool = False  # start a new paragraph with this finding
 
 # %% ../nbs/16_reporting.ipynb #b989dbc7
@@ -462,14 +462,26 @@ def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
         items = [f"{name} {cell}".strip() for name, cell in zip(names, _estimate_cells(rows, finding.digits, []))]
         return [f"{fill_settings(finding.lead, settings, results.study)} {', '.join(items)}."]
     if finding.kind == "contrast":
-        rows = results.contrasts_where(**finding.where).to_dict(orient="records")
-        if finding.pick == "largest":
-            rows = sorted(rows, key=lambda r: -abs(r["estimate"]))[:1]
+        rows = picked(results.contrasts_where(**finding.where).to_dict(orient="records"), finding.pick)
         if finding.texts:
             return [plain_sentence(r, finding.texts, finding.verbs, settings) for r in rows]
         lead = fill_settings(finding.lead, settings, results.study)
         return [say_contrast(r, finding.first, finding.second, lead) for r in rows]
     raise ValueError(f"{results.study}: a finding's kind is contrast, family, estimates, table, ledger or text, not {finding.kind!r}")
+
+# %% ../nbs/16_reporting.ipynb #72b1cd4f
+PICKS = ("", "largest", "differences", "largest undecided")
+
+def picked(rows: list[dict], # contrast rows
+           pick: str, # one of `PICKS` ("": all of them)
+          ) -> list[dict]:
+    "The contrast rows a finding says: all, the largest difference, those with a difference, or the largest with no evidence either way."
+    if pick not in PICKS:
+        raise ValueError(f"a finding's pick is one of {', '.join(map(repr, PICKS))}, not {pick!r}")
+    if pick == "differences":
+        return [r for r in rows if r["verdict"].endswith("higher")]
+    pool = [r for r in rows if r["verdict"].startswith("no evidence")] if pick == "largest undecided" else rows
+    return sorted(pool, key=lambda r: -abs(r["estimate"]))[:1] if pick else rows
 
 # %% ../nbs/16_reporting.ipynb #d009b7bb
 def _capitalised(sentence: str) -> str:
