@@ -757,10 +757,11 @@ def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], int
 
 # %% ../nbs/16_reporting.ipynb #9b3d12b8
 def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
-                   into: Comparison) -> None:
-    "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared)."
+                   into: Comparison) -> list[str]:
+    "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared); its redeclared families."
     committed, fresh = compared_values(old), compared_values(new)
-    skipped = _list_redeclared(old, new, redeclared_families(old, new), into)
+    redeclared = redeclared_families(old, new)
+    skipped = _list_redeclared(old, new, redeclared, into)
     committed = {key: value for key, value in committed.items() if key not in skipped}
     kernel = compared_values(reference) if reference is not None else {}
     unstable = [k for k in committed if report and report.unstable and re.search(report.unstable, k)]
@@ -774,6 +775,7 @@ def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults
                 compare_value(key, kernel[key], fresh.get(key), into)
         else:
             compare_value(key, value, fresh.get(key), into)
+    return redeclared
 
 # %% ../nbs/16_reporting.ipynb #cabafb32
 NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
@@ -815,10 +817,15 @@ def _kernel_reference(committed: Path, results: dict, here: str | None, into: Co
     return read_all(folder)
 
 # %% ../nbs/16_reporting.ipynb #6622789c
-def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool) -> None:
-    "A study's paragraph rendered from both runs (where the committed one renders) and compared."
+def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool,
+                    regrouped: Sequence[str] = ()) -> None:
+    "A study's paragraph rendered from both runs (where the committed one renders, and its families are declared alike) and compared."
     studies = sorted({report.study, *(f.study for f in report.says if f.study)})
     if not report.marker or not report.says or not set(studies) <= set(old):
+        return
+    if set(studies) & set(regrouped):
+        into.notes.append(f"'What it says' ({report.marker}): not compared, families of {', '.join(sorted(set(studies) & set(regrouped)))} "
+                          "were declared differently (listed above)")
         return
     try:
         text = render_findings(old, report)
@@ -838,7 +845,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
                     reports: dict[str, StudyReport] | None = None, # the declarations (None: the package's)
                    ) -> Comparison:
     "Compare a fresh results folder with the committed one, row by row, each kind of number as it should reproduce (see above)."
-    committed, into, reports = Path(committed), Comparison(), reports or load_reports()
+    committed, into, reports, regrouped = Path(committed), Comparison(), reports or load_reports(), []
     old, new = read_all(committed), read_all(fresh)
     here = _int8_kernel(new)
     kernel = _kernel_reference(committed, old, here, into)
@@ -848,9 +855,10 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         if study not in new:
             into.failed.append(f"{study}: not written by this run")
             continue
-        _compare_study(results, new[study], kernel.get(study), reports.get(study), into)
+        if _compare_study(results, new[study], kernel.get(study), reports.get(study), into):
+            regrouped.append(study)
     for report in reports.values():
-        _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old))
+        _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old), regrouped=regrouped)
     return into
 
 # %% ../nbs/16_reporting.ipynb #05868fdf
