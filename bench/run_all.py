@@ -2,7 +2,7 @@
 
 Writes results/bench_encoders/, bench_detect/, bench_training/, and on a machine with a CUDA GPU also bench_gpu/
 (the paper's encoders and BLIP): rows through `nsnet_study.results.StudyResults`, rendered into docs/results.md by
-`nsnet_study.reporting` as nsnet_study/reports/bench_*.json declare. Each script can be run alone; see its docstring.
+`nsnet_study.reproduction` (its readme command) as nsnet_study/reports/bench_*.json declare. Each script can be run alone; see its docstring.
 """
 import subprocess
 import sys
@@ -23,7 +23,7 @@ def main() -> int:
             print(f"bench/{script} failed (exit status {done.returncode})", file=sys.stderr)
             return done.returncode
         print(f"   {time.perf_counter() - start:.0f} s", flush=True)
-    return subprocess.run([sys.executable, "-m", "nsnet_study.reporting", "readme"], cwd=ROOT).returncode
+    return subprocess.run([sys.executable, "-m", "nsnet_study.reproduction", "readme"], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

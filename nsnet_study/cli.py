@@ -14,7 +14,7 @@ from typing import Sequence
 from .data import data_arguments, data_command
 from .files import (DEFAULT_ENCODER, DEFAULT_EPOCHS, SHIPPED_MODELS, TRAINABLE_CONFIGS, one_line_errors, project_dir,
                                running_as_script)
-from .reporting import report_arguments, report_command
+from .reproduction import report_arguments, report_command
 
 # torch and the modules that need it are imported inside the commands, so that `--help` and argument errors answer at once.
 

@@ -24,6 +24,7 @@ def _replace_folder(text: str, folder: str | os.PathLike | None, by: str) -> str
         return text
     return re.sub(re.escape(folder) + r"(?=[/\\\s'\":;,)\]]|$)", lambda _: by, text)
 
+# %% ../nbs/15a_notebooks.ipynb #b6bb9202
 def scrub_paths(text: str, # an output's text (a warning, a printed path)
                 root: str | os.PathLike, # the checkout that ran the notebook: becomes "."
                 home: str | os.PathLike | None = None, # the user's home folder: becomes "~" (None: this user's)
@@ -34,7 +35,7 @@ def scrub_paths(text: str, # an output's text (a warning, a printed path)
     text = _replace_folder(text, Path(root).resolve(), ".")
     return _replace_folder(text, home if home is not None else Path.home(), "~")
 
-# %% ../nbs/15a_notebooks.ipynb #b9444064
+# %% ../nbs/15a_notebooks.ipynb #f64d2dc4
 WIDGET = "application/vnd.jupyter.widget-view+json"  # a widget's output (tqdm's progress bars in a notebook)
 
 def _as_shown(text: str) -> str:
@@ -46,6 +47,7 @@ def _as_shown(text: str) -> str:
         return shown
     return "\n".join(line(part) for part in text.replace("\r\n", "\n").split("\n"))
 
+# %% ../nbs/15a_notebooks.ipynb #08362f8e
 def _joined_streams(outputs: list[dict]) -> list[dict]:
     "Consecutive outputs of the same stream as one (as JupyterLab keeps them), each as shown."
     joined = []
@@ -56,7 +58,7 @@ def _joined_streams(outputs: list[dict]) -> list[dict]:
             joined.append(output)
     return [{**o, "text": _as_shown("".join(o["text"])).splitlines(keepends=True)} if o["output_type"] == "stream" else o for o in joined]
 
-# %% ../nbs/15a_notebooks.ipynb #08362f8e
+# %% ../nbs/15a_notebooks.ipynb #ce0ed04e
 def kept_outputs(outputs: list[dict], # a code cell's outputs (nbformat JSON)
                  root: str | os.PathLike, # the checkout the notebook ran in
                 ) -> list[dict]:
@@ -72,7 +74,7 @@ def kept_outputs(outputs: list[dict], # a code cell's outputs (nbformat JSON)
         kept.append(output)
     return kept
 
-# %% ../nbs/15a_notebooks.ipynb #f5a9dd9d
+# %% ../nbs/15a_notebooks.ipynb #eadaeffb
 def committed_notebook(executed: dict, # an executed study notebook (papermill's output, or JupyterLab's model, as JSON)
                        root: str | os.PathLike, # the checkout that ran it (its paths become ".")
                       ) -> dict:
@@ -90,7 +92,7 @@ def committed_notebook(executed: dict, # an executed study notebook (papermill's
     notebook["metadata"].pop("widgets", None)
     return notebook
 
-# %% ../nbs/15a_notebooks.ipynb #4b82d648
+# %% ../nbs/15a_notebooks.ipynb #13f74635
 def embedded_images(notebook: dict, # a notebook (JSON)
                     kind: str = "image/png", # the image type
                    ) -> list[bytes]:
@@ -98,7 +100,7 @@ def embedded_images(notebook: dict, # a notebook (JSON)
     return [base64.b64decode("".join(output["data"][kind])) for cell in notebook["cells"] if cell["cell_type"] == "code"
             for output in cell["outputs"] if kind in output.get("data", {})]
 
-# %% ../nbs/15a_notebooks.ipynb #d5add61d
+# %% ../nbs/15a_notebooks.ipynb #e314b7f5
 def _why_not_finished(notebook: dict) -> str:
     "Why papermill's output is not a finished run ('' when it is)."
     run = notebook["metadata"].get("papermill", {})
@@ -107,7 +109,7 @@ def _why_not_finished(notebook: dict) -> str:
     pending = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code" and c["metadata"].get("papermill", {}).get("status") != "completed"]
     return f"code cells {pending[:3]} did not complete" if pending else ""
 
-# %% ../nbs/15a_notebooks.ipynb #e9305d32
+# %% ../nbs/15a_notebooks.ipynb #9f29d282
 def write_back(runs: str | os.PathLike, # where `make reproduce` executed the study notebooks (runs/)
                studies: str | os.PathLike, # the study notebooks (nbs/study): each one with an executed copy is replaced
                root: str | os.PathLike = ".", # the checkout (its paths are scrubbed)

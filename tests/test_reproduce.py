@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from nsnet_study.reporting import compare_results
+from nsnet_study.reproduction import compare_results
 
 FIXTURES = ROOT / "tests" / "fixtures"
 AVX512, AVX2 = FIXTURES / "results_avx512vnni", FIXTURES / "results_avx2"

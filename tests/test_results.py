@@ -1,4 +1,4 @@
-"""Results as typed rows: the committed rows hold exactly the numbers of the files they replaced, every study has a
+"""Results as typed rows: the migrated rows held exactly the numbers of the files they replaced, every study has a
 declaration, and reporting renders a study from rows and a declaration alone (no code of its own)."""
 import ast
 import json
@@ -16,11 +16,12 @@ from nsnet_study.results import CONTRAST_KEY, KEY, Family, StudyResults, legacy_
 RESULTS = ROOT / "results"
 EARLIER = ROOT / "tests" / "fixtures" / "results_ddc9a3b"  # results/ as the last commit of the earlier schema (ddc9a3b) held it
 EARLIER_FILES = sorted(EARLIER.glob("*.json")) + sorted((EARLIER / "int8").glob("*/*.json"))
+MIGRATED = ROOT / "tests" / "fixtures" / "results_8cfb633"  # the rows the migration wrote (8cfb633), before a reproduction replaced them
 
 
 def committed_for(path: Path) -> StudyResults:
-    "The committed rows that replaced an earlier-schema file (results/<study>/ or results/int8/<kernel>/<study>/)."
-    folder = RESULTS / path.parent.relative_to(EARLIER)
+    "The rows the migration wrote for an earlier-schema file (<study>/ or int8/<kernel>/<study>/ of the frozen migrated results)."
+    folder = MIGRATED / path.parent.relative_to(EARLIER)
     return StudyResults.read(folder, legacy_results(path).study)
 
 
@@ -33,8 +34,8 @@ def test_every_number_of_the_earlier_files_is_a_typed_row(path):
 
 
 @pytest.mark.parametrize("path", EARLIER_FILES, ids=lambda p: str(p.relative_to(EARLIER)))
-def test_committed_rows_hold_the_earlier_numbers(path):
-    "The migration changed no number: every value, interval, p-value and verdict of the earlier file is the committed row's."
+def test_migrated_rows_hold_the_earlier_numbers(path):
+    "The migration changed no number: every value, interval, p-value and verdict of the earlier file is the migrated row's."
     earlier, committed = legacy_results(path), committed_for(path)
     for frame, key, columns in [(("estimates"), KEY, ["value", "low", "high", "n", "spread"]),
                                 (("contrasts"), CONTRAST_KEY, ["estimate", "low", "high", "p", "p_adjusted", "p_equivalence",

@@ -149,7 +149,7 @@ def assert_rows_keep_the_committed_schema(fresh: Path):
 
 def test_readme_results_match_results_folder():
     "README.md's results tables and every study's What it says (README and notebook) are rendered from results/."
-    from nsnet_study.reporting import main
+    from nsnet_study.reproduction import main
     assert main(["readme", "--readme", str(ROOT / "README.md"), "--results", str(ROOT / "results"),
                  "--studies", str(ROOT / "nbs" / "study"), "--pages", str(ROOT / "docs" / "results.md"),
                  str(ROOT / "docs" / "index.md"), "--check"]) == 0
