@@ -119,6 +119,10 @@ def _run_tasks(tasks: Sequence[dict], n_jobs: int | None, progress: bool, keep_d
     return _parallel(_run_task, [(task, keep_detectors) for task in tasks], parallel_jobs(n_jobs), progress, description)
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c35
+# joblib's loky pool reaps a worker idle for 300 s and starts a new one when work comes, with this warning: housekeeping
+# between two runs of a study, not a fault of the run (a stderr box that would make a reader of a study notebook worry)
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor", category=UserWarning)
+
 def _parallel(function, tasks: Sequence[tuple], n_jobs: int, progress: bool, description: str) -> list:
     "`function(*task)` for every task, in `n_jobs` worker processes (or this one); results in task order."
     bar = dict(total=len(tasks), desc=description, unit="task", disable=not progress or not tasks)

@@ -38,3 +38,5 @@ def test_a_committed_study_notebook_carries_nothing_of_the_machine_that_ran_it(p
                                                                               if k.startswith("text/")}} for o in outputs])
     assert not MACHINE_PATHS.findall(texts), f"{path.name} names paths of the machine that ran it"
     assert committed_notebook(notebook, ROOT) == notebook  # cleaning it again changes nothing
+    stderr = ["".join(o["text"])[:120] for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
+    assert not stderr, f"{path.name} shows a reader warnings (stderr): {stderr}"
