@@ -32,10 +32,22 @@ def _links(text: str) -> list[str]:
 DOCUMENTS = _tracked("README.md", "docs/*.md", "docs/guides/*.md", "nbs/*.ipynb", "nbs/study/*.ipynb")
 
 
+def github_anchor(heading: str) -> str:
+    "The anchor the code host gives a markdown heading: lower case, punctuation dropped, spaces as hyphens."
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path) -> set[str]:
+    return {github_anchor(line.lstrip("#")) for line in path.read_text(encoding="utf-8").splitlines() if re.match(r"#+ ", line)}
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(document):
     missing = [target for target in _links(_markdown_of(document)) if not (document.parent / target.split("#")[0]).exists()]
     assert not missing, f"{document.relative_to(ROOT)} links to files that do not exist: {missing}"
+    anchored = [t for t in _links(_markdown_of(document)) if "#" in t and t.split("#")[0].endswith(".md")]
+    lost = [t for t in anchored if t.split("#")[1] not in _anchors(document.parent / t.split("#")[0])]
+    assert not lost, f"{document.relative_to(ROOT)} links to headings that do not exist (as the code host names them): {lost}"
 
 
 def test_no_file_points_a_user_outside_the_repository():
@@ -47,6 +59,11 @@ def test_no_file_points_a_user_outside_the_repository():
 def test_every_study_links_the_threats_page():
     for notebook in sorted((ROOT / "nbs" / "study").glob("[0-9]*.ipynb")):
         assert "](../../docs/guides/threats.md)" in _markdown_of(notebook), notebook.name
+
+
+def test_headings_are_named_as_the_code_host_names_them():
+    assert github_anchor("The models that ship (`nbs/study/16_shipped_models.ipynb`)") == "the-models-that-ship-nbsstudy16_shipped_modelsipynb"
+    assert github_anchor(" Is the offline encoder a real CLIP?") == "is-the-offline-encoder-a-real-clip"
 
 
 def test_the_scanner_catches_a_broken_link_and_an_outside_pointer(tmp_path):
