@@ -108,7 +108,7 @@ def plot_differences(contrasts: pd.DataFrame, # contrast rows (`nsnet_study.resu
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(positions, labels, fontsize=8)
     ax.invert_yaxis()
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")  # where it hides the fewest intervals
     return ax
 
 # %% ../nbs/16_reporting.ipynb #08b939aa
