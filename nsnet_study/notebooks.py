@@ -118,7 +118,7 @@ def write_back(runs: str | os.PathLike, # where `make reproduce` executed the st
     from execnb.nbio import nb2str
     if not Path(runs).is_dir():
         raise FileNotFoundError(f"no folder {runs}: make reproduce executes the study notebooks there")
-    sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"] if "injected-parameters" not in cell["metadata"].get("tags", [])]
+    sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"]]
     ready = {}
     for source in sorted(Path(studies).glob("[0-9]*.ipynb")):
         executed = Path(runs) / source.name
@@ -126,9 +126,9 @@ def write_back(runs: str | os.PathLike, # where `make reproduce` executed the st
             notebook = json.loads(executed.read_text(encoding="utf-8"))
             if why := _why_not_finished(notebook):
                 raise ValueError(f"{executed}: {why}; nothing was written back")
-            if sources(notebook) != sources(json.loads(source.read_text(encoding="utf-8"))):
+            ready[source] = committed_notebook(notebook, root)  # without papermill's injected cell, as its source is
+            if sources(ready[source]) != sources(json.loads(source.read_text(encoding="utf-8"))):
                 raise ValueError(f"{executed} was not run from the current {source} (their cells differ); nothing was written back")
-            ready[source] = committed_notebook(notebook, root)
     for source, notebook in ready.items():
         with atomic_path(source) as partial:
             partial.write_text(nb2str(notebook), encoding="utf-8")
