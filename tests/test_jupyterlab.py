@@ -215,6 +215,8 @@ def test_a_committed_study_notebook_shows_its_figures_unrun_and_keeps_them_on_sa
         path = notebook.relative_to(ROOT).as_posix()
         page.goto(f"{base}/lab/tree/{path}?token={token}")
         page.wait_for_function(_OPENED, arg=path, timeout=90_000)
+        if committed:  # a large notebook's outputs are drawn after its kernel is ready: wait for them, not a fixed time
+            page.wait_for_function(f"path => ({_SEEN})(path).images >= 1", arg=path, timeout=90_000)
         seen = page.evaluate(_SEEN, path)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{notebook.stem}-unrun.png"), full_page=True)
