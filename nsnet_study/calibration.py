@@ -5,7 +5,7 @@
 # %% ../nbs/08a_calibration.ipynb #069a730e
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -14,9 +14,11 @@ import pandas as pd
 from .semantics import unit_rows
 
 # %% auto #0
-__all__ = ['LABELS', 'ABSTENTION_METRICS', 'Calibration', 'fit_calibration', 'reliability_table', 'expected_calibration_error',
-           'conformal_band', 'knn_distance', 'Abstention', 'decide', 'fit_abstention', 'threshold_for_fpr',
-           'selective_metrics', 'risk_coverage', 'abstention_summary']
+__all__ = ['LABELS', 'ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDGET_METRICS', 'Calibration',
+           'fit_calibration', 'reliability_table', 'expected_calibration_error', 'conformal_band', 'knn_distance',
+           'Abstention', 'decide', 'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics',
+           'risk_coverage', 'rule_confidence', 'aurc', 'chosen_rule', 'rule_margins', 'stable_margins',
+           'abstention_summary', 'budget_summary', 'aurc_summary']
 
 # %% ../nbs/08a_calibration.ipynb #b45fb3e9
 def _logit(scores) -> np.ndarray:
@@ -122,6 +124,7 @@ def knn_distance(reference, # (M, D) features of the training images
 
 # %% ../nbs/08a_calibration.ipynb #76316b5f
 LABELS = ("AI-generated", "real", "uncertain")
+ABSTENTION_SIGNALS = ("band", "distance")  # the conformal band (joined with the threshold) and the distance to the training images
 
 @dataclass(frozen=True)
 class Abstention:
@@ -132,15 +135,32 @@ class Abstention:
     k: int # neighbours of the distance
     max_distance: float # beyond it: unlike the training images
     distance_quantile: float # the held-out images' quantile max_distance is
+    signals: tuple[str, ...] = ABSTENTION_SIGNALS # what it abstains on: the band (with the threshold), the distance, or both
+    budget: dict | None = None # the false-positive budget its threshold keeps on real reference photos (`budget_threshold`)
 
     def to_dict(self) -> dict:
         "The rule as JSON-ready values (for a model card)."
-        return {**asdict(self), "band": list(self.band)}
+        return {**asdict(self), "band": list(self.band), "signals": list(self.signals)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Abstention:
-        "The rule from `to_dict`'s values."
-        return cls(**{**d, "calibration": Calibration(**d["calibration"]), "band": tuple(d["band"])})
+        "The rule from `to_dict`'s values (a card without signals or budget: both signals, no budget)."
+        return cls(**{**d, "calibration": Calibration(**d["calibration"]), "band": tuple(d["band"]),
+                      "signals": tuple(d.get("signals", ABSTENTION_SIGNALS))})
+
+# %% ../nbs/08a_calibration.ipynb #64945a9c
+def _abstain_reason(p: float, distance: float | None, threshold: float, rule: Abstention) -> str:
+    "Why `rule` abstains on one image ('' where it labels it): too far from training, inside the band, or band and threshold disagree."
+    if "distance" in rule.signals and distance is not None and distance > rule.max_distance:
+        return (f"unlike the training images: feature distance {distance:.3f} > {rule.max_distance:.3f} "
+                f"(the held-out generators' {rule.distance_quantile:.0%} quantile)")
+    low, high = rule.band
+    if "band" in rule.signals and low < p < high:
+        return f"both labels plausible: P(AI) {p:.3f} inside the conformal band ({low:.3f}, {high:.3f}) at alpha {rule.alpha}"
+    if "band" in rule.signals and min(low, threshold) < p < max(high, threshold):
+        return (f"the conformal band ({low:.3f}, {high:.3f}) and the threshold {threshold:.3f} disagree on P(AI) {p:.3f}"
+                + (f" (the threshold keeps a {rule.budget['fpr']:.0%} false-positive budget)" if rule.budget else ""))
+    return ""
 
 # %% ../nbs/08a_calibration.ipynb #f98ee828
 def decide(probabilities, # calibrated P(AI-generated) of each image
@@ -151,14 +171,8 @@ def decide(probabilities, # calibrated P(AI-generated) of each image
     "Each image's label (LABELS) and, for 'uncertain', the reason; the threshold alone when `rule` is None."
     labels, reasons = [], []
     for i, p in enumerate(np.asarray(probabilities, dtype=np.float64)):
-        label, reason = ("AI-generated" if p >= threshold else "real"), ""
-        if rule is not None and distances is not None and distances[i] > rule.max_distance:
-            label, reason = "uncertain", (f"unlike the training images: feature distance {distances[i]:.3f} > "
-                                          f"{rule.max_distance:.3f} (the held-out generators' {rule.distance_quantile:.0%} quantile)")
-        elif rule is not None and rule.band[0] < p < rule.band[1]:
-            label, reason = "uncertain", (f"both labels plausible: P(AI) {p:.3f} inside the conformal band "
-                                          f"({rule.band[0]:.3f}, {rule.band[1]:.3f}) at alpha {rule.alpha}")
-        labels.append(label); reasons.append(reason)
+        reason = "" if rule is None else _abstain_reason(p, None if distances is None else distances[i], threshold, rule)
+        labels.append("uncertain" if reason else "AI-generated" if p >= threshold else "real"); reasons.append(reason)
     return labels, reasons
 
 # %% ../nbs/08a_calibration.ipynb #3144dca3
@@ -186,6 +200,22 @@ def threshold_for_fpr(real_probabilities, # P(AI-generated) of held-out real pho
     allowed = int(np.floor(fpr * len(real) + 1e-9))  # real photos that may lie at or above the threshold
     return float(np.nextafter(real[allowed], np.inf))
 
+# %% ../nbs/08a_calibration.ipynb #24ed586a
+def budget_threshold(real_scores, # scores (or calibrated probabilities) of real reference photos, never trained on
+                     fpr: float = 0.05, # the budget: the largest share of real photos like them labelled AI-generated
+                     confidence: float = 0.9, # the probability, over the draw of the reference photos, that the budget holds
+                    ) -> float:
+    "The lowest threshold (midway between two photos) whose false-positive rate on photos like these is <= fpr with this confidence."
+    from scipy.stats import binom
+    real = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]
+    if not 0 < fpr < 1 or not 0 < confidence < 1 or not np.isfinite(real).all():
+        raise ValueError(f"a budget in (0, 1), a confidence in (0, 1) and finite scores are needed (got {fpr}, {confidence})")
+    allowed = int(np.sum(binom.cdf(np.arange(len(real)), len(real), fpr) <= 1 - confidence)) - 1  # photos at or above it
+    if allowed < 0:
+        need = int(np.ceil(np.log(1 - confidence) / np.log(1 - fpr)))
+        raise ValueError(f"{len(real)} reference photos cannot keep a {fpr:.0%} budget with {confidence:.0%} confidence: need {need}")
+    return float(real[0] + 1e-6 if allowed == 0 else (real[allowed - 1] + real[allowed]) / 2)
+
 # %% ../nbs/08a_calibration.ipynb #d2e4b63b
 def selective_metrics(labels, # 1 for AI-generated, 0 for real
                       predicted, # 'AI-generated', 'real' or 'uncertain' per image
@@ -201,14 +231,16 @@ def selective_metrics(labels, # 1 for AI-generated, 0 for real
 def risk_coverage(labels, # 1 for AI-generated, 0 for real
                   probabilities, # calibrated P(AI-generated)
                   threshold=0.5, # the decision threshold on them: one, or one per image (each run's own)
+                  confidence=None, # the order of abstention, most confident first (`rule_confidence`); None: the distance to the threshold
                   coverages: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0), # shares of images labelled, the most confident first
                   n_boot: int = 1000, # bootstrap replicates over images
                   seed: int = 0, # of the bootstrap
                  ) -> pd.DataFrame:
-    "Selective accuracy at each coverage, abstaining on the images nearest the threshold, with 95% intervals."
+    "Selective accuracy at each coverage, abstaining on the least confident images first, with 95% intervals."
     labels, probabilities, threshold = np.asarray(labels), np.asarray(probabilities, dtype=np.float64), np.asarray(threshold)
     correct = (probabilities >= threshold) == (labels == 1)
-    confidence, rng = np.abs(probabilities - threshold), np.random.default_rng(seed)
+    confidence = np.abs(probabilities - threshold) if confidence is None else np.asarray(confidence, dtype=np.float64)
+    rng = np.random.default_rng(seed)
     draws = [np.arange(len(labels))] + [rng.integers(0, len(labels), len(labels)) for _ in range(n_boot)]
     rows = []
     for coverage in coverages:
@@ -219,6 +251,58 @@ def risk_coverage(labels, # 1 for AI-generated, 0 for real
         rows.append({"coverage": float(coverage), "selective_accuracy": accuracy[0],
                      "low": float(np.quantile(accuracy[1:], 0.025)), "high": float(np.quantile(accuracy[1:], 0.975))})
     return pd.DataFrame(rows)
+
+# %% ../nbs/08a_calibration.ipynb #483878fc
+ABSTENTION_RULES = {"band and distance": ("band", "distance"), "band": ("band",), "distance": ("distance",)}
+
+def rule_confidence(probabilities, # calibrated P(AI-generated)
+                    distances, # knn_distance to the training images
+                    threshold, # the calibrated threshold: one, or one per image
+                    band_low, band_high, # the conformal band's edges: one each, or one per image
+                    max_distance, # the distance limit: one, or one per image
+                    signals: Sequence[str] = ABSTENTION_SIGNALS, # what the rule abstains on
+                   ) -> np.ndarray:
+    "Each image's margin under the rule (negative: it abstains), each signal as a share of its widest margin; the smaller."
+    p, t = np.asarray(probabilities, np.float64), np.asarray(threshold, np.float64)
+    low, high = np.minimum(band_low, t), np.maximum(band_high, t)
+    band = np.maximum(low - p, p - high) / np.maximum(np.maximum(low, 1 - high), 1e-9)
+    distance = (np.asarray(max_distance, np.float64) - np.asarray(distances, np.float64)) / np.maximum(max_distance, 1e-9)
+    margins = [m for signal, m in [("band", band), ("distance", distance)] if signal in signals]
+    return np.minimum.reduce(margins)
+
+# %% ../nbs/08a_calibration.ipynb #c9119b4a
+def aurc(correct, # 1 where the image's label (at the threshold) is right
+         confidence, # the order of abstention: the most confident labelled first
+        ) -> float:
+    "Area under the risk-coverage curve: the mean, over k = 1..n, of the error rate on the k most confident images."
+    correct, confidence = np.asarray(correct, np.float64), np.asarray(confidence, np.float64)
+    if len(correct) != len(confidence) or not len(correct) or not np.isfinite(confidence).all():
+        raise ValueError(f"{len(correct)} labels and {len(confidence)} finite confidences: need the same, non-zero number")
+    errors = 1 - correct[np.argsort(-confidence, kind="stable")]
+    return float(np.mean(np.cumsum(errors) / np.arange(1, len(errors) + 1)))
+
+# %% ../nbs/08a_calibration.ipynb #fd312faa
+def chosen_rule(aurcs: dict) -> str:
+    "The rule of ABSTENTION_RULES with the lowest validation AURC (keys 'val_aurc <rule>' or the rules' names), ties to the earlier."
+    values = {name: aurcs.get(f"val_aurc {name}", aurcs.get(name)) for name in ABSTENTION_RULES}
+    return min(ABSTENTION_RULES, key=lambda name: (round(float(values[name]), 9), list(ABSTENTION_RULES).index(name)))
+
+def rule_margins(rows: pd.DataFrame, # per image: probability, distance, calibrated_threshold, band_low, band_high, max_distance, val_aurc <rule>
+                ) -> pd.DataFrame:
+    "Each row's margin under every rule of ABSTENTION_RULES, and under its run's `chosen_rule` ('chosen in folds', 'chosen rule')."
+    margins = pd.DataFrame({name: rule_confidence(rows.probability, rows.distance, rows.calibrated_threshold, rows.band_low,
+                                                  rows.band_high, rows.max_distance, signals)
+                            for name, signals in ABSTENTION_RULES.items()}, index=rows.index)
+    chosen = [chosen_rule(row) for row in rows[[f"val_aurc {name}" for name in ABSTENTION_RULES]].to_dict(orient="records")]
+    margins["chosen in folds"] = [margins.at[i, name] for i, name in zip(rows.index, chosen)]
+    return margins.assign(**{"chosen rule": chosen})
+
+def stable_margins(margins, # each image's margin under a rule
+                   flipped, # True where the image's label flips on a perturbed copy
+                  ) -> np.ndarray:
+    "The margins with every flipped image moved below every other (abstained on first), their order among themselves kept."
+    margins, flipped = np.asarray(margins, np.float64), np.asarray(flipped, bool)
+    return np.where(flipped, np.minimum(margins, 0) - (np.ptp(margins) + 1 if len(margins) else 0), margins)
 
 # %% ../nbs/08a_calibration.ipynb #1459d022
 ABSTENTION_METRICS = ("ece_raw", "ece_calibrated", "accuracy", "coverage", "selective_accuracy", "tpr_at_1pct_fpr")
@@ -263,3 +347,61 @@ def abstention_summary(rows: pd.DataFrame, # per held-out image: `by`, `unit`, l
                  "high": np.nanquantile(draws[:, i], 0.975)} for i, metric in enumerate(ABSTENTION_METRICS)]
         out.append({**name, "metric": "images", "value": float(len(part)), "low": np.nan, "high": np.nan})
     return pd.DataFrame(out)
+
+# %% ../nbs/08a_calibration.ipynb #8ca23f3a
+BUDGET_METRICS = ("fpr", "fpr_labelled", "tpr", "tpr_labelled")
+
+def _budget_metrics(label: np.ndarray, above: np.ndarray, labelled_ai: np.ndarray) -> list[float]:
+    "BUDGET_METRICS of per-image arrays (NaN for a class with no images)."
+    share = lambda values, cls: float(values[label == cls].mean()) if (label == cls).any() else np.nan
+    return [share(above, 0), share(labelled_ai, 0), share(above, 1), share(labelled_ai, 1)]
+
+def budget_summary(rows: pd.DataFrame, # per image: `by`, `unit`, label, probability, calibrated_threshold, decision
+                   unit: str = "fold", # what the intervals resample first
+                   n_boot: int = 1000, # bootstrap replicates
+                   seed: int = 0, # of the bootstrap
+                   by: str | Sequence[str] = "method", # the column naming the methods, or the columns of an arm
+                  ) -> pd.DataFrame:
+    "Tidy rows (`by`, metric, value, low, high, n): each BUDGET_METRICS share with its 95% interval (units, then images)."
+    rng, out, keys = np.random.default_rng(seed), [], [by] if isinstance(by, str) else list(by)
+    for method, part in rows[rows.decision != ""].groupby(keys if len(keys) > 1 else keys[0], sort=False):
+        arrays = [part.label.to_numpy(), (part.probability >= part.calibrated_threshold).to_numpy(),
+                  (part.decision == "AI-generated").to_numpy()]
+        draws = np.array([_budget_metrics(*(a[index] for a in arrays)) for index in
+                          (_resample_index(part[unit].to_numpy(), rng) for _ in range(n_boot))])
+        name = dict(zip(keys, method if isinstance(method, tuple) else (method,)))
+        for i, (metric, value) in enumerate(zip(BUDGET_METRICS, _budget_metrics(*arrays))):
+            if np.isfinite(value):
+                n = int((arrays[0] == (0 if metric.startswith("fpr") else 1)).sum())
+                out.append({**name, "metric": metric, "value": value, "low": np.nanquantile(draws[:, i], 0.025),
+                            "high": np.nanquantile(draws[:, i], 0.975), "n": n})
+    return pd.DataFrame(out)
+
+# %% ../nbs/08a_calibration.ipynb #cb9fc2a7
+def aurc_summary(rows: pd.DataFrame, # per image: `unit`, `correct` (its label at the threshold right) and one margin column per order
+                 orders: Sequence[str], # the margin columns compared
+                 pairs: Sequence[tuple[str, str]] = (), # (first, second) orders: first minus second
+                 unit: str = "fold", # what the intervals resample first
+                 n_boot: int = 1000, # bootstrap replicates
+                 seed: int = 0, # of the bootstrap
+                 margin: float = 0.01, # equivalence margin in AURC
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(per order: mean AURC over units, low, high, n units; per pair: paired difference, interval, p, verdict, draws)."
+    from nsnet_study.metrics import _bootstrap_tost_p, with_verdicts
+    correct, scores, rng = rows.correct.to_numpy(np.float64), rows[list(orders)].to_numpy(np.float64), np.random.default_rng(seed)
+    groups = [np.flatnonzero(rows[unit].to_numpy() == u) for u in np.unique(rows[unit])]
+    mean_aurc = lambda parts: np.mean([[aurc(correct[p], scores[p, j]) for j in range(len(orders))] for p in parts], axis=0)
+    point = mean_aurc(groups)
+    draws = np.array([mean_aurc([groups[g][rng.integers(0, len(groups[g]), len(groups[g]))]  # units drawn, then images in each
+                                 for g in rng.integers(0, len(groups), len(groups))]) for _ in range(n_boot)])
+    table = pd.DataFrame({"value": point, "low": np.quantile(draws, 0.025, axis=0), "high": np.quantile(draws, 0.975, axis=0),
+                          "n": len(groups)}, index=pd.Index(list(orders), name="order"))
+    compared = []
+    for first, second in pairs:
+        d = draws[:, orders.index(first)] - draws[:, orders.index(second)]
+        compared.append({"first": first, "second": second, "metric": "aurc", "difference": point[orders.index(first)] - point[orders.index(second)],
+                         "low": np.quantile(d, 0.025), "high": np.quantile(d, 0.975), "p": min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))),
+                         "margin": margin, "p_equivalence": _bootstrap_tost_p(d, margin), "se": float(np.std(d, ddof=1)), "draws": d,
+                         "p_floor": 2 / n_boot, "folds": len(groups)})
+        compared[-1]["equivalent"] = bool(compared[-1]["p_equivalence"] < 0.05)
+    return table, with_verdicts(pd.DataFrame(compared)) if compared else pd.DataFrame(compared)

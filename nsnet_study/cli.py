@@ -38,7 +38,7 @@ def _detect(args) -> int:
     model = load_model(args.model)  # loaded and verified once; with --explain its encoder too, for both passes
     encoder = model.load_encoder(args.device, args.batch_size) if args.explain else None
     frame = detect(args.paths, model, args.threshold, args.device, args.batch_size, progress=not args.quiet, encoder=encoder,
-                   target_fpr=args.target_fpr, abstain=not args.no_abstain)
+                   target_fpr=args.target_fpr, abstain=not args.no_abstain, stability=args.stability)
     scored = frame[frame.label != ""]
     if args.explain and len(scored):
         from nsnet_study.explanations import explain
@@ -55,8 +55,10 @@ def _evaluate(args) -> int:
     table = evaluate_model(args.data, args.model, args.target_fpr, args.n_boot, device=args.device, progress=not args.quiet)
     if args.format == "table":
         a = table.attrs
+        chance = table.loc["chance_ap", "value"]
         print(f"{a['model']} on {args.data}: {a['images']} images ({a['skipped']} skipped); 95% intervals over images; "
-              f"tpr_at_fpr at a false-positive rate of {a['target_fpr']}")
+              f"tpr_at_fpr at a false-positive rate of {a['target_fpr']}; AP {table.loc['ap', 'value']:.3f} against chance "
+              f"{chance:.3f} (the share of AI-generated images: what a random score gets)")
     print(_format(table.reset_index(), args.format), end="" if args.format == "csv" else "\n")
     return 0
 
@@ -101,8 +103,10 @@ def _add_detect(commands):
     chosen = d.add_mutually_exclusive_group()
     chosen.add_argument("--threshold", type=float, help="decision threshold on P(AI) (default: the model's, chosen on validation)")
     chosen.add_argument("--target-fpr", type=float, metavar="RATE",
-                        help="the threshold that labels this share of the card's held-out real photos AI (e.g. 0.01)")
+                        help="the threshold that keeps this false-positive rate on the card's real reference photos (e.g. 0.01)")
     d.add_argument("--no-abstain", action="store_true", help="two labels only: never 'uncertain' (probability and distance stay)")
+    d.add_argument("--stability", action="store_true",
+                   help="also label each image's JPEG-50 and half-size copies: 'uncertain' where a label flips (about 3x the time)")
     d.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     d.add_argument("--batch-size", type=int, help="images per forward pass (default: the encoder's)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")

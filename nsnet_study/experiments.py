@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .calibration import Abstention, decide, fit_abstention, knn_distance
+from .calibration import (ABSTENTION_RULES, Abstention, aurc, budget_threshold, chosen_rule, decide, fit_abstention,
+                                    knn_distance, rule_confidence)
 from .checkpoints import licences_of, load_bank, save_model
 from .results import HeldOut, ModelCard, TrainingData
 from .data import (SHARED_DATASETS, Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset,
@@ -35,9 +36,9 @@ from .training import evaluate, summary_row, train, train_many
 
 # %% auto #0
 __all__ = ['StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint', 'task_key', 'parallel_jobs',
-           'fit_and_evaluate_many', 'run_variants', 'fold_abstention', 'abstention_columns', 'cross_validate',
-           'cross_validate_many', 'nested_choice', 'FittedModel', 'fit_model', 'best_fitted', 'model_notes',
-           'save_fitted', 'train_model']
+           'fit_and_evaluate_many', 'run_variants', 'fold_abstention', 'abstention_columns', 'RealReference',
+           'operating_threshold', 'validation_aurcs', 'cross_validate', 'cross_validate_many', 'nested_choice',
+           'FittedModel', 'fit_model', 'best_fitted', 'model_notes', 'save_fitted', 'train_model']
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c08
 @dataclass
@@ -187,15 +188,62 @@ def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention
                       ) -> dict:
     "Columns a run's rule adds to its test rows: calibrated probability, distance, decision (NaN and '' without a rule)."
     if rule is None:
-        return {"probability": np.nan, "calibrated_threshold": np.nan, "distance": np.nan, "decision": ""}
+        return {"probability": np.nan, "calibrated_threshold": np.nan, "distance": np.nan, "decision": "", "band_low": np.nan,
+                "band_high": np.nan, "max_distance": np.nan}
     probabilities, calibrated = rule.calibration(detector.predict(test)), float(rule.calibration(threshold))
     distances = knn_distance(part["train"].features, test.features, rule.k)
     return {"probability": probabilities, "calibrated_threshold": calibrated, "distance": distances,
-            "decision": decide(probabilities, distances, calibrated, rule)[0]}
+            "decision": decide(probabilities, distances, calibrated, rule)[0], "band_low": rule.band[0], "band_high": rule.band[1],
+            "max_distance": rule.max_distance}
+
+# %% ../nbs/12_experiments.ipynb #4a7855a3
+@dataclass(frozen=True)
+class RealReference:
+    "Real photos never trained on: `setting` sets each run's false-positive budget, `measuring` measures it."
+    setting: DetectorInputs # the part the threshold is read from
+    measuring: DetectorInputs # the part that measures it (scored as the condition 'reference')
+    fpr: float = 0.05 # the budget: the largest share of real photos like these labelled AI-generated
+    confidence: float = 0.9 # the probability, over the draw of the setting part, that the budget holds
+    name: str = "imagenet-samples" # where the photos come from
+
+    @classmethod
+    def of(cls, inputs: DetectorInputs, seed: int = 0, **budget) -> RealReference:
+        "Half of the photos (drawn with `seed`) set the budget, the other half measure it."
+        order = np.random.default_rng(seed).permutation(len(inputs.records))
+        half = [[inputs.records[i] for i in sorted(order[part])] for part in (slice(None, len(order) // 2), slice(len(order) // 2, None))]
+        return cls(inputs.subset(half[0]), inputs.subset(half[1]), **budget)
+
+    def key(self) -> str:
+        "What the runs' results depend on: both parts' images and features, the budget."
+        return f"{inputs_fingerprint(self.setting)}|{inputs_fingerprint(self.measuring)}|{self.fpr}|{self.confidence}"
+
+# %% ../nbs/12_experiments.ipynb #ba372266
+def operating_threshold(labels, # the validation images' labels (1: AI-generated)
+                        scores, # the detector's scores of them
+                        detector: TrainedDetector, # the run's detector (it scores the reference)
+                        reference: RealReference | None, # None: balanced accuracy alone
+                       ) -> float:
+    "The run's threshold on its raw score: balanced accuracy on validation, raised to keep the reference's false-positive budget."
+    threshold = balanced_threshold(labels, scores)
+    if reference is None:
+        return threshold
+    return max(threshold, budget_threshold(detector.predict(reference.setting), reference.fpr, reference.confidence))
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c31
 def _fold_splits(inputs: DetectorInputs, fold: Fold, captioned_fraction: float) -> dict[str, DetectorInputs]:
     return {name: blank_captions(inputs.subset(members), captioned_fraction) for name, members in fold.splits().items()}
+
+# %% ../nbs/12_experiments.ipynb #19858744
+def validation_aurcs(rule: Abstention, # the run's rule, fitted on its validation images
+                     detector: TrainedDetector, # the run's detector
+                     part: dict, # the run's inputs: 'train' (distances) and 'val'
+                     threshold: float, # the run's operating threshold on its raw score
+                    ) -> dict:
+    "`val_aurc <rule>` of every rule of ABSTENTION_RULES on the run's validation images (lower: it abstains on its errors first)."
+    columns = abstention_columns(rule, detector, part, part["val"], threshold)
+    correct = (columns["probability"] >= columns["calibrated_threshold"]) == (part["val"].labels == 1)
+    return {f"val_aurc {name}": aurc(correct, rule_confidence(columns["probability"], columns["distance"], columns["calibrated_threshold"],
+                                                              *rule.band, rule.max_distance, signals)) for name, signals in ABSTENTION_RULES.items()}
 
 # %% ../nbs/12_experiments.ipynb #3beb48d1
 def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
@@ -213,6 +261,7 @@ def cross_validate(config: DetectorConfig, # what is trained
                    device=None, # where to train (None: CUDA when present)
                    projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
                    abstention_alpha: float | None = None, # fit each fold's abstention rule on its validation images at this alpha
+                   reference: RealReference | None = None, # real photos: each run's threshold keeps their budget; rows 'reference' measure it
                   ) -> pd.DataFrame:
     "Train `config` on every fold at once; per test image and fold: score (clean and per condition), validation threshold."
     parts = [_fold_splits(inputs, fold, config.captioned_fraction) for fold in folds]
@@ -224,13 +273,16 @@ def cross_validate(config: DetectorConfig, # what is trained
     frames = []
     for fold, part, detector in zip(folds, parts, detectors):
         val_scores = detector.predict(part["val"])
-        threshold, val_ap = balanced_threshold(part["val"].labels, val_scores), average_precision(part["val"].labels, val_scores)
+        threshold, val_ap = operating_threshold(part["val"].labels, val_scores, detector, reference), average_precision(part["val"].labels, val_scores)
         tests = {"clean": part["test"], **{name: blank_captions(degraded.subset(fold.test), config.captioned_fraction)
-                                           for name, degraded in (conditions or {}).items()}}
+                                           for name, degraded in (conditions or {}).items()},
+                 **({"reference": blank_captions(reference.measuring, config.captioned_fraction)} if reference else {})}
         rule = None if abstention_alpha is None else fold_abstention(part, detector, abstention_alpha)
+        chosen = {} if rule is None else validation_aurcs(rule, detector, part, threshold)
         for condition, test in tests.items():
             rows = _score_rows(fold, condition, test, detector, threshold, val_ap)
-            frames.append(rows if abstention_alpha is None else rows.assign(**abstention_columns(rule, detector, part, test, threshold)))
+            frames.append(rows if abstention_alpha is None else
+                          rows.assign(**abstention_columns(rule, detector, part, test, threshold), **chosen))
     return pd.concat(frames, ignore_index=True)
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c34
@@ -239,8 +291,9 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
 # %% ../nbs/12_experiments.ipynb #cf9f5889
-def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha) -> pd.DataFrame:
-    return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha)
+def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha, reference) -> pd.DataFrame:
+    return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha,
+                          reference=reference)
 
 # %% ../nbs/12_experiments.ipynb #786b1b01
 def _arm_columns(name) -> dict[str, str]:
@@ -258,18 +311,20 @@ def cross_validate_many(configs: dict, # name -> configuration, each trained on 
                         progress: bool = True, # show a progress bar
                         projection_bank: np.ndarray | None = None, # the as-published rank rule's extra semantics (the prototypes), as in study 10
                         abstention_alpha: float | None = None, # each run's abstention rule at this alpha (`cross_validate`)
+                        reference: RealReference | None = None, # real photos whose false-positive budget each run keeps (`cross_validate`)
                        ) -> pd.DataFrame:
     "`cross_validate` of every named configuration on the same folds, in worker processes; rows gain `method` and `variant` columns."
     memo, jobs = ({} if memo is None else memo), parallel_jobs(n_jobs)
     inputs_key = inputs_fingerprint(inputs) + ("" if projection_bank is None else
                                                "|bank:" + hashlib.sha256(np.ascontiguousarray(projection_bank, np.float32).tobytes()).hexdigest())
     conditions_key = ",".join(f"{k}:{inputs_fingerprint(v)}" for k, v in sorted((conditions or {}).items())) + f"|abstain:{abstention_alpha}"
+    conditions_key += "" if reference is None else f"|reference:{reference.key()}"
     keys = {name: [_fold_key(config, inputs_key, fold, conditions_key) for fold in folds] for name, config in configs.items()}
     tasks, owners = [], []
     for name, config in configs.items():
         todo = [fold for fold, key in zip(folds, keys[name]) if key not in memo]
         for chunk in (todo[i::jobs] for i in range(min(jobs, len(todo)))):
-            tasks.append((config, inputs, chunk, conditions, projection_bank, abstention_alpha))
+            tasks.append((config, inputs, chunk, conditions, projection_bank, abstention_alpha, reference))
             owners.append([_fold_key(config, inputs_key, fold, conditions_key) for fold in chunk])
     for owner, frame in zip(owners, _parallel(_cross_validate_task, tasks, jobs, progress, "cross-validation stacks")):
         for key, (_, part) in zip(owner, frame.groupby(["repeat", "fold"], sort=False)):
@@ -311,6 +366,21 @@ class FittedModel:
         "Raw scores of the held-out real photos (6 decimals): what a target false-positive rate is read from."
         return tuple(round(float(s), 6) for s in self.validation_scores[self.validation_labels == 0])
 
+# %% ../nbs/12_experiments.ipynb #52611d68
+def _chosen_abstention(rule: Abstention | None, detector: TrainedDetector, train_inputs: DetectorInputs, val_inputs: DetectorInputs,
+                       reference: RealReference | None) -> Abstention | None:
+    "The fitted rule with the signals `chosen_rule` picks on the validation images, and the budget its threshold keeps."
+    if rule is None:
+        return None
+    part, threshold = {"train": train_inputs, "val": val_inputs}, detector.config.threshold
+    rule = replace(rule, signals=ABSTENTION_RULES[chosen_rule(validation_aurcs(rule, detector, part, threshold))])
+    if reference is None:
+        return rule
+    real = detector.predict(reference.setting)
+    return replace(rule, budget={"fpr": reference.fpr, "confidence": reference.confidence, "reference": reference.name,
+                                 "photos": len(real), "threshold": budget_threshold(real, reference.fpr, reference.confidence),
+                                 "real_scores": [round(float(s), 6) for s in real]})
+
 # %% ../nbs/12_experiments.ipynb #9b220213
 def _training_data(train_inputs: DetectorInputs, val_inputs: DetectorInputs, config: DetectorConfig, chose: str) -> TrainingData:
     "What a fitted model trained on, by the records: shared data sets with their manifests' sha256, or the folder."
@@ -327,12 +397,15 @@ def fit_model(train_inputs: DetectorInputs, # what it trains on
               config: DetectorConfig, # what is trained
               alpha: float = 0.1, # the abstention's conformal band's miscoverage
               chose: str = "C or checkpoint, threshold (balanced accuracy)", # what the held-out part chooses (the card says it)
+              reference: RealReference | None = None, # real photos whose false-positive budget the threshold keeps
              ) -> FittedModel:
     "Train `config`, choose its checkpoint (or C), threshold and abstention rule on `val_inputs`; everything a card needs."
     trained = train(train_inputs, config, select_on=val_inputs)
     scores = trained.predict(val_inputs)
-    detector = replace(trained, config=replace(trained.config, threshold=balanced_threshold(val_inputs.labels, scores)))
-    rule = fold_abstention({"train": train_inputs, "val": val_inputs}, detector, alpha)
+    threshold = operating_threshold(val_inputs.labels, scores, trained, reference)
+    detector = replace(trained, config=replace(trained.config, threshold=threshold))
+    rule = _chosen_abstention(fold_abstention({"train": train_inputs, "val": val_inputs}, detector, alpha), detector, train_inputs,
+                              val_inputs, reference)
     decided = abstention_columns(rule, detector, {"train": train_inputs}, val_inputs, detector.config.threshold)["decision"]
     coverage = float((pd.Series(decided) != "uncertain").mean()) if rule else None
     return FittedModel(detector, scores, val_inputs.labels, average_precision(val_inputs.labels, scores), rule, train_inputs.features,

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .calibration import decide, expected_calibration_error, knn_distance, threshold_for_fpr
+from .calibration import budget_threshold, decide, expected_calibration_error, knn_distance, threshold_for_fpr
 from .checkpoints import Model, load_model
 from .data import SHARED_DATASETS, UNLABELLED, ImageRecord, image_files, load_any_layout, load_shared_dataset
 from .detectors import inputs_for
@@ -27,8 +27,8 @@ from .files import LoadReport, atomic_path, cache_dir
 from .metrics import average_precision
 
 # %% auto #0
-__all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'EVALUATE_METRICS', 'gather_images', 'score_records', 'threshold_at_fpr', 'detect',
-           'check_saved_model', 'evaluate_model']
+__all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'STABILITY_PERTURBATIONS', 'EVALUATE_METRICS', 'gather_images', 'score_records',
+           'threshold_at_fpr', 'detect', 'check_saved_model', 'evaluate_model']
 
 # %% ../nbs/13_scoring.ipynb #2e15880d
 def _pil_record(image: Image.Image) -> ImageRecord:
@@ -94,6 +94,19 @@ def _calibrated(model: Model, scores: np.ndarray, threshold: float | None) -> tu
     calibration = model.abstention.calibration
     return calibration(scores), float(calibration(model.threshold)) if threshold is None else threshold
 
+# %% ../nbs/13_scoring.ipynb #9d5525a9
+STABILITY_PERTURBATIONS = ("jpeg:50", "resize:0.5")  # the copies the stability check labels (nsnet_study.features.perturb)
+
+def _label_flips(inputs, model: Model, encoder: Encoder, is_ai: np.ndarray, threshold: float) -> list[str]:
+    "Per image: why its label flips on a STABILITY_PERTURBATIONS copy ('' where no copy changes it)."
+    flips = [""] * len(inputs.records)
+    for perturbation in STABILITY_PERTURBATIONS:
+        copy = inputs_for(inputs.records, encoder, model.bank, model.view, model.patches, model.top_k, perturbation, progress=False)
+        copied = _calibrated(model, model.detector.predict(copy.subset(inputs.records)), threshold)[0]
+        for i in np.flatnonzero((copied >= threshold) != is_ai):
+            flips[i] = flips[i] or f"the label flips on its {perturbation} copy: P(AI) {copied[i]:.3f} against the threshold {threshold:.3f}"
+    return flips
+
 # %% ../nbs/13_scoring.ipynb #cb2a0081
 def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
                   model: Model, # a loaded model (`load_model`)
@@ -101,6 +114,7 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
                   report: LoadReport, # collects the images that could not be read
                   threshold: float | None = None, # on probability_ai; None: the model's
                   abstain: bool = True, # label 'uncertain' where the model's rule says so; False: two labels
+                  stability: bool = False, # also score each image's STABILITY_PERTURBATIONS copies: 'uncertain' where a label flips
                  ) -> list[dict]:
     "One row per record that loads (DETECT_COLUMNS): probability of AI, label, caption, why it abstained."
     inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report)
@@ -111,6 +125,10 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
     rule = model.abstention
     distances = knn_distance(model.reference, inputs.features, rule.k) if rule and len(scores) else np.full(len(scores), np.nan)
     labels, reasons = decide(probabilities, distances, threshold, rule if abstain else None)
+    if stability and len(scores):
+        flips = _label_flips(inputs, model, encoder, probabilities >= threshold, threshold)
+        labels, reasons = zip(*[("uncertain", flip) if flip and label != "uncertain" else (label, reason)
+                                for label, reason, flip in zip(labels, reasons, flips)])
     return [{"path": str(r.path), "probability_ai": float(p), "label": label, "caption": caption, "reason": reason,
              "score": float(s), "distance": float(d)}
             for r, p, label, caption, reason, s, d in zip(inputs.records, probabilities, labels, inputs.captions, reasons, scores, distances)]
@@ -119,7 +137,10 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
 def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-out real photos' scores
                      fpr: float, # the share of those photos it may label AI-generated, e.g. 0.01
                     ) -> float:
-    "The threshold on probability_ai that labels at most `fpr` of the card's held-out real photos AI-generated."
+    "The threshold on probability_ai that keeps `fpr` on the card's real reference photos (`budget_threshold`), else its held-out ones."
+    budget = model.abstention.budget if model.abstention else None
+    if budget and budget.get("real_scores"):
+        return budget_threshold(_calibrated(model, np.asarray(budget["real_scores"], dtype=np.float64), None)[0], fpr, budget["confidence"])
     real = model.card.held_out_real_scores
     if not real:
         raise ValueError(f"model {model.name!r}: its card keeps no held-out real photos' scores, which a target "
@@ -137,6 +158,7 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
            encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
            target_fpr: float | None = None, # instead of `threshold`: this share of held-out real photos labelled AI
            abstain: bool = True, # 'uncertain' where the model's abstention rule says so; False: two labels
+           stability: bool = False, # also label each image's JPEG-50 and half-size copies: 'uncertain' where a label flips (3x the passes)
           ) -> pd.DataFrame:
     """One row per input image (`DETECT_COLUMNS`): the probability it is AI-generated, the label at the model's
     threshold (or `threshold`) or 'uncertain' and why, its caption, or why it was skipped."""
@@ -154,7 +176,7 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
     rows = []
     with tqdm(total=len(records), desc=f"detect [{model.name}]", unit="img", disable=not progress) as bar:
         for start in range(0, len(records), chunk):
-            rows += score_records(records[start:start + chunk], model, encoder, report, threshold, abstain)
+            rows += score_records(records[start:start + chunk], model, encoder, report, threshold, abstain, stability)
             bar.update(len(records[start:start + chunk]))
     rows += [{"path": path, "probability_ai": np.nan, "label": "", "caption": "", "reason": f"{reason}: {detail}",
               "score": np.nan, "distance": np.nan}
@@ -183,13 +205,13 @@ def check_saved_model(model: Model, # the saved model, loaded (`load_model`)
     return check
 
 # %% ../nbs/13_scoring.ipynb #3ecefed9
-EVALUATE_METRICS = ("ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy")
+EVALUATE_METRICS = ("ap", "chance_ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy")  # chance_ap: AP of a random score
 
 def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarray, threshold: float, fpr: float) -> list[float]:
     "EVALUATE_METRICS of one set of labelled images (labels 1 for AI-generated)."
     real, fake = probabilities[labels == 0], probabilities[labels == 1]
     answered, correct = decided != "uncertain", (decided == "AI-generated") == (labels == 1)
-    return [average_precision(labels, probabilities), float(((probabilities >= threshold) == (labels == 1)).mean()),
+    return [average_precision(labels, probabilities), float(labels.mean()), float(((probabilities >= threshold) == (labels == 1)).mean()),
             expected_calibration_error(labels, probabilities), float((fake >= threshold_for_fpr(real, fpr)).mean()),
             float(answered.mean()), float(correct[answered].mean()) if answered.any() else np.nan]
 

@@ -198,7 +198,10 @@ def test_evaluate_on_a_labelled_folder_matches_the_study(tmp_path):
         status, out, err = in_process("evaluate", tmp_path, "--format", "json", "--quiet", "--n-boot", "200", "--target-fpr", "0.25")
     assert status == 0, err
     table = {row["metric"]: row for row in json.loads(out)}
-    assert set(table) == {"ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy"}
+    assert set(table) == {"ap", "chance_ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy"}
+    assert table["chance_ap"]["value"] == 0.5  # four real, four AI-generated: a random score's AP
+    status, out, _ = in_process("evaluate", tmp_path, "--quiet", "--n-boot", "50")
+    assert status == 0 and "against chance 0.500" in out
     expected = average_precision(np.repeat([0, 1], 4), [study[n] for n in chosen["real"] + chosen["fake"]])
     assert abs(table["ap"]["value"] - expected) < 1e-4 and table["ap"]["low"] <= table["ap"]["value"] <= table["ap"]["high"]
     status, _, err = in_process("evaluate", tmp_path / "real", "--quiet")
