@@ -17,8 +17,8 @@ from .semantics import unit_rows
 __all__ = ['LABELS', 'ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDGET_METRICS', 'Calibration',
            'fit_calibration', 'reliability_table', 'expected_calibration_error', 'conformal_band', 'knn_distance',
            'Abstention', 'decide', 'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics',
-           'risk_coverage', 'rule_confidence', 'aurc', 'chosen_rule', 'rule_margins', 'stable_margins',
-           'abstention_summary', 'budget_summary', 'aurc_summary']
+           'risk_coverage', 'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins',
+           'label_flips', 'abstention_summary', 'budget_summary', 'aurc_summary']
 
 # %% ../nbs/08a_calibration.ipynb #b45fb3e9
 def _logit(scores) -> np.ndarray:
@@ -258,7 +258,8 @@ ABSTENTION_RULES = {"band and distance": ("band", "distance"), "band": ("band",)
 def rule_confidence(probabilities, # calibrated P(AI-generated)
                     distances, # knn_distance to the training images
                     threshold, # the calibrated threshold: one, or one per image
-                    band_low, band_high, # the conformal band's edges: one each, or one per image
+                    band_low, # the conformal band's lower edge: one, or one per image
+                    band_high, # its upper edge
                     max_distance, # the distance limit: one, or one per image
                     signals: Sequence[str] = ABSTENTION_SIGNALS, # what the rule abstains on
                    ) -> np.ndarray:
@@ -281,12 +282,25 @@ def aurc(correct, # 1 where the image's label (at the threshold) is right
     errors = 1 - correct[np.argsort(-confidence, kind="stable")]
     return float(np.mean(np.cumsum(errors) / np.arange(1, len(errors) + 1)))
 
+# %% ../nbs/08a_calibration.ipynb #39b9c1bb
+def rule_aurcs(rule: Abstention, # a fitted rule: its band and distance limit
+               probabilities, # calibrated P(AI-generated) of some labelled images
+               distances, # their knn_distance to the training images
+               threshold: float, # the calibrated threshold
+               labels, # their labels (1: AI-generated)
+              ) -> dict:
+    "`val_aurc <rule>` of every rule of ABSTENTION_RULES on these images: how well each abstains on its errors first."
+    correct = (np.asarray(probabilities) >= threshold) == (np.asarray(labels) == 1)
+    return {f"val_aurc {name}": aurc(correct, rule_confidence(probabilities, distances, threshold, *rule.band, rule.max_distance, signals))
+            for name, signals in ABSTENTION_RULES.items()}
+
 # %% ../nbs/08a_calibration.ipynb #fd312faa
 def chosen_rule(aurcs: dict) -> str:
     "The rule of ABSTENTION_RULES with the lowest validation AURC (keys 'val_aurc <rule>' or the rules' names), ties to the earlier."
     values = {name: aurcs.get(f"val_aurc {name}", aurcs.get(name)) for name in ABSTENTION_RULES}
     return min(ABSTENTION_RULES, key=lambda name: (round(float(values[name]), 9), list(ABSTENTION_RULES).index(name)))
 
+# %% ../nbs/08a_calibration.ipynb #fd312f01
 def rule_margins(rows: pd.DataFrame, # per image: probability, distance, calibrated_threshold, band_low, band_high, max_distance, val_aurc <rule>
                 ) -> pd.DataFrame:
     "Each row's margin under every rule of ABSTENTION_RULES, and under its run's `chosen_rule` ('chosen in folds', 'chosen rule')."
@@ -297,12 +311,29 @@ def rule_margins(rows: pd.DataFrame, # per image: probability, distance, calibra
     margins["chosen in folds"] = [margins.at[i, name] for i, name in zip(rows.index, chosen)]
     return margins.assign(**{"chosen rule": chosen})
 
+# %% ../nbs/08a_calibration.ipynb #fd312f02
 def stable_margins(margins, # each image's margin under a rule
                    flipped, # True where the image's label flips on a perturbed copy
                   ) -> np.ndarray:
     "The margins with every flipped image moved below every other (abstained on first), their order among themselves kept."
     margins, flipped = np.asarray(margins, np.float64), np.asarray(flipped, bool)
     return np.where(flipped, np.minimum(margins, 0) - (np.ptp(margins) + 1 if len(margins) else 0), margins)
+
+# %% ../nbs/08a_calibration.ipynb #e49d709f
+def label_flips(rows: pd.DataFrame, # per image and condition: `keys`, condition, probability, calibrated_threshold
+                copies: Sequence[str], # the conditions that are perturbed copies of the 'clean' images (e.g. STABILITY_PERTURBATIONS)
+                keys: Sequence[str] = ("method", "variant", "repeat", "fold", "image"), # what names one image of one run
+               ) -> pd.Series:
+    "Per 'clean' row (its index): True where the two-label decision of any copy differs from the image's own."
+    is_ai = lambda part: (part.probability >= part.calibrated_threshold).set_axis(pd.MultiIndex.from_frame(part[list(keys)]))
+    clean = rows[rows.condition == "clean"]
+    own, flipped = is_ai(clean), pd.Series(False, index=clean.index)
+    for copy in copies:
+        copied = is_ai(rows[rows.condition == copy]).reindex(own.index)
+        if copied.isna().any():
+            raise ValueError(f"{int(copied.isna().sum())} clean images have no {copy!r} copy among the rows")
+        flipped |= (copied.to_numpy(bool) != own.to_numpy())
+    return flipped
 
 # %% ../nbs/08a_calibration.ipynb #1459d022
 ABSTENTION_METRICS = ("ece_raw", "ece_calibrated", "accuracy", "coverage", "selective_accuracy", "tpr_at_1pct_fpr")
@@ -356,6 +387,7 @@ def _budget_metrics(label: np.ndarray, above: np.ndarray, labelled_ai: np.ndarra
     share = lambda values, cls: float(values[label == cls].mean()) if (label == cls).any() else np.nan
     return [share(above, 0), share(labelled_ai, 0), share(above, 1), share(labelled_ai, 1)]
 
+# %% ../nbs/08a_calibration.ipynb #8ca23f01
 def budget_summary(rows: pd.DataFrame, # per image: `by`, `unit`, label, probability, calibrated_threshold, decision
                    unit: str = "fold", # what the intervals resample first
                    n_boot: int = 1000, # bootstrap replicates

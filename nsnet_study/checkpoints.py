@@ -185,6 +185,7 @@ class Model:
     bank: PrototypeBank
     abstention: Abstention | None = None # when it answers 'uncertain' (`nsnet_study.calibration`); None: never
     reference: np.ndarray | None = None # features of its training images, in its view: what distances are measured to
+    reference_labels: np.ndarray | None = None # their labels (1: AI-generated), where stored: what `adapt` refits a probe with
 
     @property
     def card(self) -> ModelCard:
@@ -222,27 +223,33 @@ def _model_encoder(self: Model, device: str | torch.device | None = None, batch_
     return encoder
 
 # %% ../nbs/11_checkpoints.ipynb #76b241b9
-def _save_reference(features: np.ndarray | None, folder: Path) -> dict:
-    "Write training features as `reference-<sha>.safetensors` (float16; models of one folder share equal ones); card entries."
+def _save_reference(features: np.ndarray | None, folder: Path, labels: np.ndarray | None = None) -> dict:
+    "Write training features (float16) and their labels as `reference-<sha>.safetensors` (models of one folder share equal ones)."
     from safetensors.torch import save_file
     if features is None or np.ndim(features) != 2 or not np.isfinite(features).all():
         raise ValueError("an abstention rule needs the (N, D) finite features of the training images (reference=)")
+    if labels is not None and np.shape(labels) != (len(features),):
+        raise ValueError(f"{np.shape(labels)} reference labels for {len(features)} reference features: one each")
     features = np.ascontiguousarray(features, dtype=np.float32)
-    path = folder / f"reference-{hashlib.sha256(features.tobytes()).hexdigest()[:16]}"
+    tensors = {"features": torch.from_numpy(features).half(),
+               **({"labels": torch.from_numpy(np.asarray(labels, dtype=np.int8))} if labels is not None else {})}
+    key = features.tobytes() + (b"" if labels is None else np.asarray(labels, dtype=np.int8).tobytes())
+    path = folder / f"reference-{hashlib.sha256(key).hexdigest()[:16]}"
     weights = path.with_suffix(".safetensors")
     with atomic_path(weights) as tmp:
-        save_file({"features": torch.from_numpy(features).half()}, str(tmp))
+        save_file(tensors, str(tmp))
     write_json(path.with_suffix(".json"), {"weights_sha256": sha256_file(weights), "shape": list(np.shape(features))})
     return {"reference": path.name, "reference_sha256": sha256_file(weights)}
 
 # %% ../nbs/11_checkpoints.ipynb #e03a630f
-def load_reference(path: str | os.PathLike, expected_sha256: str) -> np.ndarray:
-    "Training features written with a model (float32), verified by sha256 and against the model card's."
+def load_reference(path: str | os.PathLike, expected_sha256: str) -> tuple[np.ndarray, np.ndarray | None]:
+    "Training features written with a model (float32) and their labels (None where not stored), verified by sha256."
     from safetensors.torch import load_file
     meta = verified_card(Path(path), "reference")
     if meta["weights_sha256"] != expected_sha256:
         raise ValueError(f"{path}: not the reference features this model was saved with")
-    return load_file(str(Path(path).with_suffix(".safetensors")))["features"].float().numpy()
+    tensors = load_file(str(Path(path).with_suffix(".safetensors")))
+    return tensors["features"].float().numpy(), tensors["labels"].numpy().astype(int) if "labels" in tensors else None
 
 # %% ../nbs/11_checkpoints.ipynb #90628344
 def save_model(detector: TrainedDetector, # trained on features of `encoder_name`'s encoder
@@ -256,6 +263,7 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
                dtype: str = "float32", # storage of the detector's tensors (STORAGE_DTYPES); the bank is float16
                abstention: Abstention | None = None, # its abstention rule, fitted on held-out generators
                reference: np.ndarray | None = None, # (N, D) training features in `view`: needed with `abstention`
+               reference_labels: np.ndarray | None = None, # (N,) their labels (1: AI-generated): stored for `adapt`
                card: ModelCard | None = None, # what it is and how well it does; what scoring needs is filled in here
               ) -> Path:
     "Write `detector` as `<folder>/<name>` with its card (`ModelCard`), and the bank beside it (`bank`); the checkpoint path."
@@ -269,7 +277,7 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
     card = replace(card or ModelCard(), name=name, encoder=encoder_name, view=view, patches=patches, top_k=top_k, bank="bank",
                    bank_sha256=bank_sha256, card_version=CARD_VERSION)
     if abstention is not None:
-        saved = _save_reference(reference, folder)
+        saved = _save_reference(reference, folder, reference_labels)
         card = replace(card, abstention=abstention.to_dict(), reference=saved["reference"], reference_sha256=saved["reference_sha256"])
     save_detector(TrainedDetector(detector.config, detector.estimator, detector.encoder_id, detector.semantic_source,
                                   best_epoch=detector.best_epoch, card=card.to_dict()), folder / name, dtype=dtype)
@@ -306,5 +314,5 @@ def load_model(model: str | os.PathLike | Model = "default") -> Model:
     bank = load_bank(path.parent / card.bank, card.bank_sha256)
     if card.abstention is None:
         return Model(card.name or path.stem, detector, bank)
-    reference = load_reference(path.parent / card.reference, card.reference_sha256)
-    return Model(card.name or path.stem, detector, bank, Abstention.from_dict(card.abstention), reference)
+    reference, labels = load_reference(path.parent / card.reference, card.reference_sha256)
+    return Model(card.name or path.stem, detector, bank, Abstention.from_dict(card.abstention), reference, labels)

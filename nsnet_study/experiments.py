@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .calibration import (ABSTENTION_RULES, Abstention, aurc, budget_threshold, chosen_rule, decide, fit_abstention,
-                                    knn_distance, rule_confidence)
+from .calibration import (ABSTENTION_RULES, Abstention, budget_threshold, chosen_rule, decide, fit_abstention,
+                                    knn_distance, rule_aurcs)
 from .checkpoints import licences_of, load_bank, save_model
 from .results import HeldOut, ModelCard, TrainingData
 from .data import (SHARED_DATASETS, Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset,
@@ -241,9 +241,7 @@ def validation_aurcs(rule: Abstention, # the run's rule, fitted on its validatio
                     ) -> dict:
     "`val_aurc <rule>` of every rule of ABSTENTION_RULES on the run's validation images (lower: it abstains on its errors first)."
     columns = abstention_columns(rule, detector, part, part["val"], threshold)
-    correct = (columns["probability"] >= columns["calibrated_threshold"]) == (part["val"].labels == 1)
-    return {f"val_aurc {name}": aurc(correct, rule_confidence(columns["probability"], columns["distance"], columns["calibrated_threshold"],
-                                                              *rule.band, rule.max_distance, signals)) for name, signals in ABSTENTION_RULES.items()}
+    return rule_aurcs(rule, columns["probability"], columns["distance"], columns["calibrated_threshold"], part["val"].labels)
 
 # %% ../nbs/12_experiments.ipynb #3beb48d1
 def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
@@ -358,6 +356,7 @@ class FittedModel:
     validation_ap: float  # AP on the held-out images (in sample for the choices made on them)
     abstention: Abstention | None  # its rule, fitted on the held-out images (None: they could not fit one)
     reference: np.ndarray  # its training features (abstention distances are measured to them)
+    reference_labels: np.ndarray  # their labels (1: AI-generated): what `adapt` refits a probe with
     validation_coverage: float | None  # share of the held-out images its rule labels (None: no rule)
     trained_on: TrainingData  # what it trained on and what chose
 
@@ -409,7 +408,7 @@ def fit_model(train_inputs: DetectorInputs, # what it trains on
     decided = abstention_columns(rule, detector, {"train": train_inputs}, val_inputs, detector.config.threshold)["decision"]
     coverage = float((pd.Series(decided) != "uncertain").mean()) if rule else None
     return FittedModel(detector, scores, val_inputs.labels, average_precision(val_inputs.labels, scores), rule, train_inputs.features,
-                       coverage, _training_data(train_inputs, val_inputs, config, chose))
+                       train_inputs.labels, coverage, _training_data(train_inputs, val_inputs, config, chose))
 
 # %% ../nbs/12_experiments.ipynb #d5620d87
 def best_fitted(fitted: dict[str, FittedModel]) -> str:
@@ -417,9 +416,20 @@ def best_fitted(fitted: dict[str, FittedModel]) -> str:
     order = list(fitted)
     return max(order, key=lambda name: (round(fitted[name].validation_ap, 6), -order.index(name)))
 
+# %% ../nbs/12_experiments.ipynb #bb69e377
+def _budget_note(rule: Abstention | None) -> str:
+    "What a model's false-positive budget promises and what remains of the conformal guarantee ('' without a budget)."
+    if rule is None or not rule.budget:
+        return ""
+    b = rule.budget
+    return (f" Its threshold keeps a {b['fpr']:.0%} false-positive budget: with {b['confidence']:.0%} confidence, at most {b['fpr']:.0%} of "
+            f"real photos like those of {b['reference']} ({b['photos']} photos set it) are labelled AI-generated; photos of other sources "
+            f"may differ. Between its conformal band and that threshold it answers 'uncertain', so the band's guarantee (the true label "
+            f"in the answer with probability {1 - rule.alpha:.0%} for images like its validation images) still holds: answers only got wider.")
+
 # %% ../nbs/12_experiments.ipynb #582685ac
-def model_notes(card: ModelCard) -> str:
-    "What a user of a model should know, from its card: what it trained on, where it is weak, what it reads."
+def model_notes(card: ModelCard, rule: Abstention | None = None) -> str:
+    "What a user of a model should know, from its card and rule: what it trained on, where it is weak, what it reads, its budget."
     data = card.trained_on
     trained = f"{', '.join(data.datasets) or data.source or 'a labelled folder'}" + (f"; generators {', '.join(data.generators)}" if data.generators else "")
     chosen = f"{data.validation_images} held-out images" + (f" of {', '.join(data.validation_generators)}" if data.validation_generators else "")
@@ -427,7 +437,7 @@ def model_notes(card: ModelCard) -> str:
     return (f"Research model trained on {data.images} images ({trained}); its choices were made on {chosen}. Images of generators "
             "unlike these may score near chance: read its held-out figures before trusting a label. It answers 'uncertain' where "
             "its abstention rule says it cannot tell. It scores what it is given: borders, captions or watermarks in the picture "
-            f"are patches it reads (see nbs/14_explanations.ipynb).{copies}")
+            f"are patches it reads (see nbs/14_explanations.ipynb).{copies}" + _budget_note(rule))
 
 # %% ../nbs/12_experiments.ipynb #4f961bd2
 def save_fitted(fitted: FittedModel, # from `fit_model`
@@ -451,7 +461,8 @@ def save_fitted(fitted: FittedModel, # from `fit_model`
                      held_out=held_out, validation_coverage=fitted.validation_coverage, held_out_real_scores=fitted.held_out_real_scores)
     dtype = "int8" if fitted.detector.config.kind == "nsnet_head" else "float32"
     return save_model(fitted.detector, bank, folder, name, encoder_name, view, patches, dtype=dtype, abstention=fitted.abstention,
-                      reference=fitted.reference if fitted.abstention else None, card=replace(card, notes=model_notes(card)))
+                      reference=fitted.reference if fitted.abstention else None, reference_labels=fitted.reference_labels,
+                      card=replace(card, notes=model_notes(card, fitted.abstention)))
 
 # %% ../nbs/12_experiments.ipynb #4d844842
 def _bank_for(encoder):

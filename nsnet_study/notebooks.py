@@ -109,6 +109,11 @@ def _why_not_finished(notebook: dict) -> str:
     pending = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code" and c["metadata"].get("papermill", {}).get("status") != "completed"]
     return f"code cells {pending[:3]} did not complete" if pending else ""
 
+# %% ../nbs/15a_notebooks.ipynb #74190ed8
+def _unrendered(text: str) -> str:
+    "A cell's text with every rendered paragraph (between `<!-- says:NAME -->` markers) emptied: `report readme` rewrites those."
+    return re.sub(r"(<!-- says:([\w-]+) -->).*?(<!-- /says:\2 -->)", r"\1\3", text, flags=re.S)
+
 # %% ../nbs/15a_notebooks.ipynb #9f29d282
 def write_back(runs: str | os.PathLike, # where `make reproduce` executed the study notebooks (runs/)
                studies: str | os.PathLike, # the study notebooks (nbs/study): each one with an executed copy is replaced
@@ -118,7 +123,7 @@ def write_back(runs: str | os.PathLike, # where `make reproduce` executed the st
     from execnb.nbio import nb2str
     if not Path(runs).is_dir():
         raise FileNotFoundError(f"no folder {runs}: make reproduce executes the study notebooks there")
-    sources = lambda nb: ["".join(cell["source"]) for cell in nb["cells"]]
+    sources = lambda nb: [_unrendered("".join(cell["source"])) for cell in nb["cells"]]
     ready = {}
     for source in sorted(Path(studies).glob("[0-9]*.ipynb")):
         executed = Path(runs) / source.name

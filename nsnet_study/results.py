@@ -711,6 +711,14 @@ class HeldOut:
     tpr_at_fpr: Measured | None = None  # true-positive rate at the false-positive rate `fpr`
     fpr: float = 0.01  # the false-positive rate of `tpr_at_fpr`
     images: int | None = None  # held-out images these rest on
+    fpr_budget: float | None = None  # the false-positive budget its threshold keeps on real reference photos
+    fpr_reference: Measured | None = None  # share of the reference's measuring half labelled AI-generated
+    fpr_held_out_real: Measured | None = None  # share of the held-out generators' real photos labelled AI-generated, pooled
+    tpr_at_budget: Measured | None = None  # share of the held-out AI-generated images labelled AI-generated at that threshold
+    aurc: Measured | None = None  # area under the risk-coverage curve of its abstention rule on held-out generators
+    aurc_band: Measured | None = None  # ... of the probability band alone
+    aurc_distance: Measured | None = None  # ... of the distance alone
+    aurc_stability: Measured | None = None  # ... of its rule with the stability check (`detect --stability`)
 
 # %% ../nbs/15_results.ipynb #aff0e19c
 def _measured_row(rows, metric: str) -> Measured | None:
@@ -749,7 +757,7 @@ class TrainingData:
     chose: str = ""  # what they chose (C or checkpoint, threshold, candidate)
 
 # %% ../nbs/15_results.ipynb #b917af17
-CARD_VERSION = 2  # 1: the first shipped models' free-form cards; 2: this schema
+CARD_VERSION = 3  # 1: the first shipped models' free-form cards; 2: this schema; 3: false-positive budget, AURC, adaptation
 
 @dataclass(frozen=True)
 class ModelCard:
@@ -773,6 +781,7 @@ class ModelCard:
     reference: str = ""  # its training features' file (distances are measured to them), beside the checkpoint
     reference_sha256: str = ""  # ... and that file's sha256
     held_out_real_scores: tuple = ()  # raw scores of its held-out real photos (a target false-positive rate reads them)
+    adapted: dict | None = None  # adapted by `adapt`: from which model, on how many images of each class, how many kept aside, what moved
     notes: str = ""  # what a user should know
     card_version: int = CARD_VERSION  # the schema's version
 
@@ -813,7 +822,7 @@ def _card_from_dict(cls, card: dict) -> ModelCard:
     version = card.get("card_version", 1)
     if version == 1:
         return cls(**_card_v1(card))
-    if version != CARD_VERSION or set(card) - {f.name for f in fields(cls)}:
+    if version not in (2, CARD_VERSION) or set(card) - {f.name for f in fields(cls)}:
         raise ValueError(f"a model card of version {version} with {sorted(set(card) - {f.name for f in fields(cls)})}: "
                          f"this nsnet_study reads versions 1 to {CARD_VERSION} (upgrade nsnet_study)")
     held = card.get("held_out")

@@ -28,7 +28,7 @@ from .metrics import average_precision
 
 # %% auto #0
 __all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'STABILITY_PERTURBATIONS', 'EVALUATE_METRICS', 'gather_images', 'score_records',
-           'threshold_at_fpr', 'detect', 'check_saved_model', 'evaluate_model']
+           'threshold_at_fpr', 'detect', 'check_saved_model', 'evaluate_model', 'evaluate_records']
 
 # %% ../nbs/13_scoring.ipynb #2e15880d
 def _pil_record(image: Image.Image) -> ImageRecord:
@@ -241,7 +241,18 @@ def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout th
     "The model's metrics on labelled images (EVALUATE_METRICS), each with a 95% interval over images."
     records = load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, progress=progress)
     model = load_model(model)
-    encoder = encoder or model.load_encoder(device)
+    return evaluate_records(records, model, encoder or model.load_encoder(device), target_fpr, n_boot, seed, progress)
+
+# %% ../nbs/13_scoring.ipynb #714a911e
+def evaluate_records(records: Sequence[ImageRecord], # labelled images
+                     model: Model, # a loaded model
+                     encoder: Encoder, # its encoder
+                     target_fpr: float = 0.01, # the false-positive rate at which the true-positive rate is reported
+                     n_boot: int = 1000, # bootstrap replicates over images
+                     seed: int = 0, # of the bootstrap
+                     progress: bool = True, # a progress bar on stderr
+                    ) -> pd.DataFrame:
+    "EVALUATE_METRICS of `model` on labelled records, each with a 95% interval over images (attrs: images, skipped, model, target_fpr)."
     report, rows = LoadReport(), []
     for start in tqdm(range(0, len(records), 64), desc=f"evaluate [{model.name}]", disable=not progress):
         rows += score_records(records[start:start + 64], model, encoder, report)
@@ -249,8 +260,8 @@ def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout th
     label_of = {str(r.path): r.target for r in records}
     labels = np.array([label_of[path] for path in scored.path])
     if len(np.unique(labels)) != 2:
-        raise ValueError(f"{data}: evaluating needs labelled real and AI-generated images; {len(scored)} scored, "
-                         f"{len(report.skipped)} skipped")
+        raise ValueError(f"evaluating needs labelled real and AI-generated images: {len(scored)} scored "
+                         f"({int((labels == 0).sum())} real, {int((labels == 1).sum())} AI-generated), {len(report.skipped)} skipped")
     threshold = _calibrated(model, np.array([model.threshold]), None)[1]
     table = _evaluation_table(labels, scored.probability_ai.to_numpy(), scored.label.to_numpy(), threshold, target_fpr, n_boot, seed)
     table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr}

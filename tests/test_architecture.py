@@ -20,7 +20,7 @@ LEVELS = {
     "detectors": 4, "calibration": 4,
     "training": 5, "checkpoints": 5,
     "experiments": 6, "scoring": 6,
-    "explanations": 7,
+    "explanations": 7, "adaptation": 7,
     "cli": 8,
 }
 LIBRARY = sorted(p for p in (ROOT / "nsnet_study").glob("*.py") if not p.stem.startswith("_"))

@@ -69,6 +69,26 @@ def test_shipped_model_card_matches_its_file(name):
     assert 0 < raw["threshold"] < 1 and card.encoder == "clip-vit-b16-offline"
     settings = StudyResults.read(ROOT / "results", "16_shipped_models").settings
     assert settings[f"candidate of {name}"] == card.candidate
+    budget = card.abstention["budget"]  # the false-positive budget its threshold keeps, read from the reference photos it keeps
+    assert (budget["fpr"], budget["confidence"], budget["photos"]) == (settings["fpr_budget"], settings["budget_confidence"], len(budget["real_scores"]))
+    assert raw["threshold"] >= budget["threshold"] and "false-positive budget" in card.notes
+    kept = card.held_out.fpr_reference
+    assert kept.low <= kept.mean <= kept.high and card.held_out.fpr_budget == budget["fpr"]
+
+
+def test_shipped_default_keeps_its_budget_on_photos_that_did_not_set_it():
+    "Study 16 scores the shipped default as detect does on the half of imagenet-samples that never set its threshold."
+    from nsnet_study.checkpoints import load_model
+    from nsnet_study.results import StudyResults
+    from nsnet_study.scoring import threshold_at_fpr
+    results = StudyResults.read(ROOT / "results", "16_shipped_models")
+    kept = results.estimates_where(method="default", variant="shipped", metric="fpr",
+                                   condition="reference photos (measuring half), model as shipped").iloc[0]
+    assert kept.value <= results.settings["fpr_budget"] and kept.low <= kept.value <= kept.high
+    model = load_model("default")  # --target-fpr at the budget lets through the same reference photos as the shipped threshold
+    real = model.abstention.calibration(np.array(model.abstention.budget["real_scores"]))
+    at_budget = float(model.abstention.calibration(model.abstention.budget["threshold"]))
+    assert (real >= threshold_at_fpr(model, model.abstention.budget["fpr"])).sum() == (real >= at_budget).sum()
 
 
 def test_shipped_models_are_small_and_load():
@@ -175,7 +195,7 @@ def test_out_of_depth_images_are_uncertain_with_a_reason(tmp_path):
     assert status == 0, err
     table = pd.read_csv(StringIO(out), keep_default_na=False)
     assert table.label.tolist() == ["uncertain"] * 3, table[["path", "probability_ai", "label", "distance", "reason"]]
-    assert table.reason.str.contains("unlike the training images|both labels plausible").all()
+    assert table.reason.str.contains("unlike the training images|both labels plausible|disagree").all()
     status, out, err = in_process("detect", tmp_path, "--format", "csv", "--quiet", "--no-abstain")
     assert set(pd.read_csv(StringIO(out)).label) <= {"AI-generated", "real"}  # two labels; the same probabilities
 
@@ -216,3 +236,46 @@ def test_every_subcommand_has_help(tmp_path):
     assert status == 1 and "checkout" in err and err.count("\n") == 1
     status, _, err = nsnet_study("train", "--config", "knn", "--data", tmp_path, "--out", tmp_path)
     assert status == 2 and "invalid choice" in err
+
+
+def _labelled_folder(root: Path, per_class: int, classes=("real", "fake")) -> Path:
+    "A user's folder real/ + fake/ of cnndetection-ranking pictures (frames cropped, as PNG), per_class of each."
+    from nsnet_study.data import load_shared_dataset, open_record
+    for label in classes:
+        (root / label).mkdir(parents=True)
+        for record in [r for r in load_shared_dataset("cnndetection-ranking") if r.label == label][:per_class]:
+            open_record(record).save(root / label / f"{record.path.stem}.png")
+    return root
+
+
+@needs_data
+def test_adapt_writes_a_model_that_detect_and_evaluate_load(tmp_path):
+    "nsnet-study adapt on 10 + 10 labelled images: 7 of each adapted on, 3 kept aside; the new model is a model like any other."
+    mine = _labelled_folder(tmp_path / "mine", 10)
+    (mine / "fake" / "broken.jpg").write_bytes(b"not a picture")  # listed with its reason, the rest adapts
+    status, out, err = in_process("adapt", mine, "--out", tmp_path / "adapted", "--quiet")
+    assert status == 0, err
+    assert "adapted on 7 real and 7 AI-generated images (calibration only)" in out and "broken.jpg" in err
+    status, out, err = in_process("detect", DECLAN / "A20.jpg", "--model", tmp_path / "adapted", "--format", "json", "--quiet")
+    assert status == 0 and json.loads(out)[0]["label"] in {"AI-generated", "real", "uncertain"}, err
+    status, out, err = in_process("evaluate", mine, "--model", tmp_path / "adapted", "--quiet", "--n-boot", "20")
+    assert status == 0 and "against chance" in out, err
+    from nsnet_study.checkpoints import load_model
+    card = load_model(tmp_path / "adapted").card
+    assert card.adapted == {"from": "default", "images": {"real": 7, "AI-generated": 7}, "held_out": {"real": 3, "AI-generated": 3},
+                            "probe_refitted": False}
+    assert card.data_licences == load_model("default").card.data_licences and card.held_out.images == 6
+
+
+@needs_data
+def test_adapt_says_in_one_line_why_it_cannot(tmp_path):
+    "One class, too few images, a model it cannot refit, an output folder that exists: one line each, no traceback."
+    cases = [(_labelled_folder(tmp_path / "one", 10, ("real",)), [], "real and AI-generated"),
+             (_labelled_folder(tmp_path / "few", 4), [], "images of each class to adapt on"),
+             (_labelled_folder(tmp_path / "many", 16), ["--model", "original_corrected", "--refit", "probe"], "only a linear probe"),
+             (tmp_path / "many", [], "exists")]
+    (tmp_path / "new-exists").mkdir()
+    for data, extra, says in cases:
+        out = tmp_path / ("new-exists" if says == "exists" else "new")
+        status, _, err = in_process("adapt", data, "--out", out, "--quiet", *extra)
+        assert status == 1 and says in err and err.count("\n") == 1 and "Traceback" not in err, (says, err)
