@@ -34,7 +34,7 @@ test: $(STAMP)
 # models in the package: `make ship` does, and only that.
 reproduce: $(STAMP)
 	mkdir -p runs results
-	rm -rf runs/committed-results && cp -r results runs/committed-results
+	rm -rf runs/committed-results runs/models && cp -r results runs/committed-results  # runs/models: only this run's models
 	@for nb in $(STUDY); do \
 		echo "== $$nb"; \
 		HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(PY) -m papermill --cwd nbs/study --progress-bar "$$nb" "runs/$$(basename $$nb)" || exit 1; \

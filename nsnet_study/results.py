@@ -719,6 +719,9 @@ class HeldOut:
     aurc_band: Measured | None = None  # ... of the probability band alone
     aurc_distance: Measured | None = None  # ... of the distance alone
     aurc_stability: Measured | None = None  # ... of its rule with the stability check (`detect --stability`)
+    adapted_k: int | None = None  # labelled images of each class of a new generator its procedure's models were adapted on
+    adapted_ap: Measured | None = None  # what that bought in AP (the probe refitted; paired, against no adaptation)
+    adapted_tpr: Measured | None = None  # ... in TPR at the false-positive budget
 
 # %% ../nbs/15_results.ipynb #aff0e19c
 def _measured_row(rows, metric: str) -> Measured | None:

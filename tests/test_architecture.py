@@ -148,9 +148,11 @@ def test_training_and_detect_build_the_same_inputs(tmp_path, monkeypatch):
 
 def test_method_names_follow_the_registry():
     "Every contrast of the detector studies compares registered methods (nsnet_study.detectors.METHODS) or the two architectures."
+    from nsnet_study.adaptation import ADAPTATIONS
     from nsnet_study.detectors import ARCHITECTURES, METHODS
     from nsnet_study.results import read_all
-    known = {*METHODS, *ARCHITECTURES, "default", "Advanced NS-Net - Original NS-Net"}  # the procedure that picks; the ladder's gap
+    known = {*METHODS, *ARCHITECTURES, "default", "Advanced NS-Net - Original NS-Net",  # the procedure that picks; the ladder's gap
+             *ADAPTATIONS}  # what study 16's adaptation curve refits (nsnet_study.adaptation)
     for study, rows in read_all(ROOT / "results").items():
         if study[:2] in ("10", "11", "12", "14", "16"):
             methods = set(rows.contrasts.first_method) | set(rows.contrasts.second_method)

@@ -57,8 +57,9 @@ SMOKE = {
     "16_shipped_models.ipynb": (
         {"PER_GROUP": 2, "N_BANK": 20, "LAYERS": [4, 8], "EPOCHS": 2, "N_BOOT": 50, "DOWNLOAD": False, "EXPLAIN": False,
          "TRAIN_PERTURBATIONS": ["jpeg:50"], "TEST_PERTURBATIONS": ["jpeg:50"], "N_REFERENCE": 90,
+         "ADAPT_KS": [0, 1], "ADAPT_REPEATS": 1, "ADAPT_EVAL_PER_CLASS": 1,
          "MODELS_DIR": "<tmp>"},  # explanations: nbs/14_explanations.ipynb and tests/test_detect.py
-        ["figures/16_shipped_models.png", "figures/16_perturbations.png", "figures/16_abstention_rules.png", "results/16_shipped_models/study.json", "results/16_shipped_models_scores.csv.gz",
+        ["figures/16_shipped_models.png", "figures/16_perturbations.png", "figures/16_abstention_rules.png", "figures/16_adaptation.png", "results/16_shipped_models/study.json", "results/16_shipped_models_scores.csv.gz",
          "models/default.safetensors", "models/default.json", "models/bank.safetensors"],
     ),
     "20_paper_protocol.ipynb": (
