@@ -37,6 +37,7 @@ HELD_OUT_PER_CLASS = 2  # the fewest images of each class kept aside to measure 
 def check_adaptable(labels, # 1 for AI-generated, 0 for real: the user's images that loaded
                     adapt_labels, # those of the part adapted on
                     refit_probe: bool, # whether the probe is to be refitted too
+                    held_out_fraction: float = 0.3, # the share of each class kept aside (named in the message)
                    ) -> None:
     "ValueError, one line, when these images cannot adapt a model: one class, or too few of one to adapt on or to measure."
     count = lambda values: {"real": int((np.asarray(values) == 0).sum()), "AI-generated": int((np.asarray(values) == 1).sum())}
@@ -48,7 +49,8 @@ def check_adaptable(labels, # 1 for AI-generated, 0 for real: the user's images 
     if min(adapt.values()) < need or min(every[k] - adapt[k] for k in every) < HELD_OUT_PER_CLASS:
         raise ValueError(f"adapting {'the probe' if refit_probe else 'the calibration'} needs {need} images of each class to adapt on "
                          f"and {HELD_OUT_PER_CLASS} kept aside: of {every['real']} real and {every['AI-generated']} AI-generated, "
-                         f"{adapt['real']} and {adapt['AI-generated']} are left to adapt on")
+                         f"{adapt['real']} and {adapt['AI-generated']} are left to adapt on once {held_out_fraction:.0%} of each class is "
+                         "kept aside (--held-out): add images or keep less aside")
 
 # %% ../nbs/12a_adaptation.ipynb #e3a58566
 def adapted_rule(scores, # the model's raw scores of the images adapted on
@@ -117,7 +119,7 @@ def _adaptation_split(records, seed: int, held_out_fraction: float) -> dict:
                          stratify_by=("label",), groups=near_duplicate_groups(records))
 
 # %% ../nbs/12a_adaptation.ipynb #d0b49a33
-def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention, held_out: HeldOut) -> ModelCard:
+def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention, held_out: HeldOut, real_scores=()) -> ModelCard:
     "The adapted model's card: what it started from, what it adapted on (per class), its held-out figures, the licences it inherits."
     count = lambda part: {"real": sum(r.target == 0 for r in part), "AI-generated": sum(r.target == 1 for r in part)}
     stamp = os.environ.get("SOURCE_DATE_EPOCH")
@@ -129,7 +131,10 @@ def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention
     return ModelCard(candidate=f"{model.card.candidate}, adapted", trained=trained, held_out=held_out, notes=notes,
                      trained_on=TrainingData(source=str(data), images=len(split["adapt"]), validation_images=len(split["adapt"]), chose=chose),
                      data_licences=model.card.data_licences, licence_note=model.card.licence_note + " The images it was adapted on keep their own terms.",
-                     adapted={"from": model.name, "images": count(split["adapt"]), "held_out": count(split["held_out"]), "probe_refitted": refit})
+                     held_out_real_scores=tuple(round(float(v), 6) for v in real_scores),
+                     adapted={"from": model.name, "images": count(split["adapt"]), "held_out": count(split["held_out"]), "probe_refitted": refit,
+                              "kept_aside": sorted(str(r.path) for r in split["held_out"]),
+                              "adapted_on_sha256": sorted(r.sha256 for r in split["adapt"])})
 
 # %% ../nbs/12a_adaptation.ipynb #1ea4bb62
 def _held_out_figures(table, held_out: list) -> HeldOut:
@@ -141,6 +146,17 @@ def _held_out_figures(table, held_out: list) -> HeldOut:
                    accuracy=cell("accuracy"), tpr_at_fpr=cell("tpr_at_fpr"), fpr=table.attrs["target_fpr"], images=len(held_out))
 
 # %% ../nbs/12a_adaptation.ipynb #5674c964
+def _adapted_or_why(model: Model, inputs: DetectorInputs, refit: bool, weight: float | None) -> tuple[TrainedDetector, Abstention]:
+    "`adapt_detector`, or a one-line ValueError saying why these images cannot adapt the model and what might."
+    try:
+        return adapt_detector(model, inputs, refit, weight)
+    except ValueError as error:
+        hint = ("; refitting the probe may (--refit probe, with more images), and a caption, border or watermark the pictures "
+                "share may be what it reads (detect --explain)") if "backwards" in str(error) and not refit else ""
+        raise ValueError(f"model {model.name!r} cannot be adapted to these images: "
+                         f"{str(error).replace('the held-out images', 'the images adapted on')}{hint}") from None
+
+# %% ../nbs/12a_adaptation.ipynb #61ceb2d9
 def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder in any layout the data layer reads, or a shared data set
                 out: str | os.PathLike, # the model folder to write (it must not exist); then `detect(..., model=out)`
                 model: str | os.PathLike | Model = "default", # the model adapted: a shipped model's name, a model folder or checkpoint
@@ -166,21 +182,20 @@ def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder 
     fewest = min(int((adapt_labels == 0).sum()), int((adapt_labels == 1).sum()))
     refit = (isinstance(model.detector.estimator, LinearProbe) and model.reference_labels is not None
              and fewest >= PROBE_PER_CLASS) if refit_probe is None else refit_probe
-    check_adaptable(inputs.labels, adapt_labels, refit)
-    try:
-        detector, rule = adapt_detector(model, inputs.subset(split["adapt"]), refit, weight)
-    except ValueError as error:
-        raise ValueError(f"model {model.name!r} cannot be adapted to these images: {error}") from None
+    check_adaptable(inputs.labels, adapt_labels, refit, held_out_fraction)
+    detector, rule = _adapted_or_why(model, inputs.subset(split["adapt"]), refit, weight)
     adapted = Model(f"{model.name}, adapted", detector, model.bank, rule, model.reference, model.reference_labels)
     table = evaluate_records(split["held_out"], adapted, encoder, n_boot=n_boot, seed=seed, progress=False)
-    card = _adapted_card(model, data, split, refit, rule, _held_out_figures(table, split["held_out"]))
+    aside = inputs.subset(split["held_out"])
+    card = _adapted_card(model, data, split, refit, rule, _held_out_figures(table, split["held_out"]),
+                         detector.predict(aside)[aside.labels == 0])  # what --target-fpr reads where no budget is kept
     save_model(detector, model.bank, out, "model", model.card.encoder, model.view, model.patches, model.top_k,
                dtype="int8" if detector.config.kind == "nsnet_head" else "float32", abstention=rule, reference=model.reference,
                reference_labels=model.reference_labels, card=card)
     return {"model": str(out), "adapted_on": card.adapted["images"], "held_out": card.adapted["held_out"], "probe_refitted": refit,
-            "skipped": report.skipped, "figures": table}
+            "budget_kept": bool(rule.budget), "skipped": report.skipped, "figures": table}
 
-# %% ../nbs/12a_adaptation.ipynb #bec15c42
+# %% ../nbs/12a_adaptation.ipynb #fe4619a4
 ADAPTATION_KS = (0, 4, 10, 15, 20, 25)  # labelled images of each class a curve adapts on (where the held-out pool holds them)
 ADAPTATIONS = ("calibration", "probe")  # what an adaptation refits
 
@@ -192,12 +207,12 @@ def _scored_rows(detector: TrainedDetector, rule: Abstention, test: DetectorInpu
     return pd.DataFrame({**fields, "image": [r.sha256 for r in test.records], "label": test.labels, "score": scores,
                          "probability": probabilities, "calibrated_threshold": threshold, "decision": decisions})
 
-# %% ../nbs/12a_adaptation.ipynb #fe4619a4
+# %% ../nbs/12a_adaptation.ipynb #98c2a329
 def _per_class(records, rng) -> dict:
     "The records of each label (0, 1) in an order drawn by `rng`."
     return {label: [records[i] for i in rng.permutation([i for i, r in enumerate(records) if r.target == label])] for label in (0, 1)}
 
-# %% ../nbs/12a_adaptation.ipynb #98c2a329
+# %% ../nbs/12a_adaptation.ipynb #9706e550
 def _adapted_or_not(model: Model, inputs: DetectorInputs, refit: bool, budget_inputs) -> tuple[TrainedDetector, Abstention, bool]:
     "`adapt_detector`, or the model as it was where these images cannot refit it; and whether it fell back."
     try:
@@ -205,7 +220,7 @@ def _adapted_or_not(model: Model, inputs: DetectorInputs, refit: bool, budget_in
     except ValueError:
         return model.detector, model.abstention, True
 
-# %% ../nbs/12a_adaptation.ipynb #9706e550
+# %% ../nbs/12a_adaptation.ipynb #e0a09f30
 def fold_adaptation_curve(fold, # a leave-one-generator-out fold (its test part: the generator adapted to)
                           inputs: DetectorInputs, # every image the fold names, in the model's view
                           config, # the configuration trained in the fold (`DetectorConfig`)

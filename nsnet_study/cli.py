@@ -59,6 +59,8 @@ def _evaluate(args) -> int:
         print(f"{a['model']} on {args.data}: {a['images']} images ({a['skipped']} skipped); 95% intervals over images; "
               f"tpr_at_fpr at a false-positive rate of {a['target_fpr']}; AP {table.loc['ap', 'value']:.3f} against chance "
               f"{chance:.3f} (the share of AI-generated images: what a random score gets)")
+        if a.get("adapted_on"):
+            print(f"note: {a['adapted_on']} of these images are ones the model was adapted on: its figures here are in sample")
     print(_format(table.reset_index(), args.format), end="" if args.format == "csv" else "\n")
     return 0
 
@@ -84,7 +86,9 @@ def _adapt(args) -> int:
           f"({'probe and calibration' if summary['probe_refitted'] else 'calibration only'}); on the {aside['real']} real and "
           f"{aside['AI-generated']} AI-generated kept aside: AP {cell('ap')} (chance {figures.loc['chance_ap', 'value']:.3f}), "
           f"labelled {cell('coverage')}, right on those {cell('selective_accuracy')}; written to {args.out} "
-          f"(use: nsnet-study detect PATH --model {args.out})")
+          f"(use: nsnet-study detect PATH --model {args.out})"
+          + ("" if summary["budget_kept"] else "; it keeps no false-positive budget (the refitted probe moved its scores of the "
+             "reference photos): --target-fpr reads its kept-aside real images"))
     return 0
 
 # %% ../nbs/17_cli.ipynb #095afeb7

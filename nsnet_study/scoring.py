@@ -264,5 +264,7 @@ def evaluate_records(records: Sequence[ImageRecord], # labelled images
                          f"({int((labels == 0).sum())} real, {int((labels == 1).sum())} AI-generated), {len(report.skipped)} skipped")
     threshold = _calibrated(model, np.array([model.threshold]), None)[1]
     table = _evaluation_table(labels, scored.probability_ai.to_numpy(), scored.label.to_numpy(), threshold, target_fpr, n_boot, seed)
-    table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr}
+    adapted_on = set((model.card.adapted or {}).get("adapted_on_sha256", ()))  # an adapted model's own images: in sample
+    table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr,
+                   "adapted_on": sum(r.sha256 in adapted_on for r in records if str(r.path) in set(scored.path))}
     return table

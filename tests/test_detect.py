@@ -259,12 +259,13 @@ def test_adapt_writes_a_model_that_detect_and_evaluate_load(tmp_path):
     status, out, err = in_process("detect", DECLAN / "A20.jpg", "--model", tmp_path / "adapted", "--format", "json", "--quiet")
     assert status == 0 and json.loads(out)[0]["label"] in {"AI-generated", "real", "uncertain"}, err
     status, out, err = in_process("evaluate", mine, "--model", tmp_path / "adapted", "--quiet", "--n-boot", "20")
-    assert status == 0 and "against chance" in out, err
+    assert status == 0 and "against chance" in out and "note: 14 of these images are ones the model was adapted on" in out, err
     from nsnet_study.checkpoints import load_model
     card = load_model(tmp_path / "adapted").card
-    assert card.adapted == {"from": "default", "images": {"real": 7, "AI-generated": 7}, "held_out": {"real": 3, "AI-generated": 3},
-                            "probe_refitted": False}
+    assert {k: card.adapted[k] for k in ("from", "images", "held_out", "probe_refitted")} == {
+        "from": "default", "images": {"real": 7, "AI-generated": 7}, "held_out": {"real": 3, "AI-generated": 3}, "probe_refitted": False}
     assert card.data_licences == load_model("default").card.data_licences and card.held_out.images == 6
+    assert len(card.adapted["kept_aside"]) == 6 and len(card.adapted["adapted_on_sha256"]) == 14
 
 
 @needs_data
