@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,13 @@ import pandas as pd
 from .calibration import (ABSTENTION_RULES, Abstention, budget_threshold, chosen_rule, decide, fit_abstention, knn_distance,
                                      rule_aurcs)
 from .checkpoints import Model, load_model, save_model
-from .data import SHARED_DATASETS, load_any_layout, load_shared_dataset, near_duplicate_groups, split_records
+from .data import load_labelled, near_duplicate_groups, split_records
 from .detectors import DetectorInputs, LinearProbe, TrainedDetector, inputs_for
 from .encoders import Encoder
-from .experiments import fit_model
+from .experiments import fit_model, training_date
 from .files import LoadReport
 from .metrics import average_precision, balanced_threshold
+from .training import fit_linear_probe
 from .results import HeldOut, Measured, ModelCard, TrainingData
 from .scoring import evaluate_records
 
@@ -80,7 +80,6 @@ def refit_probe(detector: TrainedDetector, # a linear-probe model's detector
                 C: float = 1.0, # inverse regularisation of the logistic regression (the middle of the probe's grid)
                ) -> TrainedDetector:
     "The detector with its probe refitted on the training features and the user's, weighted; ValueError for another kind of model."
-    from sklearn.linear_model import LogisticRegression
     if not isinstance(detector.estimator, LinearProbe):
         raise ValueError(f"only a linear probe is refitted; this model is a {detector.config.kind}: adapt its calibration only")
     if reference_labels is None:
@@ -88,9 +87,7 @@ def refit_probe(detector: TrainedDetector, # a linear-probe model's detector
     x = np.vstack([reference, features]).astype(np.float32)
     y = np.concatenate([reference_labels, labels]).astype(int)
     w = np.concatenate([np.ones(len(reference)), np.full(len(labels), weight or len(reference) / len(labels))])
-    from nsnet_study.semantics import unit_rows
-    fitted = LogisticRegression(C=C, max_iter=5000, random_state=detector.config.seed).fit(unit_rows(x), y, sample_weight=w)
-    return replace(detector, estimator=LinearProbe(fitted.coef_.astype(np.float32), fitted.intercept_.astype(np.float32)))
+    return replace(detector, estimator=fit_linear_probe(x, y, C, detector.config.seed, sample_weight=w))
 
 # %% ../nbs/12a_adaptation.ipynb #7b3586bd
 def adapt_detector(model: Model, # the model adapted (`load_model`)
@@ -122,13 +119,11 @@ def _adaptation_split(records, seed: int, held_out_fraction: float) -> dict:
 def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention, held_out: HeldOut, real_scores=()) -> ModelCard:
     "The adapted model's card: what it started from, what it adapted on (per class), its held-out figures, the licences it inherits."
     count = lambda part: {"real": sum(r.target == 0 for r in part), "AI-generated": sum(r.target == 1 for r in part)}
-    stamp = os.environ.get("SOURCE_DATE_EPOCH")
-    trained = datetime.fromtimestamp(int(stamp) if stamp else datetime.now(timezone.utc).timestamp(), timezone.utc).date().isoformat()
     chose = "calibration, threshold and abstention rule" + (", the probe refitted with its training images" if refit else "")
     notes = (f"Adapted from {model.name!r} ({model.card.candidate}) on {len(split['adapt'])} labelled images of {data}: {chose}. "
              f"Its figures are those of {len(split['held_out'])} of those images kept aside; on other images it may do worse."
              + ("" if rule.budget else " It keeps no false-positive budget (the probe changed, and its reference photos were not rescored)."))
-    return ModelCard(candidate=f"{model.card.candidate}, adapted", trained=trained, held_out=held_out, notes=notes,
+    return ModelCard(candidate=f"{model.card.candidate}, adapted", trained=training_date(), held_out=held_out, notes=notes,
                      trained_on=TrainingData(source=str(data), images=len(split["adapt"]), validation_images=len(split["adapt"]), chose=chose),
                      data_licences=model.card.data_licences, licence_note=model.card.licence_note + " The images it was adapted on keep their own terms.",
                      held_out_real_scores=tuple(round(float(v), 6) for v in real_scores),
@@ -174,7 +169,7 @@ def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder 
         raise ValueError(f"{out} exists: adapt writes a new model folder and never replaces one")
     if model.abstention is None:
         raise ValueError(f"model {model.name!r} has no abstention rule to adapt")
-    records = load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, progress=progress)
+    records = load_labelled(data, progress=progress)
     encoder, report = encoder or model.load_encoder(), LoadReport()
     inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=progress, report=report)
     split = _adaptation_split(inputs.records, seed, held_out_fraction)

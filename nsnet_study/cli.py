@@ -93,11 +93,11 @@ def _adapt(args) -> int:
 
 # %% ../nbs/17_cli.ipynb #095afeb7
 def _extract(args) -> int:
-    from nsnet_study.data import SHARED_DATASETS, load_any_layout, load_shared_dataset
+    from nsnet_study.data import load_labelled
     from nsnet_study.encoders import load_encoder
     from nsnet_study.features import extract_feature_kinds, shard_records
     from nsnet_study.files import cache_dir
-    records = load_shared_dataset(args.data) if args.data in SHARED_DATASETS else load_any_layout(args.data, args.split)
+    records = load_labelled(args.data, args.split)
     part = shard_records(records, args.shard) if args.shard else records
     encoder = load_encoder(args.encoder, args.device, args.batch_size)
     kinds = [kind.strip() for kind in args.kinds.split(",")]

@@ -37,10 +37,11 @@ __all__ = ['LABELS', 'UNLABELLED', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_
            'SharedDataset', 'shared_dataset', 'packaged_manifest', 'manifest_sha256', 'DataNotFoundError',
            'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width',
            'image_files', 'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders',
-           'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'write_layout', 'deduplicate',
-           'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images', 'split_table',
-           'check_disjoint', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds',
-           'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
+           'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'load_labelled', 'write_layout',
+           'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images',
+           'split_table', 'check_disjoint', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
+           'grouped_folds', 'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'data_command', 'main',
+           'data_arguments']
 
 # %% ../nbs/01_data.ipynb #eb31813b
 LABELS = ("real", "fake")  # the positive class is "fake"
@@ -455,6 +456,14 @@ def load_any_layout(root: str | os.PathLike, # a folder in one of `LAYOUTS`
     if (root / "real").is_dir() or (root / "fake").is_dir():
         return load_real_fake_folders(root, progress=progress, report=report)
     raise DataNotFoundError(f"{root}: not in a layout this project reads ({'; '.join(LAYOUTS)})")
+
+# %% ../nbs/01_data.ipynb #797f198d
+def load_labelled(data: str | os.PathLike, # a shared data set's name (SHARED_DATASETS) or a labelled folder in any of `LAYOUTS`
+                  split: str = "train", # a folder's split, where its layout has several
+                  progress: bool = True, # show progress bars while hashing a folder's files
+                 ) -> list[ImageRecord]:
+    "The labelled records `evaluate`, `adapt` and `extract` read: a shared data set by name, else `load_any_layout`."
+    return load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, split, progress=progress)
 
 # %% ../nbs/01_data.ipynb #9de44113
 def write_layout(root: str | os.PathLike, # folder to write under (created as needed)

@@ -38,7 +38,7 @@ from .training import evaluate, summary_row, train, train_many
 __all__ = ['StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint', 'task_key', 'parallel_jobs',
            'fit_and_evaluate_many', 'run_variants', 'fold_abstention', 'abstention_columns', 'RealReference',
            'operating_threshold', 'validation_aurcs', 'cross_validate', 'cross_validate_many', 'nested_choice',
-           'FittedModel', 'fit_model', 'best_fitted', 'model_notes', 'save_fitted', 'train_model']
+           'FittedModel', 'fit_model', 'best_fitted', 'training_date', 'model_notes', 'save_fitted', 'train_model']
 
 # %% ../nbs/12_experiments.ipynb #1a7b3c08
 @dataclass
@@ -427,6 +427,12 @@ def _budget_note(rule: Abstention | None) -> str:
             f"may differ. Between its conformal band and that threshold it answers 'uncertain', so the band's guarantee (the true label "
             f"in the answer with probability {1 - rule.alpha:.0%} for images like its validation images) still holds: answers only got wider.")
 
+# %% ../nbs/12_experiments.ipynb #316ab9f9
+def training_date() -> str:
+    "Today's date (UTC, ISO) for a card, or that of SOURCE_DATE_EPOCH where it is set (reproducible builds)."
+    stamp = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(stamp) if stamp else datetime.now(timezone.utc).timestamp(), timezone.utc).date().isoformat()
+
 # %% ../nbs/12_experiments.ipynb #582685ac
 def model_notes(card: ModelCard, rule: Abstention | None = None) -> str:
     "What a user of a model should know, from its card and rule: what it trained on, where it is weak, what it reads, its budget."
@@ -453,8 +459,7 @@ def save_fitted(fitted: FittedModel, # from `fit_model`
                ) -> Path:
     "Write a fitted model with its `ModelCard` (data, licences, held-out figures, abstention, notes); the checkpoint path."
     licences, note = licences_of(list(fitted.trained_on.datasets))
-    stamp = os.environ.get("SOURCE_DATE_EPOCH")
-    trained = datetime.fromtimestamp(int(stamp) if stamp else datetime.now(timezone.utc).timestamp(), timezone.utc).date().isoformat()
+    trained = training_date()
     data = fitted.trained_on if chose is None else replace(fitted.trained_on, chose=chose)
     card = ModelCard(candidate=candidate or fitted.detector.config.name, trained=trained, trained_on=data,
                      validation_ap=float(fitted.validation_ap), data_licences=licences if data.datasets else {}, licence_note=note,

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .calibration import budget_threshold, decide, expected_calibration_error, knn_distance, threshold_for_fpr
 from .checkpoints import Model, load_model
-from .data import SHARED_DATASETS, UNLABELLED, ImageRecord, image_files, load_any_layout, load_shared_dataset
+from .data import UNLABELLED, ImageRecord, image_files, load_labelled
 from .detectors import inputs_for
 from .encoders import Encoder
 from .files import LoadReport, atomic_path, cache_dir
@@ -239,7 +239,7 @@ def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout th
                    progress: bool = True, # progress bars on stderr
                   ) -> pd.DataFrame:
     "The model's metrics on labelled images (EVALUATE_METRICS), each with a 95% interval over images."
-    records = load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, progress=progress)
+    records = load_labelled(data, progress=progress)
     model = load_model(model)
     return evaluate_records(records, model, encoder or model.load_encoder(device), target_fpr, n_boot, seed, progress)
 
@@ -264,7 +264,7 @@ def evaluate_records(records: Sequence[ImageRecord], # labelled images
                          f"({int((labels == 0).sum())} real, {int((labels == 1).sum())} AI-generated), {len(report.skipped)} skipped")
     threshold = _calibrated(model, np.array([model.threshold]), None)[1]
     table = _evaluation_table(labels, scored.probability_ai.to_numpy(), scored.label.to_numpy(), threshold, target_fpr, n_boot, seed)
-    adapted_on = set((model.card.adapted or {}).get("adapted_on_sha256", ()))  # an adapted model's own images: in sample
+    adapted_on, scored_paths = set((model.card.adapted or {}).get("adapted_on_sha256", ())), set(scored.path)  # in sample, if any
     table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr,
-                   "adapted_on": sum(r.sha256 in adapted_on for r in records if str(r.path) in set(scored.path))}
+                   "adapted_on": sum(r.sha256 in adapted_on for r in records if str(r.path) in scored_paths)}
     return table

@@ -24,7 +24,7 @@ from .models import detector_loss
 from .semantics import unit_rows
 
 # %% auto #0
-__all__ = ['BASELINE_GRIDS', 'train_many', 'train', 'evaluate_scores', 'evaluate', 'summary_row']
+__all__ = ['BASELINE_GRIDS', 'fit_linear_probe', 'train_many', 'train', 'evaluate_scores', 'evaluate', 'summary_row']
 
 # %% ../nbs/10_training.ipynb #0f3e2a19
 def _adam(parameters, learning_rate: float) -> torch.optim.Optimizer:
@@ -147,19 +147,28 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
                     best[name][m] = value[m].detach()
     return best, [pd.DataFrame(h) for h in history], best_epoch
 
+# %% ../nbs/10_training.ipynb #2996a4b6
+def fit_linear_probe(features: np.ndarray, # (N, D) features; the probe reads them L2-normalised
+                     labels: np.ndarray, # (N,) 1 for fake, 0 for real
+                     C: float, # inverse regularisation of the logistic regression
+                     seed: int, # its random_state
+                     sample_weight: np.ndarray | None = None, # (N,) a weight per row (None: equal); `adapt` weights the user's images
+                    ) -> LinearProbe:
+    "A logistic-regression probe on the L2-normalised features (the probe of BASELINE_GRIDS, and the one `adapt` refits)."
+    from sklearn.linear_model import LogisticRegression
+    fitted = LogisticRegression(C=C, max_iter=5000, random_state=seed).fit(unit_rows(features), labels, sample_weight=sample_weight)
+    return LinearProbe(fitted.coef_.copy(), fitted.intercept_.copy())
+
 # %% ../nbs/10_training.ipynb #179a573f
 BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21], "embedding_sensitivity": [None]}  # C, k, nothing
 
 def _fit_baseline(kind: str, value: float, features: np.ndarray, labels: np.ndarray, seed: int) -> LinearProbe | NearestNeighbours | EmbeddingSensitivity:
     "One baseline fitted on (features, labels) with hyper-parameter `value` (C of the probe, k of the neighbours)."
-    from sklearn.linear_model import LogisticRegression
     if kind == "embedding_sensitivity":  # nothing to fit
         return EmbeddingSensitivity(features.shape[1] // 2)
-    x, y = unit_rows(features), labels
     if kind == "knn":
-        return NearestNeighbours(x, y, int(min(value, len(y))))
-    fitted = LogisticRegression(C=value, max_iter=5000, random_state=seed).fit(x, y)
-    return LinearProbe(fitted.coef_.copy(), fitted.intercept_.copy())
+        return NearestNeighbours(unit_rows(features), labels, int(min(value, len(labels))))
+    return fit_linear_probe(features, labels, value, seed)
 
 # %% ../nbs/10_training.ipynb #d2152eb4
 def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None) -> TrainedDetector:
