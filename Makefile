@@ -50,10 +50,10 @@ ship:
 	cp runs/models/*.json runs/models/*.safetensors nsnet_study/shipped/
 	git status --short nsnet_study/shipped
 
-# After make reproduce on a CPU whose int8 kernel (nsnet_study.files.int8_kernel) has no committed set yet: keep this run's
+# After make reproduce on a CPU whose int8 kernel (nsnet_study.provenance.int8_kernel) has no committed set yet: keep this run's
 # studies with int8 numbers as results/int8/<kernel>/, which reproductions on that kernel are compared with
 int8-results: $(STAMP)
-	kernel=$$($(PY) -c "from nsnet_study.files import int8_kernel; print(int8_kernel())") && mkdir -p results/int8/$$kernel && \
+	kernel=$$($(PY) -c "from nsnet_study.provenance import int8_kernel; print(int8_kernel())") && mkdir -p results/int8/$$kernel && \
 	for study in 01_encoder_check 12_ablations 15_peer_detector; do rm -rf results/int8/$$kernel/$$study && \
 		cp -r results/$$study results/int8/$$kernel/; done && \
 	echo "results/int8/$$kernel/: commit it"

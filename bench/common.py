@@ -32,7 +32,7 @@ def machine() -> dict:
     "What the numbers were measured on, as settings: CPU model, cores, vector flags (as results' provenance records them), torch, python."
     import platform
     import torch
-    from nsnet_study.files import provenance
+    from nsnet_study.provenance import provenance
     made = provenance()
     return {"cpu": made["cpu"], "cpu_count": os.cpu_count(), "cpu_flags": made["cpu_flags"], "torch": torch.__version__,
             "python": platform.python_version()}

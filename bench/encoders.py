@@ -56,7 +56,8 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     os.environ["NSNET_CACHE"] = tempfile.mkdtemp()
     from nsnet_study.data import load_shared_dataset, open_record
     from nsnet_study.encoders import load_encoder
-    from nsnet_study.features import FeatureSpec, extract_features, image_key, prepare_image, write_shard
+    from nsnet_study.features import FeatureSpec, extract_features, prepare_image, write_shard
+    from nsnet_study.records import image_key
     encoder = load_encoder(encoder_name)
     batch = encoder.batch_size  # the batch extract_features uses (8 on a CPU)
     records = load_shared_dataset("cnndetection-ranking")[:n_images]

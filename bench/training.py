@@ -62,7 +62,7 @@ def cached_inputs(n: int, seed: int = 0):
     from dataclasses import replace
     import numpy as np
     from nsnet_study.experiments import study_setup
-    from nsnet_study.semantics import unit_rows
+    from nsnet_study.nullspace import unit_rows
     setup = study_setup()
     base = setup.inputs
     rows = np.arange(n) % len(base.records)
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000, 8000, 16000])
     parser.add_argument("--results", default=str(ROOT / "results"), help="folder of results/<study>/ (default results)")
     args = parser.parse_args(argv)
-    from nsnet_study.files import cache_dir
+    from nsnet_study.storage import cache_dir
     warm = str(cache_dir("features").parent)  # the user's cache: the shared images' features, encoded once
     original = in_subprocess("training", "original_per_step", cache=warm)
     ours = [in_subprocess("training", "ours_per_epoch", n, cache=warm) for n in args.sizes]

@@ -19,7 +19,7 @@ from .data import load_labelled, near_duplicate_groups, split_records
 from .detectors import DetectorInputs, LinearProbe, TrainedDetector, inputs_for
 from .encoders import Encoder
 from .experiments import fit_model, training_date
-from .files import LoadReport
+from .images import LoadReport
 from .metrics import average_precision, balanced_threshold
 from .training import fit_linear_probe
 from .results import HeldOut, Measured, ModelCard, TrainingData
@@ -80,14 +80,14 @@ def refit_probe(detector: TrainedDetector, # a linear-probe model's detector
                 C: float = 1.0, # inverse regularisation of the logistic regression (the middle of the probe's grid)
                ) -> TrainedDetector:
     "The detector with its probe refitted on the training features and the user's, weighted; ValueError for another kind of model."
-    if not isinstance(detector.estimator, LinearProbe):
+    if not isinstance(detector.scorer, LinearProbe):
         raise ValueError(f"only a linear probe is refitted; this model is a {detector.config.kind}: adapt its calibration only")
     if reference_labels is None:
         raise ValueError("this model stores no labels with its training features (an older model): adapt its calibration only")
     x = np.vstack([reference, features]).astype(np.float32)
     y = np.concatenate([reference_labels, labels]).astype(int)
     w = np.concatenate([np.ones(len(reference)), np.full(len(labels), weight or len(reference) / len(labels))])
-    return replace(detector, estimator=fit_linear_probe(x, y, C, detector.config.seed, sample_weight=w))
+    return replace(detector, scorer=fit_linear_probe(x, y, C, detector.config.seed, sample_weight=w))
 
 # %% ../nbs/12a_adaptation.ipynb #7b3586bd
 def adapt_detector(model: Model, # the model adapted (`load_model`)
@@ -175,7 +175,7 @@ def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder 
     split = _adaptation_split(inputs.records, seed, held_out_fraction)
     adapt_labels = np.array([r.target for r in split["adapt"]])
     fewest = min(int((adapt_labels == 0).sum()), int((adapt_labels == 1).sum()))
-    refit = (isinstance(model.detector.estimator, LinearProbe) and model.reference_labels is not None
+    refit = (isinstance(model.detector.scorer, LinearProbe) and model.reference_labels is not None
              and fewest >= PROBE_PER_CLASS) if refit_probe is None else refit_probe
     check_adaptable(inputs.labels, adapt_labels, refit, held_out_fraction)
     detector, rule = _adapted_or_why(model, inputs.subset(split["adapt"]), refit, weight)
@@ -235,7 +235,7 @@ def fold_adaptation_curve(fold, # a leave-one-generator-out fold (its test part:
     classes = _per_class(parts["test"].records, np.random.default_rng([seed, 0]))
     test = parts["test"].subset([r for label in (0, 1) for r in classes[label][:eval_per_class]])
     pool = {label: classes[label][eval_per_class:] for label in (0, 1)}
-    ways = [a for a in ADAPTATIONS if a == "calibration" or isinstance(fitted.detector.estimator, LinearProbe)]
+    ways = [a for a in ADAPTATIONS if a == "calibration" or isinstance(fitted.detector.scorer, LinearProbe)]
     rows = [_scored_rows(model.detector, model.abstention, test, model.reference, fold=fold.fold, k=0, adaptation=a, repeat=r, fallback=False)
             for a in ways for r in range(repeats)]
     for r in range(repeats):

@@ -11,14 +11,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .semantics import unit_rows
+from .labels import answer, answered_right
+from .nullspace import unit_rows
 
 # %% auto #0
-__all__ = ['LABELS', 'ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDGET_METRICS', 'Calibration',
-           'fit_calibration', 'reliability_table', 'expected_calibration_error', 'conformal_band', 'knn_distance',
-           'Abstention', 'decide', 'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics',
-           'risk_coverage', 'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins',
-           'label_flips', 'abstention_summary', 'budget_summary', 'aurc_summary']
+__all__ = ['ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDGET_METRICS', 'Calibration', 'fit_calibration',
+           'reliability_table', 'expected_calibration_error', 'conformal_band', 'knn_distance', 'Abstention', 'decide',
+           'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics', 'risk_coverage',
+           'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins', 'label_flips',
+           'abstention_summary', 'budget_summary', 'aurc_summary']
 
 # %% ../nbs/08a_calibration.ipynb #b45fb3e9
 def _logit(scores) -> np.ndarray:
@@ -123,7 +124,6 @@ def knn_distance(reference, # (M, D) features of the training images
     return np.sort(distances, axis=1)[:, :k].mean(axis=1)
 
 # %% ../nbs/08a_calibration.ipynb #76316b5f
-LABELS = ("AI-generated", "real", "uncertain")
 ABSTENTION_SIGNALS = ("band", "distance")  # the conformal band (joined with the threshold) and the distance to the training images
 
 @dataclass(frozen=True)
@@ -168,11 +168,11 @@ def decide(probabilities, # calibrated P(AI-generated) of each image
            threshold: float, # on the calibrated probability: at or above it, AI-generated
            rule: Abstention | None, # None: never abstain (two labels)
           ) -> tuple[list[str], list[str]]:
-    "Each image's label (LABELS) and, for 'uncertain', the reason; the threshold alone when `rule` is None."
+    "Each image's label (PREDICTED_LABELS) and, for 'uncertain', the reason; the threshold alone when `rule` is None."
     labels, reasons = [], []
     for i, p in enumerate(np.asarray(probabilities, dtype=np.float64)):
         reason = "" if rule is None else _abstain_reason(p, None if distances is None else distances[i], threshold, rule)
-        labels.append("uncertain" if reason else "AI-generated" if p >= threshold else "real"); reasons.append(reason)
+        labels.append("uncertain" if reason else answer(p, threshold)); reasons.append(reason)
     return labels, reasons
 
 # %% ../nbs/08a_calibration.ipynb #3144dca3
@@ -223,7 +223,7 @@ def selective_metrics(labels, # 1 for AI-generated, 0 for real
     "Coverage (share labelled) and selective accuracy (accuracy on the labelled), with the counts."
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     answered = predicted != "uncertain"
-    correct = (predicted == "AI-generated") == (labels == 1)
+    correct = answered_right(predicted, labels)
     return {"images": len(labels), "labelled": int(answered.sum()), "coverage": float(answered.mean()),
             "selective_accuracy": float(correct[answered].mean()) if answered.any() else float("nan")}
 
@@ -350,7 +350,7 @@ def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
     answered = (rows.decision != "uncertain").to_numpy()
     return [rows.label.to_numpy(), rows.score.to_numpy(), rows.probability.to_numpy(),
             ((rows.probability >= rows.calibrated_threshold) == (rows.label == 1)).to_numpy(), answered,
-            ((rows.decision == "AI-generated") == (rows.label == 1)).to_numpy()]
+            answered_right(rows.decision, rows.label)]
 
 # %% ../nbs/08a_calibration.ipynb #3b6b9105
 def _resample_index(units: np.ndarray, rng) -> np.ndarray:

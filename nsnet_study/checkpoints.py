@@ -19,13 +19,15 @@ from fastcore.basics import patch
 
 from .calibration import Abstention
 from .data import SHARED_DATASETS
-from .detectors import (DetectorConfig, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
+from .detectors import (DetectorConfig, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetNetwork, TrainedDetector,
                                    _feature_dim)
 from .encoders import Encoder, load_encoder
 from .features import view_kind
-from .files import DEFAULT_TOP_K, SHIPPED_MODELS, atomic_path, sha256_file, shipped_dir, write_json
+from .defaults import DEFAULT_TOP_K, SHIPPED_MODELS
+from .storage import atomic_path, sha256_file, shipped_dir, write_json
 from .results import CARD_VERSION, HeldOut, Measured, ModelCard, TrainingData
-from .semantics import PrototypeBank, unit_rows
+from .semantics import PrototypeBank
+from .nullspace import unit_rows
 
 # %% auto #0
 __all__ = ['PICKLE_SUFFIXES', 'STORAGE_DTYPES', 'verified_card', 'save_detector', 'load_detector', 'licences_of', 'save_bank',
@@ -52,11 +54,11 @@ def verified_card(path: Path, # `<path>.json` and `<path>.safetensors` (a suffix
 
 
 # %% ../nbs/11_checkpoints.ipynb #67bb3345
-def _model_tensors(model) -> dict[str, torch.Tensor]:
-    "The model's weights as named tensors."
-    if isinstance(model, NSNetDetector):
-        return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in asdict(model).items()
+def _scorer_tensors(scorer) -> dict[str, torch.Tensor]:
+    "The scorer's weights as named tensors."
+    if isinstance(scorer, NSNetNetwork):
+        return {k: v.detach().cpu().contiguous() for k, v in scorer.state_dict().items()}
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in asdict(scorer).items()
             if isinstance(value, np.ndarray)}
 
 
@@ -94,20 +96,20 @@ def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline
     from safetensors.torch import save_file
     path = Path(path)
     weights = path.with_suffix(".safetensors")
-    tensors = _stored(_model_tensors(detector.estimator), dtype)
+    tensors = _stored(_scorer_tensors(detector.scorer), dtype)
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp))
     write_json(path.with_suffix(".json"), {"config": asdict(detector.config), "encoder_id": detector.encoder_id,
                "semantic_source": detector.semantic_source, "threshold": detector.config.threshold,
                "weights_sha256": sha256_file(weights), "dtype": dtype,
-               "dim": _feature_dim(detector.estimator), "basis_rank": int(tensors["basis"].shape[1]) if "basis" in tensors else 0,
-               "k": getattr(detector.estimator, "k", None), "best_epoch": detector.best_epoch, "card": detector.card})
+               "dim": _feature_dim(detector.scorer), "basis_rank": int(tensors["basis"].shape[1]) if "basis" in tensors else 0,
+               "k": getattr(detector.scorer, "k", None), "best_epoch": detector.best_epoch, "card": detector.card})
     return weights
 
 
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a26
-def _model_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):
-    "Rebuild a model of the configured kind from its tensors (computed in float32 whatever their storage)."
+def _scorer_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):
+    "Rebuild the scorer of the configured kind from its tensors (computed in float32 whatever their storage)."
     tensors = _restored(tensors)
     if config.kind == "linear_probe":
         return LinearProbe(tensors["coef"].numpy(), tensors["intercept"].numpy())
@@ -115,9 +117,9 @@ def _model_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Ten
         return EmbeddingSensitivity(int(meta["dim"]) // 2)
     if config.kind == "knn":
         return NearestNeighbours(tensors["references"].numpy(), tensors["labels"].numpy(), int(meta["k"]))
-    model = NSNetDetector(config, meta["dim"], np.zeros((meta["dim"], meta["basis_rank"]), np.float32))
-    model.load_state_dict(tensors)
-    return model.eval()
+    network = NSNetNetwork(config, meta["dim"], np.zeros((meta["dim"], meta["basis_rank"]), np.float32))
+    network.load_state_dict(tensors)
+    return network.eval()
 
 
 # %% ../nbs/11_checkpoints.ipynb #0f3e2a64
@@ -130,12 +132,12 @@ def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> Tra
         raise ValueError(f"checkpoint expects features from {meta['encoder_id']}, not {encoder_id}")
     config = DetectorConfig(**{("kind" if key == "model" else key): value for key, value in meta["config"].items()})  # older cards: "model"
     try:
-        model = _model_from(config, meta, load_file(str(path.with_suffix(".safetensors"))))
+        scorer = _scorer_from(config, meta, load_file(str(path.with_suffix(".safetensors"))))
     except (RuntimeError, KeyError) as error:  # tensors that do not fit the card's model
         raise ValueError(f"{path}: weights do not fit a {meta['dim']}-d {config.kind} ({type(error).__name__})") from None
-    if _feature_dim(model) != meta["dim"]:
-        raise ValueError(f"{path}: weights are for {_feature_dim(model)}-d features, its card says {meta['dim']}")
-    return TrainedDetector(config, model, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"],
+    if _feature_dim(scorer) != meta["dim"]:
+        raise ValueError(f"{path}: weights are for {_feature_dim(scorer)}-d features, its card says {meta['dim']}")
+    return TrainedDetector(config, scorer, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"],
                            card=meta.get("card", {}))
 
 
@@ -279,16 +281,16 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
     if abstention is not None:
         saved = _save_reference(reference, folder, reference_labels)
         card = replace(card, abstention=abstention.to_dict(), reference=saved["reference"], reference_sha256=saved["reference_sha256"])
-    save_detector(TrainedDetector(detector.config, detector.estimator, detector.encoder_id, detector.semantic_source,
+    save_detector(TrainedDetector(detector.config, detector.scorer, detector.encoder_id, detector.semantic_source,
                                   best_epoch=detector.best_epoch, card=card.to_dict()), folder / name, dtype=dtype)
     return folder / name
 
 # %% ../nbs/11_checkpoints.ipynb #194cb347
-def _checkpoint_path(model: str | os.PathLike) -> Path:
+def _checkpoint_path(location: str | os.PathLike) -> Path:
     "The checkpoint (path without suffix) a model name, folder or file names."
-    if str(model) in SHIPPED_MODELS and not Path(model).exists():
-        return shipped_dir() / str(model)
-    path = Path(model).expanduser()
+    if str(location) in SHIPPED_MODELS and not Path(location).exists():
+        return shipped_dir() / str(location)
+    path = Path(location).expanduser()
     if path.is_dir():
         cards = sorted(p for p in path.glob("*.json") if p.stem != "bank" and not p.stem.startswith("reference-"))
         chosen = [p for p in cards if p.stem == "model"] or cards
@@ -297,7 +299,7 @@ def _checkpoint_path(model: str | os.PathLike) -> Path:
                                     f"{len(cards)}; name one, or a shipped model: {', '.join(SHIPPED_MODELS)}")
         return chosen[0].with_suffix("")
     if not path.with_suffix(".json").exists() and path.suffix.lower() not in (".json", ".safetensors", ".pt", ".pth", ".pkl"):
-        raise FileNotFoundError(f"no model {str(model)!r}: not a shipped model ({', '.join(SHIPPED_MODELS)}), "
+        raise FileNotFoundError(f"no model {str(location)!r}: not a shipped model ({', '.join(SHIPPED_MODELS)}), "
                                 f"a model folder or a checkpoint")
     return path if path.suffix.lower() not in (".json", ".safetensors") else path.with_suffix("")
 

@@ -12,8 +12,9 @@ import sys
 from typing import Sequence
 
 from .data import data_arguments, data_command
-from .files import (DEFAULT_ENCODER, DEFAULT_EPOCHS, SHIPPED_MODELS, TRAINABLE_CONFIGS, one_line_errors, project_dir,
-                               running_as_script)
+from .defaults import DEFAULT_ENCODER, DEFAULT_EPOCHS, SHIPPED_MODELS, TRAINABLE_CONFIGS
+from .provenance import one_line_errors, running_as_script
+from .storage import project_dir
 from .reproduction import report_arguments, report_command
 
 # torch and the modules that need it are imported inside the commands, so that `--help` and argument errors answer at once.
@@ -96,7 +97,7 @@ def _extract(args) -> int:
     from nsnet_study.data import load_labelled
     from nsnet_study.encoders import load_encoder
     from nsnet_study.features import extract_feature_kinds, shard_records
-    from nsnet_study.files import cache_dir
+    from nsnet_study.storage import cache_dir
     records = load_labelled(args.data, args.split)
     part = shard_records(records, args.shard) if args.shard else records
     encoder = load_encoder(args.encoder, args.device, args.batch_size)

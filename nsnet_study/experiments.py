@@ -28,8 +28,9 @@ from .detectors import (DetectorConfig, DetectorInputs, TrainedDetector, as_publ
                                   inputs_for)
 from . import detectors
 from .encoders import Encoder, load_encoder
-from .features import image_key
-from .files import DEFAULT_ENCODER, DEFAULT_EPOCHS, DEFAULT_TOP_K, TRAINABLE_CONFIGS, shipped_dir
+from .records import image_key
+from .defaults import DEFAULT_ENCODER, DEFAULT_EPOCHS, DEFAULT_TOP_K, TRAINABLE_CONFIGS
+from .storage import shipped_dir
 from .metrics import average_precision, balanced_threshold
 from .semantics import PrototypeBank, build_prototype_bank
 from .training import evaluate, summary_row, train, train_many

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,13 +20,13 @@ from tqdm.auto import tqdm
 
 from .checkpoints import Model, load_model
 from .data import ImageRecord, open_record
-from .detectors import DetectorInputs, NSNetDetector, TrainedDetector, detector_inputs
+from .detectors import DetectorInputs, NSNetNetwork, TrainedDetector, inputs_for
 from .encoders import CLIP_MEAN, Encoder
-from .features import FeatureSet, FeatureSpec, extract_features, view_kind
-from .files import ImageLoadError, LoadReport
+from .features import view_features, view_kind
+from .images import ImageLoadError, LoadReport
 from .patches import GRID_SIDE, PATCH_SIZE, patch_boxes, select_patches
+from .labels import answer
 from .scoring import gather_images
-from .semantics import prototype_semantics
 
 # %% auto #0
 __all__ = ['NEUTRAL_GREY', 'EXPLAIN_COLUMNS', 'occluded_grids', 'removed_norm_share', 'Explanation', 'explain_record',
@@ -50,11 +50,11 @@ def occluded_grids(grid: Image.Image, patch: int = PATCH_SIZE) -> list[Image.Ima
 @torch.inference_mode()
 def removed_norm_share(detector: TrainedDetector, inputs: DetectorInputs) -> np.ndarray | None:
     "Per image, the share of the feature's squared norm the NS-Net projection removes (None for other models)."
-    estimator = detector.estimator
-    if not isinstance(estimator, NSNetDetector):
+    network = detector.scorer
+    if not isinstance(network, NSNetNetwork):
         return None
-    device = estimator.basis.device
-    projected, _, features = estimator.project(torch.as_tensor(inputs.features, device=device),
+    device = network.basis.device
+    projected, _, features = network.project(torch.as_tensor(inputs.features, device=device),
                                            torch.as_tensor(inputs.semantics, device=device))
     return (1 - projected.norm(dim=-1) ** 2 / features.norm(dim=-1) ** 2).cpu().numpy()
 
@@ -80,16 +80,15 @@ def explain_record(record: ImageRecord, # the image: opened (its crop applied) a
     if model.patches == "none":
         raise ValueError(f"model {model.name!r} sees the whole image, not a patch grid: occlusion by patch does not apply")
     image = open_record(record)
-    grid, kept = select_patches(image, mode=model.patches, seed=0, return_indices=True)
+    grid, kept = select_patches(image, patches=model.patches, seed=0, return_indices=True)
     grids, kind = [grid] + occluded_grids(grid), view_kind(model.view)
-    values = FeatureSet([record] * len(grids), encoder.encode_image_kinds(grids, (kind,))[kind],
-                        FeatureSpec(encoder.encoder_id, model.patches, kind=kind))
-    semantics = prototype_semantics(extract_features([record], encoder, patches="none", progress=False), model.bank, model.top_k)
-    inputs = detector_inputs(values, semantics, model.view)
+    described = inputs_for([record], encoder, model.bank, model.view, model.patches, model.top_k, progress=False)
+    values = view_features(encoder.encode_image_kinds(grids, (kind,))[kind], model.view)  # the grid, then its occluded copies
+    inputs = replace(described.rows([0] * len(grids)), features=np.ascontiguousarray(values, np.float32))
     scores = model.detector.predict(inputs)
     share = removed_norm_share(model.detector, inputs.rows([0]))  # the unoccluded grid
     return Explanation(str(record.path), image, grid, patch_boxes(image.size, model.patches)[kept], float(scores[0]),
-                       scores[0] - scores[1:], semantics.captions[0], None if share is None else float(share[0]))
+                       scores[0] - scores[1:], described.captions[0], None if share is None else float(share[0]))
 
 # %% ../nbs/14_explanations.ipynb #30543834
 def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None, alpha: float = 0.6):
@@ -119,7 +118,7 @@ def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
         ax.set(title=title, xticks=[], yticks=[])
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=list(axes), fraction=0.02, pad=0.01)
     bar.set_label("drop in P(AI-generated) when the patch is greyed out")
-    label = "AI-generated" if e.probability >= model.threshold else "real"
+    label = answer(e.probability, model.threshold)
     removed = "" if e.removed_share is None else f" | projection removed {e.removed_share:.0%} of the squared feature norm"
     fig.suptitle(f"{Path(e.path).name}: P(AI) = {e.probability:.2f}, {label} at threshold {model.threshold:.2f} "
                  f"[{model.name}]{removed}\ncaption (nearest prototypes): {e.caption}", fontsize=11)

@@ -27,14 +27,16 @@ from tqdm.auto import tqdm
 
 from .data import ImageRecord, iter_record_images
 from .encoders import Encoder, split_preprocess
-from .files import LoadReport, atomic_path, cache_dir, logger, sweep_temporaries, write_json
+from .defaults import logger
+from .images import LoadReport
+from .records import RecordRows, image_key
+from .storage import atomic_path, cache_dir, sweep_temporaries, write_json
 from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patches
 
 # %% auto #0
-__all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'image_key', 'prepare_image', 'row_index', 'RecordRows', 'FeatureSet',
-           'write_shard', 'default_workers', 'load_prepared', 'cached_rows', 'prepare_record_image',
-           'extract_feature_kinds', 'extract_features', 'check_reread', 'shard_records', 'sensitivity_perturbation',
-           'view_kind', 'view_features']
+__all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'prepare_image', 'FeatureSet', 'write_shard', 'default_workers', 'load_prepared',
+           'cached_rows', 'prepare_record_image', 'extract_feature_kinds', 'extract_features', 'check_reread',
+           'shard_records', 'sensitivity_perturbation', 'view_kind', 'view_features', 'detector_features']
 
 # %% ../nbs/04_features.ipynb #a6ea7860
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
@@ -88,13 +90,6 @@ class FeatureSpec:
         fields["features"] = fields.pop("kind")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
 
-# %% ../nbs/04_features.ipynb #a0c4f2b1
-def image_key(record: ImageRecord) -> str:
-    "The image's identity in the cache: sha256 of the file, plus the crop applied at load."
-    if not record.sha256:
-        raise ValueError(f"{record.path} has no sha256 (its file was missing when the record was made): it has no cache key")
-    return record.sha256 + ("" if record.crop is None else "@" + ",".join(map(str, record.crop)))
-
 # %% ../nbs/04_features.ipynb #a3ccff29
 def prepare_image(image: Image.Image, # an RGB image, as loaded
                   spec: FeatureSpec, # its perturbation, then its patch selection (`patches`, `patch_seed`), are applied
@@ -108,28 +103,7 @@ def prepare_image(image: Image.Image, # an RGB image, as loaded
     if report is not None and (distinct := distinct_patches(image.size, spec.patches)) < GRID_SIDE ** 2:
         report.notes.append((path, "few_patches", f"{image.width}x{image.height} px: {distinct} distinct patches, "
                                                   f"repeated to fill the {GRID_SIDE ** 2}"))
-    return select_patches(image, mode=spec.patches, seed=spec.patch_seed)
-
-# %% ../nbs/04_features.ipynb #872b4d15
-def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> list[int]:
-    "Positions in `have` of each record of `wanted` (matched by image key); KeyError if one is missing."
-    row = {image_key(r): i for i, r in enumerate(have)}
-    return [row[image_key(r)] for r in wanted]
-
-# %% ../nbs/04_features.ipynb #8e4148d2
-class RecordRows:
-    "Base of the dataclasses whose rows belong to image records (`records` and the fields named in `_row_fields`)."
-    _row_fields = ()
-
-    def rows(self, index: Sequence[int]):
-        "The rows at these positions, in this order (a row field set to None stays None)."
-        take = lambda rows: [rows[i] for i in index] if isinstance(rows, list) else rows[np.asarray(index, dtype=np.int64)]
-        return replace(self, **{name: take(getattr(self, name)) for name in ("records", *self._row_fields)
-                                if getattr(self, name) is not None})
-
-    def subset(self, records: Sequence[ImageRecord]):
-        "The rows of these records (all must be present), in their order."
-        return self.rows(row_index(self.records, records))
+    return select_patches(image, patches=spec.patches, seed=spec.patch_seed)
 
 # %% ../nbs/04_features.ipynb #eda626b7
 @dataclass
@@ -468,3 +442,21 @@ def view_features(values: np.ndarray, view: str) -> np.ndarray:
     if not 1 <= layer <= values.shape[1]:
         raise ValueError(f"{view!r}: this encoder has blocks 1 to {values.shape[1]}")
     return values[:, layer - 1]
+
+# %% ../nbs/04_features.ipynb #4543ddf8
+def detector_features(records: Sequence[ImageRecord], # the images; those that do not load are left out (`report` says why)
+                      encoder: Encoder, # the encoder of both
+                      view: str = "embedding", # what the detector reads: 'embedding', 'layer <n>' or 'all layers'
+                      patches: str = "nsnet", # patch selection of the grid: 'nsnet', 'original_notebooks' or 'none' (the whole image)
+                      patch_seed: int = 0, # seeds the shuffle of the selected patches
+                      perturbation: str = "none", # applied to the image before both, e.g. 'jpeg:50'
+                      progress: bool = True, # progress bars while encoding
+                      report: LoadReport | None = None, # collects the images that could not be read, with the reason
+                     ) -> tuple[FeatureSet, np.ndarray]:
+    "The whole images' embeddings and the float32 (N, D) `view` of their patch grids, row for row."
+    whole = extract_features(records, encoder, patches="none", perturbation=perturbation, progress=progress, report=report)
+    kind = view_kind(view)
+    grid = extract_feature_kinds(whole.records, encoder, (kind,), patches, patch_seed, perturbation,
+                                 progress=progress, report=report)[kind]
+    whole = whole if len(grid.records) == len(whole.records) else whole.subset(grid.records)
+    return whole, np.ascontiguousarray(view_features(grid.values, view), np.float32)

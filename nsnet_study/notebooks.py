@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from .files import atomic_path
+from .storage import atomic_path
 
 # %% auto #0
 __all__ = ['WIDGET', 'scrub_paths', 'kept_outputs', 'committed_notebook', 'embedded_images', 'write_back']

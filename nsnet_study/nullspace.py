@@ -9,8 +9,14 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PER_SAMPLE_FORMS', 'semantic_basis', 'rank_for_energy', 'seed_rank_rule_basis', 'project_out', 'projector_matrix',
-           'global_projection_in_fold', 'project_per_sample']
+__all__ = ['PER_SAMPLE_FORMS', 'unit_rows', 'semantic_basis', 'rank_for_energy', 'seed_rank_rule_basis', 'project_out',
+           'projector_matrix', 'global_projection_in_fold', 'project_per_sample']
+
+# %% ../nbs/06_nullspace.ipynb #77852fc0
+def unit_rows(array: np.ndarray) -> np.ndarray:
+    "Rows scaled to unit L2 norm (zero rows stay zero)."
+    norms = np.linalg.norm(array, axis=-1, keepdims=True)
+    return np.divide(array, norms, out=np.zeros_like(array, dtype=np.float32), where=norms > 0).astype(np.float32)
 
 # %% ../nbs/06_nullspace.ipynb #148f3d67
 def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image

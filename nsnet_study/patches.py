@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .files import to_rgb
+from .images import to_rgb
 
 # %% auto #0
 __all__ = ['PATCH_SIZE', 'GRID_SIDE', 'N_LOW', 'N_HIGH', 'PATCH_SELECTIONS', 'GREY_WEIGHTS', 'patch_grid', 'spectral_entropy',
@@ -31,14 +31,14 @@ def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
 # %% ../nbs/02_patches.ipynb #d6e530cc
 def patch_grid(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
                size: int = PATCH_SIZE, # side of each square patch, in pixels
-               mode: str = "nsnet", # 'nsnet': centre-crop (sides under a patch edge-padded); 'original_notebooks': pad with black
+               patches: str = "nsnet", # 'nsnet': centre-crop (sides under a patch edge-padded); 'original_notebooks': pad with black
               ) -> np.ndarray:
     "All non-overlapping `size` x `size` RGB patches, row by row: (n, size, size, 3) uint8."
-    if mode not in PATCH_SELECTIONS:
-        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
+    if patches not in PATCH_SELECTIONS:
+        raise ValueError(f"patches must be one of {PATCH_SELECTIONS}, got {patches!r}")
     pixels = _as_rgb_array(image)
     height, width = pixels.shape[:2]
-    if mode == "nsnet":
+    if patches == "nsnet":
         short = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
         pixels = np.pad(pixels, short, mode="edge")  # sides under one patch: repeat the edge
         height, width = pixels.shape[:2]
@@ -53,9 +53,9 @@ def patch_grid(image: Image.Image | np.ndarray, # a PIL image (converted to RGB)
 # %% ../nbs/02_patches.ipynb #1a49df4f
 GREY_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
-def spectral_entropy(patches: np.ndarray) -> np.ndarray:
+def spectral_entropy(patch_pixels: np.ndarray) -> np.ndarray:
     "Shannon entropy (bits) of each patch's normalised power spectrum: (n, h, w, 3) -> (n,)."
-    grey = np.asarray(patches, dtype=np.float64) @ GREY_WEIGHTS
+    grey = np.asarray(patch_pixels, dtype=np.float64) @ GREY_WEIGHTS
     power = np.abs(np.fft.fftshift(np.fft.fft2(grey), axes=(-2, -1))) ** 2
     total = power.sum(axis=(-2, -1), keepdims=True)
     probability = np.divide(power, total, out=np.zeros_like(power), where=total > 0)
@@ -63,61 +63,61 @@ def spectral_entropy(patches: np.ndarray) -> np.ndarray:
     return -(probability * logs).sum(axis=(-2, -1))
 
 # %% ../nbs/02_patches.ipynb #b67f8528
-def extreme_patch_indices(entropy: np.ndarray, mode: str = "nsnet") -> np.ndarray:
+def extreme_patch_indices(entropy: np.ndarray, patches: str = "nsnet") -> np.ndarray:
     "Indices of the kept patches, lowest entropy first: 24 + 25 extremes, or the two quartiles."
     order = np.argsort(entropy, kind="stable")
     n = len(order)
-    if mode == "nsnet":
+    if patches == "nsnet":
         low, high = (N_LOW, N_HIGH) if n >= N_LOW + N_HIGH else (n // 2, n - n // 2)
-    elif mode == "original_notebooks":
+    elif patches == "original_notebooks":
         low = high = max(1, n // 4)
         if low + high > n:  # a single patch
             low, high = n, 0
     else:
-        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
+        raise ValueError(f"patches must be one of {PATCH_SELECTIONS}, got {patches!r}")
     return np.concatenate([order[:low], order[n - high:]])
 
 # %% ../nbs/02_patches.ipynb #f1116365
 def select_patches(image: Image.Image | np.ndarray, # a PIL image (converted to RGB) or an RGB uint8 array (H, W, 3)
-                   mode: str = "nsnet", # 'nsnet': 24 lowest + 25 highest entropy; 'original_notebooks': the extreme quartiles
+                   patches: str = "nsnet", # 'nsnet': 24 lowest + 25 highest entropy; 'original_notebooks': the extreme quartiles
                    seed: int = 0, # seeds the shuffle of the kept patches over the 7 x 7 grid
                    return_indices: bool = False, # also return the kept indices into `patch_grid`, in tiling order
                   ):
     "Tile the selected patches of `image`, shuffled with `seed`, into a 224 x 224 RGB image."
-    patches = patch_grid(image, mode=mode)
-    kept = extreme_patch_indices(spectral_entropy(patches), mode)
+    patch_pixels = patch_grid(image, patches=patches)
+    kept = extreme_patch_indices(spectral_entropy(patch_pixels), patches)
     kept = kept[np.random.default_rng(seed).permutation(len(kept))]
     places = GRID_SIDE * GRID_SIDE
     if len(kept) != places:  # too few patches: repeat them; too many (quartiles): keep the first 49
         kept = np.resize(kept, places)
-    tiles = patches[kept].reshape(GRID_SIDE, GRID_SIDE, PATCH_SIZE, PATCH_SIZE, 3)
+    tiles = patch_pixels[kept].reshape(GRID_SIDE, GRID_SIDE, PATCH_SIZE, PATCH_SIZE, 3)
     grid = Image.fromarray(tiles.transpose(0, 2, 1, 3, 4).reshape(GRID_SIDE * PATCH_SIZE, GRID_SIDE * PATCH_SIZE, 3))
     return (grid, kept) if return_indices else grid
 
 # %% ../nbs/02_patches.ipynb #5a0c2e12
-def distinct_patches(size: tuple[int, int], mode: str = "nsnet") -> int:
+def distinct_patches(size: tuple[int, int], patches: str = "nsnet") -> int:
     "How many different source patches `select_patches` tiles for an image of `size` (width, height): 49 at most."
     width, height = size
-    if mode == "nsnet":
+    if patches == "nsnet":
         available = max(1, width // PATCH_SIZE) * max(1, height // PATCH_SIZE)  # sides under 32 px are edge-padded
         kept = available
-    elif mode == "original_notebooks":
+    elif patches == "original_notebooks":
         available = -(-width // PATCH_SIZE) * -(-height // PATCH_SIZE)  # padded up to a multiple of 32
         kept = available if 2 * max(1, available // 4) > available else 2 * max(1, available // 4)
     else:
-        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
+        raise ValueError(f"patches must be one of {PATCH_SELECTIONS}, got {patches!r}")
     return min(kept, GRID_SIDE * GRID_SIDE)
 
 # %% ../nbs/02_patches.ipynb #c044511c
 def patch_boxes(size: tuple[int, int], # (width, height) of the image, in pixels
-                mode: str = "nsnet", # the `patch_grid` mode: 'nsnet' (centre-cropped) or 'original_notebooks' (black-padded)
+                patches: str = "nsnet", # the `patch_grid` selection: 'nsnet' (centre-cropped) or 'original_notebooks' (black-padded)
                 patch: int = PATCH_SIZE, # side of a patch, in pixels; boxes are clipped to the image
                ) -> np.ndarray:
     "(n, 4) int boxes (left, top, right, bottom) in an image of `size` (width, height) of `patch_grid`'s patches."
-    if mode not in PATCH_SELECTIONS:
-        raise ValueError(f"mode must be one of {PATCH_SELECTIONS}, got {mode!r}")
+    if patches not in PATCH_SELECTIONS:
+        raise ValueError(f"patches must be one of {PATCH_SELECTIONS}, got {patches!r}")
     width, height = size
-    if mode == "nsnet":
+    if patches == "nsnet":
         cols, rows = max(1, width // patch), max(1, height // patch)
         left, top = (max(width, patch) % patch) // 2, (max(height, patch) % patch) // 2
     else:

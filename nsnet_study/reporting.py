@@ -119,7 +119,7 @@ def save_figure(figure, # a matplotlib Figure, or anything with `savefig` and `f
     "Save `figure` to `path`, close it and display the saved file (so the notebook shows exactly the committed PNG)."
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
-    from nsnet_study.files import atomic_path
+    from nsnet_study.storage import atomic_path
     with atomic_path(path) as partial:
         figure.savefig(partial, dpi=dpi, format="png", **savefig_options)
     plt.close(getattr(figure, "figure", figure))

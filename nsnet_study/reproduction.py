@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .files import command_name, one_line_errors, running_as_script, shipped_dir
+from .provenance import command_name, one_line_errors, running_as_script
+from .storage import shipped_dir
 from .reporting import (StudyReport, contrast_label, fill_documents, fill_notebook_paragraphs, load_reports,
                                    paragraph_blocks, render_findings, table_blocks)
 from .results import MIN_TOLERANCE, ModelCard, StudyResults, display_label, on_boundary, read_all

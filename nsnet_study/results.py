@@ -15,7 +15,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .files import DEFAULT_TOP_K, atomic_path, project_dir, provenance, shipped_dir
+from .defaults import DEFAULT_TOP_K
+from .provenance import provenance
+from .storage import atomic_path, project_dir, shipped_dir
 
 # %% auto #0
 __all__ = ['KEY', 'ARM', 'CONTRAST_KEY', 'ADJUSTMENTS', 'ALPHA', 'BOUNDARY_SHARE', 'P_BAND', 'MIN_TOLERANCE', 'SCHEMA', 'FILES',

@@ -20,10 +20,12 @@ from tqdm.auto import tqdm
 
 from .calibration import budget_threshold, decide, expected_calibration_error, knn_distance, threshold_for_fpr
 from .checkpoints import Model, load_model
-from .data import UNLABELLED, ImageRecord, image_files, load_labelled
-from .detectors import inputs_for
+from .data import ImageRecord, image_files, load_labelled
+from .labels import UNLABELLED, answered_right
+from .detectors import DetectorInputs, inputs_for
 from .encoders import Encoder
-from .files import LoadReport, atomic_path, cache_dir
+from .images import LoadReport
+from .storage import atomic_path, cache_dir
 from .metrics import average_precision
 
 # %% auto #0
@@ -97,12 +99,11 @@ def _calibrated(model: Model, scores: np.ndarray, threshold: float | None) -> tu
 # %% ../nbs/13_scoring.ipynb #9d5525a9
 STABILITY_PERTURBATIONS = ("jpeg:50", "resize:0.5")  # the copies the stability check labels (nsnet_study.features.perturb)
 
-def _label_flips(inputs, model: Model, encoder: Encoder, is_ai: np.ndarray, threshold: float) -> list[str]:
-    "Per image: why its label flips on a STABILITY_PERTURBATIONS copy ('' where no copy changes it)."
+def _label_flips(inputs: DetectorInputs, model: Model, is_ai: np.ndarray, threshold: float) -> list[str]:
+    "Per image: why its label flips on one of the copies the inputs carry ('' where no copy changes it)."
     flips = [""] * len(inputs.records)
-    for perturbation in STABILITY_PERTURBATIONS:
-        copy = inputs_for(inputs.records, encoder, model.bank, model.view, model.patches, model.top_k, perturbation, progress=False)
-        copied = _calibrated(model, model.detector.predict(copy.subset(inputs.records)), threshold)[0]
+    for perturbation in inputs.perturbations:
+        copied = _calibrated(model, model.detector.predict(inputs.perturbed(perturbation)), threshold)[0]
         for i in np.flatnonzero((copied >= threshold) != is_ai):
             flips[i] = flips[i] or f"the label flips on its {perturbation} copy: P(AI) {copied[i]:.3f} against the threshold {threshold:.3f}"
     return flips
@@ -117,7 +118,8 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
                   stability: bool = False, # also score each image's STABILITY_PERTURBATIONS copies: 'uncertain' where a label flips
                  ) -> list[dict]:
     "One row per record that loads (DETECT_COLUMNS): probability of AI, label, caption, why it abstained."
-    inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report)
+    inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report,
+                        copies=STABILITY_PERTURBATIONS if stability else ())
     scores = model.detector.predict(inputs) if inputs.records else np.empty(0)
     if not np.all(np.isfinite(scores)):
         raise ValueError(f"model {model.name!r} gave non-finite scores: the checkpoint or the features are broken")
@@ -126,7 +128,7 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
     distances = knn_distance(model.reference, inputs.features, rule.k) if rule and len(scores) else np.full(len(scores), np.nan)
     labels, reasons = decide(probabilities, distances, threshold, rule if abstain else None)
     if stability and len(scores):
-        flips = _label_flips(inputs, model, encoder, probabilities >= threshold, threshold)
+        flips = _label_flips(inputs, model, probabilities >= threshold, threshold)
         labels, reasons = zip(*[("uncertain", flip) if flip and label != "uncertain" else (label, reason)
                                 for label, reason, flip in zip(labels, reasons, flips)])
     return [{"path": str(r.path), "probability_ai": float(p), "label": label, "caption": caption, "reason": reason,
@@ -193,7 +195,7 @@ def check_saved_model(model: Model, # the saved model, loaded (`load_model`)
     "The saved model on its validation images as `detect` scores them, against training; ValueError where detect abstains otherwise."
     decided = pd.DataFrame(score_records(records, model, encoder, LoadReport()), columns=DETECT_COLUMNS)
     labels = np.array([r.target for r in records])
-    answered, right = decided.label != "uncertain", (decided.label == "AI-generated").to_numpy() == (labels == 1)
+    answered, right = decided.label != "uncertain", answered_right(decided.label, labels)
     check = {"validation AP as shipped": average_precision(labels, decided.score.to_numpy()),
              "largest score change": float(np.abs(decided.score.to_numpy() - scores_in_training).max()), "threshold": model.threshold,
              "validation coverage": float(answered.mean()), "validation coverage in training": coverage_in_training,
@@ -210,7 +212,7 @@ EVALUATE_METRICS = ("ap", "chance_ap", "accuracy", "ece", "tpr_at_fpr", "coverag
 def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarray, threshold: float, fpr: float) -> list[float]:
     "EVALUATE_METRICS of one set of labelled images (labels 1 for AI-generated)."
     real, fake = probabilities[labels == 0], probabilities[labels == 1]
-    answered, correct = decided != "uncertain", (decided == "AI-generated") == (labels == 1)
+    answered, correct = decided != "uncertain", answered_right(decided, labels)
     return [average_precision(labels, probabilities), float(labels.mean()), float(((probabilities >= threshold) == (labels == 1)).mean()),
             expected_calibration_error(labels, probabilities), float((fake >= threshold_for_fpr(real, fpr)).mean()),
             float(answered.mean()), float(correct[answered].mean()) if answered.any() else np.nan]

@@ -17,35 +17,27 @@ from PIL import Image
 
 from .data import ImageRecord, load_shared_dataset
 from .encoders import Encoder, EncoderUnavailableError, autocast, resolve_precision
-from .features import FeatureSet, cached_rows, extract_features, image_key, row_index
-from .files import DEFAULT_TOP_K, cache_dir, default_device, sha256_file
+from .features import FeatureSet, cached_rows, extract_features
+from .nullspace import unit_rows
+from .records import RecordRows, image_key
+from .defaults import default_device, DEFAULT_TOP_K
+from .storage import cache_dir, sha256_file
 
 # %% auto #0
-__all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'unit_rows', 'PrototypeBank', 'build_prototype_bank', 'prototype_semantics',
-           'coarse_group', 'nearest_neighbour_hits', 'nearest_neighbour_agreement', 'Captioner', 'blip_captioner',
-           'load_captioner', 'caption_records', 'caption_semantics', 'save_tiny_blip']
+__all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'PrototypeBank', 'build_prototype_bank', 'prototype_semantics', 'coarse_group',
+           'nearest_neighbour_hits', 'nearest_neighbour_agreement', 'Captioner', 'blip_captioner', 'load_captioner',
+           'caption_records', 'caption_semantics', 'save_tiny_blip']
 
 # %% ../nbs/05_semantics.ipynb #ba9ba446
 @dataclass
-class Semantics:
+class Semantics(RecordRows):
     "Per image: a caption for people and a unit semantic vector in the image-feature space."
     records: list[ImageRecord]
     captions: list[str]
     vectors: np.ndarray  # float32 (N, D), rows of unit length (zero rows only for an empty caption bank)
     source_id: str  # e.g. "prototypes:imagenet-samples@<encoder_id>:k5"
     blank_vector: np.ndarray  # float32 (D,): the semantic vector of an image without a caption
-
-    def subset(self, records: Sequence[ImageRecord]) -> "Semantics":
-        "The rows of these records, in their order."
-        index = row_index(self.records, records)
-        return replace(self, records=[self.records[i] for i in index], captions=[self.captions[i] for i in index],
-                       vectors=self.vectors[index])
-
-# %% ../nbs/05_semantics.ipynb #8305b01e
-def unit_rows(array: np.ndarray) -> np.ndarray:
-    "Rows scaled to unit L2 norm (zero rows stay zero)."
-    norms = np.linalg.norm(array, axis=-1, keepdims=True)
-    return np.divide(array, norms, out=np.zeros_like(array, dtype=np.float32), where=norms > 0).astype(np.float32)
+    _row_fields = ("captions", "vectors")
 
 # %% ../nbs/05_semantics.ipynb #03074376
 @dataclass
@@ -151,7 +143,7 @@ class Captioner:
         return f"{self.name}@{self.weights_id}"
 
 # %% ../nbs/05_semantics.ipynb #946d6e22
-def blip_captioner(model, # a `transformers` BlipForConditionalGeneration
+def blip_captioner(blip, # a `transformers` BlipForConditionalGeneration
                    processor, # its BlipProcessor (image preprocessing and tokenizer)
                    name: str, # the captioner's short name, e.g. 'blip'
                    weights_id: str, # identifies the weights in the cache key (`+bf16`/`+fp16` appended when not fp32)
@@ -162,12 +154,12 @@ def blip_captioner(model, # a `transformers` BlipForConditionalGeneration
     "Wrap a `transformers` BLIP captioning model and its processor (greedy decoding; bf16 autocast on CUDA)."
     device = torch.device(device) if device else default_device()
     precision = resolve_precision(precision, device)
-    model = model.eval().to(device)
+    blip = blip.eval().to(device)
     @torch.inference_mode()
     def caption(images: Sequence[Image.Image]) -> list[str]:
         inputs = processor(images=list(images), return_tensors="pt").to(device)
         with autocast(device, precision):
-            tokens = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+            tokens = blip.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
         return [text.strip() for text in processor.batch_decode(tokens, skip_special_tokens=True)]
     return Captioner(name, weights_id if precision == "fp32" else f"{weights_id}+{precision}", caption)
 
@@ -178,7 +170,7 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
     from transformers import BlipForConditionalGeneration, BlipProcessor
     local = Path(name_or_path).expanduser().is_dir()
     try:
-        model = BlipForConditionalGeneration.from_pretrained(name_or_path)
+        blip = BlipForConditionalGeneration.from_pretrained(name_or_path)
         processor = BlipProcessor.from_pretrained(name_or_path)
     except Exception as error:
         raise EncoderUnavailableError(
@@ -186,7 +178,7 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
             f"(SEMANTICS='prototypes') or pass a local BLIP directory") from None
     weights = sorted(Path(name_or_path).expanduser().glob("*.safetensors")) if local else []
     weights_id = hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16] if weights else name_or_path
-    return blip_captioner(model, processor, "blip", weights_id, device)
+    return blip_captioner(blip, processor, "blip", weights_id, device)
 
 # %% ../nbs/05_semantics.ipynb #6d1f4a8b
 def caption_records(records: Sequence[ImageRecord], # the images; those that do not load are left out

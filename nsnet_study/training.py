@@ -16,12 +16,12 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import ImageRecord
-from .detectors import (DetectorConfig, DetectorInputs, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetDetector, TrainedDetector,
+from .detectors import (DetectorConfig, DetectorInputs, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetNetwork, TrainedDetector,
                                    _one_cpu_thread, fit_projection)
-from .files import default_device
+from .defaults import default_device
 from .metrics import bootstrap_metrics, detection_metrics, detection_strata
 from .models import detector_loss
-from .semantics import unit_rows
+from .nullspace import unit_rows
 
 # %% auto #0
 __all__ = ['BASELINE_GRIDS', 'fit_linear_probe', 'train_many', 'train', 'evaluate_scores', 'evaluate', 'summary_row']
@@ -55,18 +55,18 @@ def _epoch_batches(sizes: Sequence[int], batch_size: int, generators: Sequence[t
 
 # %% ../nbs/10_training.ipynb #0f3e2a21
 def _stacked_heads(config: DetectorConfig, dim: int, bases: Sequence[np.ndarray], seeds: Sequence[int],
-                   device: torch.device) -> tuple[NSNetDetector, dict, dict]:
+                   device: torch.device) -> tuple[NSNetNetwork, dict, dict]:
     "A stateless template, and the stacked weights and buffers of one detector per seed (each initialised from it)."
     width = max(basis.shape[1] for basis in bases)  # bases padded with zero columns: projecting those out is a no-op
     models = []
     for basis, seed in zip(bases, seeds):
         torch.manual_seed(seed)
-        models.append(NSNetDetector(config, dim, np.pad(basis, ((0, 0), (0, width - basis.shape[1])))).to(device))
+        models.append(NSNetNetwork(config, dim, np.pad(basis, ((0, 0), (0, width - basis.shape[1])))).to(device))
     params, buffers = torch.func.stack_module_state(models)
     return copy.deepcopy(models[0]).to("meta"), params, buffers
 
 # %% ../nbs/10_training.ipynb #dd77c855
-def _batched_gradients(template: NSNetDetector):
+def _batched_gradients(template: NSNetNetwork):
     "For stacked weights and (M, batch, ...) inputs: each model's gradients and loss parts, in one vmapped call."
     config = template.config
     def loss(params, buffers, features, semantics, labels):
@@ -78,7 +78,7 @@ def _batched_gradients(template: NSNetDetector):
 
 # %% ../nbs/10_training.ipynb #0f3e2a30
 @torch.no_grad()
-def _stacked_probability(template: NSNetDetector, params: dict, buffers: dict, m: int, inputs: DetectorInputs) -> np.ndarray:
+def _stacked_probability(template: NSNetNetwork, params: dict, buffers: dict, m: int, inputs: DetectorInputs) -> np.ndarray:
     "Fake probability of each image of `inputs` under model `m` of the stack."
     device = next(iter(params.values())).device
     template.eval()
@@ -180,12 +180,12 @@ def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select
         features = _copies_of(train_inputs, config)[0].reshape(-1, features.shape[1])
         labels = np.repeat(labels, 1 + len(config.train_perturbations))
     for value in candidates:
-        model = _fit_baseline(config.kind, value, features, labels, config.seed)
+        scorer = _fit_baseline(config.kind, value, features, labels, config.seed)
         row = {"hyper_parameter": value}
         if select_on is not None:
-            row["select_ap"] = detection_metrics(select_on.labels, model.fake_probability(select_on.features))["ap"]
+            row["select_ap"] = detection_metrics(select_on.labels, scorer.fake_probability(select_on.features))["ap"]
         if best is None or row.get("select_ap", -np.inf) > best_score:
-            best, best_score = model, row.get("select_ap", -np.inf)
+            best, best_score = scorer, row.get("select_ap", -np.inf)
         history.append(row)
     return TrainedDetector(config, best, train_inputs.encoder_id, train_inputs.semantic_source, pd.DataFrame(history))
 
@@ -235,9 +235,9 @@ def train_many(train_sets: Sequence[DetectorInputs], # one training set per dete
                                                    [select_sets[i] for i in stack], [seeds[i] for i in stack],
                                                    [bases[i] for i in stack], device, progress)
         for m, i in enumerate(stack):
-            model = NSNetDetector(replace(config, seed=seeds[i]), train_sets[i].features.shape[1], bases[i]).to(device)
-            model.load_state_dict({**{k: v[m] for k, v in best.items()}, "basis": model.basis})
-            detectors[i] = TrainedDetector(model.config, model.eval(), train_sets[i].encoder_id,
+            network = NSNetNetwork(replace(config, seed=seeds[i]), train_sets[i].features.shape[1], bases[i]).to(device)
+            network.load_state_dict({**{k: v[m] for k, v in best.items()}, "basis": network.basis})
+            detectors[i] = TrainedDetector(network.config, network.eval(), train_sets[i].encoder_id,
                                            train_sets[i].semantic_source, histories[m], int(epochs[m]))
     return [detectors[i] for i in range(len(train_sets))]
 

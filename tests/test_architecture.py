@@ -13,15 +13,17 @@ from conftest import ROOT
 
 # A module may import only modules of a strictly lower level (so there are no cycles). Adding a module means placing it here.
 LEVELS = {
-    "files": 0, "metrics": 0, "models": 0, "nullspace": 0,
-    "data": 1, "encoders": 1, "patches": 1, "results": 1, "notebooks": 1,
-    "features": 2, "reporting": 2,
-    "semantics": 3, "reproduction": 3,
-    "detectors": 4, "calibration": 4,
-    "training": 5, "checkpoints": 5,
-    "experiments": 6, "scoring": 6,
-    "explanations": 7, "adaptation": 7,
-    "cli": 8,
+    "defaults": 0, "labels": 0, "storage": 0, "metrics": 0, "models": 0, "nullspace": 0,
+    "images": 1, "provenance": 1, "calibration": 1,
+    "data": 2, "encoders": 2, "patches": 2, "results": 2, "notebooks": 2,
+    "records": 3, "reporting": 3,
+    "features": 4, "reproduction": 4,
+    "semantics": 5,
+    "detectors": 6,
+    "training": 7, "checkpoints": 7,
+    "experiments": 8, "scoring": 8,
+    "explanations": 9, "adaptation": 9,
+    "cli": 10,
 }
 LIBRARY = sorted(p for p in (ROOT / "nsnet_study").glob("*.py") if not p.stem.startswith("_"))
 RENAMES = json.loads((ROOT / "renames.json").read_text())
@@ -218,3 +220,71 @@ def test_library_notebooks_define_one_thing_per_export_cell():
                     crowded.append((notebook.name, cell.get("id")))
     assert not crowded, f"export cells with more than one definition: {crowded}"
     assert statistics.median(lengths) <= 15, f"median export cell {statistics.median(lengths)} lines"
+
+
+def _imports_from(path: Path) -> dict[str, set[str]]:
+    "module -> the names a library file imports from it (relative or nsnet_study.<module> imports)."
+    found = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and (node.level == 1 or node.module.startswith("nsnet_study.")):
+            module = node.module.split(".")[-1]
+            found.setdefault(module, set()).update(alias.name for alias in node.names)
+    return found
+
+
+BOOKKEEPING = {"image_key": "records", "row_index": "records", "RecordRows": "records", "unit_rows": "nullspace"}
+
+
+def test_bookkeeping_comes_from_below():
+    "Row bookkeeping has one home below every row container: semantics and calibration climb to no other module for it."
+    library = ROOT / "nsnet_study"
+    for path in LIBRARY:
+        for module, names in _imports_from(path).items():
+            for name in names & set(BOOKKEEPING):
+                assert module == BOOKKEEPING[name], f"{path.stem} imports {name} from {module}, not {BOOKKEEPING[name]}"
+    semantics = _imports_from(library / "semantics.py")
+    assert semantics.get("features", set()) <= {"FeatureSet", "cached_rows", "extract_features"}, "semantics uses features to encode only"
+    assert LEVELS["records"] < min(LEVELS["features"], LEVELS["semantics"], LEVELS["detectors"])
+    assert {m for m in imported_modules(library / "calibration.py")} <= {"labels", "nullspace", "metrics"}, "calibration climbs"
+    containers = [n.name for p in LIBRARY for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ClassDef)
+                  and any(isinstance(b, ast.Name) and b.id == "RecordRows" for b in n.bases)]
+    assert sorted(containers) == ["DetectorInputs", "FeatureSet", "Semantics"]
+    subsets = [f"{p.stem}.{n.name}" for p in LIBRARY for c in ast.walk(ast.parse(p.read_text())) if isinstance(c, ast.ClassDef)
+               for n in c.body if isinstance(n, ast.FunctionDef) and n.name == "subset"]
+    assert subsets == ["records.subset"], f"one subset, RecordRows': {subsets}"
+
+
+def test_one_builder_of_inputs():
+    "`DetectorInputs` is built in one place (inputs_for, through features.detector_features); every caller goes through it."
+    builders = [f"{p.stem}.{f.name}" for p in LIBRARY for f in ast.walk(ast.parse(p.read_text())) if isinstance(f, ast.FunctionDef)
+                for call in ast.walk(f) if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "DetectorInputs"]
+    assert builders == ["detectors.inputs_for"], builders
+    callers = {p.stem for p in LIBRARY if "detector_features(" in p.read_text()} - {"features"}
+    assert callers == {"detectors"}, callers
+    notebooks = [*sorted((ROOT / "nbs").glob("*.ipynb")), *sorted((ROOT / "nbs" / "study").glob("*.ipynb"))]
+    for notebook in [n for n in notebooks if n.name not in ("04_features.ipynb", "09_detectors.ipynb")]:  # where they are defined
+        code = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+        assert "DetectorInputs(" not in code and "detector_features(" not in code.replace("def detector_features(", ""), \
+            f"{notebook.name} builds a detector's inputs by hand: use inputs_for"
+
+
+def test_one_word_one_meaning():
+    "`model` is a Model (or what names one); `patches` is the patch selection; a Model's chain says what each level is."
+    from nsnet_study.checkpoints import Model
+    from nsnet_study.detectors import TrainedDetector
+    for path in LIBRARY:
+        for f in ast.walk(ast.parse(path.read_text())):
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for a in f.args.args + f.args.kwonlyargs:
+                    annotation = ast.unparse(a.annotation) if a.annotation else ""
+                    if a.arg == "model":
+                        assert "Model" in annotation, f"{path.stem}.{f.name}: `model` must be a Model, got {annotation or 'no annotation'}"
+                    if a.arg == "patches":
+                        assert annotation == "str", f"{path.stem}.{f.name}: `patches` names the patch selection (a str)"
+                    assert a.arg != "mode" or path.stem not in ("patches", "features"), f"{path.stem}.{f.name}: `mode` is `patches`"
+    assert [f for f in Model.__dataclass_fields__ if f == "detector"] and "scorer" in TrainedDetector.__dataclass_fields__
+    assert sorted(_imports_from(ROOT / "nsnet_study" / "labels.py")) == [], "labels is the lowest vocabulary"
+    for path in LIBRARY:  # the vocabularies are spelled in labels only
+        if path.stem != "labels":
+            text = path.read_text()
+            assert 'LABELS = (' not in text and '("AI-generated", "real", "uncertain")' not in text, path.stem

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from nsnet_study.data import dataset_dir, download_dataset, load_shared_dataset
-from nsnet_study.files import sha256_file
+from nsnet_study.storage import sha256_file
 
 
 @pytest.fixture

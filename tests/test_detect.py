@@ -92,7 +92,7 @@ def test_shipped_default_keeps_its_budget_on_photos_that_did_not_set_it():
 
 
 def test_shipped_models_are_small_and_load():
-    from nsnet_study.files import SHIPPED_MODELS
+    from nsnet_study.defaults import SHIPPED_MODELS
     from nsnet_study.checkpoints import load_model
     assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 5e6
     for name in SHIPPED_MODELS:

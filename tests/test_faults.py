@@ -18,7 +18,7 @@ from conftest import ROOT, SHARED_DATA
 from stub_encoder import stub_encoder
 from nsnet_study.data import DownloadError, download_dataset, load_shared_dataset
 from nsnet_study.features import extract_features
-from nsnet_study.files import LoadReport
+from nsnet_study.images import LoadReport
 
 HERE = Path(__file__).resolve().parent
 RECORDS = load_shared_dataset("cnndetection-ranking", SHARED_DATA)[:40]

@@ -16,7 +16,7 @@ LIBRARY_NOTEBOOKS = sorted((ROOT / "nbs").glob("*.ipynb"))
 
 def test_there_are_library_notebooks():
     names = [nb.name for nb in LIBRARY_NOTEBOOKS]
-    assert "index.ipynb" in names and "00_files.ipynb" in names and len(names) >= 4
+    assert "index.ipynb" in names and "00_defaults.ipynb" in names and len(names) >= 4
 
 
 @pytest.mark.parametrize("notebook", LIBRARY_NOTEBOOKS, ids=lambda p: p.name)
