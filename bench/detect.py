@@ -53,7 +53,8 @@ def photos(n: int) -> list:
 def measure_throughput(n_images: int, batch: int) -> dict:
     "detect on a cold cache vs the bare forward pass on the same grids and whole images, at the same batch."
     import torch
-    from nsnet_study.data import open_record, ImageRecord
+    from nsnet_study.data import open_record
+    from nsnet_study.records import ImageRecord
     from nsnet_study.features import FeatureSpec, prepare_image
     from nsnet_study.scoring import detect
     from nsnet_study.checkpoints import load_model
@@ -86,7 +87,7 @@ def measure_throughput(n_images: int, batch: int) -> dict:
 def abstention_seconds(model, encoder, paths) -> float:
     "Seconds the default's calibration, distance and decision take on these images (features already cached), best of 5."
     from nsnet_study.calibration import decide, knn_distance
-    from nsnet_study.data import ImageRecord
+    from nsnet_study.records import ImageRecord
     from nsnet_study.detectors import inputs_for
     rule = model.abstention
     if rule is None:

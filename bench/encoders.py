@@ -57,7 +57,6 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     from nsnet_study.data import load_shared_dataset, open_record
     from nsnet_study.encoders import load_encoder
     from nsnet_study.features import FeatureSpec, extract_features, prepare_image, write_shard
-    from nsnet_study.records import image_key
     encoder = load_encoder(encoder_name)
     batch = encoder.batch_size  # the batch extract_features uses (8 on a CPU)
     records = load_shared_dataset("cnndetection-ranking")[:n_images]
@@ -73,7 +72,7 @@ def measure_pipeline(encoder_name: str, n_images: int) -> dict:
     forward = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(records), 32):
-        write_shard(Path(os.environ["NSNET_CACHE"]), [image_key(r) for r in records[i:i + 32]], features[i:i + 32].numpy())
+        write_shard(Path(os.environ["NSNET_CACHE"]), [r.key for r in records[i:i + 32]], features[i:i + 32].numpy())
     write = time.perf_counter() - start
     start = time.perf_counter()
     extract_features(records, encoder, shard_size=32, progress=False)

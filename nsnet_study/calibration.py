@@ -17,9 +17,9 @@ from .nullspace import unit_rows
 # %% auto #0
 __all__ = ['ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDGET_METRICS', 'Calibration', 'fit_calibration',
            'reliability_table', 'expected_calibration_error', 'conformal_band', 'knn_distance', 'Abstention', 'decide',
-           'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics', 'risk_coverage',
-           'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins', 'label_flips',
-           'abstention_summary', 'budget_summary', 'aurc_summary']
+           'calibrated', 'flip_reasons', 'fit_abstention', 'threshold_for_fpr', 'budget_threshold', 'selective_metrics',
+           'risk_coverage', 'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins',
+           'label_flips', 'abstention_summary', 'budget_summary', 'aurc_summary']
 
 # %% ../nbs/08a_calibration.ipynb #b45fb3e9
 def _logit(scores) -> np.ndarray:
@@ -174,6 +174,30 @@ def decide(probabilities, # calibrated P(AI-generated) of each image
         reason = "" if rule is None else _abstain_reason(p, None if distances is None else distances[i], threshold, rule)
         labels.append("uncertain" if reason else answer(p, threshold)); reasons.append(reason)
     return labels, reasons
+
+# %% ../nbs/08a_calibration.ipynb #4fb79442
+def calibrated(abstention: Abstention | None, # the model's abstention rule, whose calibration is used; None: scores as they are
+               scores: np.ndarray, # the model's raw scores
+               model_threshold: float, # the model's own threshold, on the raw scores
+               threshold: float | None = None, # a threshold on the calibrated probability instead; None: the model's, calibrated
+              ) -> tuple[np.ndarray, float]:
+    "P(AI-generated) of the scores and the threshold on it: the calibration of `abstention`, when there is one."
+    if abstention is None:
+        return scores, model_threshold if threshold is None else threshold
+    calibration = abstention.calibration
+    return calibration(scores), float(calibration(model_threshold)) if threshold is None else threshold
+
+# %% ../nbs/08a_calibration.ipynb #5225d154
+def flip_reasons(copies: dict, # perturbation -> the calibrated P(AI-generated) of each image's copy, row for row
+                 is_ai: np.ndarray, # each image's own two-label decision (P(AI) at or above the threshold)
+                 threshold: float, # on the calibrated probability
+                ) -> list[str]:
+    "Per image: why its label flips on one of its copies ('' where no copy changes it; the first copy that does is named)."
+    flips = [""] * len(is_ai)
+    for perturbation, copied in copies.items():
+        for i in np.flatnonzero((np.asarray(copied) >= threshold) != is_ai):
+            flips[i] = flips[i] or f"the label flips on its {perturbation} copy: P(AI) {copied[i]:.3f} against the threshold {threshold:.3f}"
+    return flips
 
 # %% ../nbs/08a_calibration.ipynb #3144dca3
 def fit_abstention(labels, # 1 for AI-generated, 0 for real, one per held-out image

@@ -14,10 +14,10 @@ import pandas as pd
 import torch
 from scipy.special import expit
 
-from .data import ImageRecord
+from .records import ImageRecord
 from .encoders import Encoder
 from .features import detector_features, sensitivity_perturbation
-from .records import RecordRows, image_key
+from .records import RecordRows
 from .defaults import DEFAULT_EPOCHS, DEFAULT_TOP_K
 from .images import LoadReport
 from .models import NSNetHead, SemanticMapper
@@ -113,8 +113,8 @@ def with_perturbed_copies(inputs: DetectorInputs, # the clean inputs
                           copies: dict[str, DetectorInputs], # perturbation -> the same view of the perturbed images (`inputs_for(..., perturbation=p)`)
                          ) -> DetectorInputs:
     "The inputs carrying each image's perturbed copies (features and semantics), for `train_perturbations`."
-    have = {p: {image_key(r) for r in c.records} for p, c in copies.items()}
-    missing = {p: sum(image_key(r) not in keys for r in inputs.records) for p, keys in have.items()}
+    have = {p: {r.key for r in c.records} for p, c in copies.items()}
+    missing = {p: sum(r.key not in keys for r in inputs.records) for p, keys in have.items()}
     missing = {p: count for p, count in missing.items() if count}
     if missing:
         raise ValueError(f"every image needs its copies: {missing} images lack them (perturbation: count)")

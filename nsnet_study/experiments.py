@@ -22,13 +22,12 @@ from .calibration import (ABSTENTION_RULES, Abstention, budget_threshold, chosen
                                     knn_distance, rule_aurcs)
 from .checkpoints import licences_of, load_bank, save_model
 from .results import HeldOut, ModelCard, TrainingData
-from .data import (SHARED_DATASETS, Fold, ImageRecord, hold_out_units, load_any_layout, load_shared_dataset,
-                              manifest_sha256, near_duplicate_groups, split_records, take_per_group)
+from .data import SHARED_DATASETS, Fold, hold_out_units, load_any_layout, load_shared_dataset, manifest_sha256, near_duplicate_groups, split_records, take_per_group
+from .records import ImageRecord
 from .detectors import (DetectorConfig, DetectorInputs, TrainedDetector, as_published_projection_semantics, blank_captions,
                                   inputs_for)
 from . import detectors
 from .encoders import Encoder, load_encoder
-from .records import image_key
 from .defaults import DEFAULT_ENCODER, DEFAULT_EPOCHS, DEFAULT_TOP_K, TRAINABLE_CONFIGS
 from .storage import shipped_dir
 from .metrics import average_precision, balanced_threshold
@@ -82,7 +81,7 @@ def fit_and_evaluate(config: DetectorConfig, # what is trained
 # %% ../nbs/12_experiments.ipynb #1a7b3c14
 def inputs_fingerprint(inputs: DetectorInputs) -> str:
     "sha256 of what a detector sees of these inputs: the images, their features and semantics, the ids."
-    digest = hashlib.sha256("\n".join([inputs.encoder_id, inputs.semantic_source, *map(image_key, inputs.records)]).encode())
+    digest = hashlib.sha256("\n".join([inputs.encoder_id, inputs.semantic_source, *(r.key for r in inputs.records)]).encode())
     for array in (inputs.features, inputs.semantics, inputs.blank_vector):
         digest.update(np.ascontiguousarray(array).tobytes())
     if inputs.perturbed_features is not None:  # copies to train on (inputs without them keep their key)

@@ -19,7 +19,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .checkpoints import Model, load_model
-from .data import ImageRecord, open_record
+from .data import open_record
+from .records import ImageRecord
 from .detectors import DetectorInputs, NSNetNetwork, TrainedDetector, inputs_for
 from .encoders import CLIP_MEAN, Encoder
 from .features import view_features, view_kind

@@ -25,11 +25,12 @@ import torch
 from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
-from .data import ImageRecord, iter_record_images
+from .data import iter_record_images
+from .records import ImageRecord
 from .encoders import Encoder, split_preprocess
 from .defaults import logger
 from .images import LoadReport
-from .records import RecordRows, image_key
+from .records import RecordRows
 from .storage import atomic_path, cache_dir, sweep_temporaries, write_json
 from .patches import GRID_SIDE, PATCH_SELECTIONS, distinct_patches, select_patches
 
@@ -151,7 +152,7 @@ def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
 
 # %% ../nbs/04_features.ipynb #c5635d3f
 def write_shard(folder: Path, # a cache folder: one per feature spec (or captioner)
-                keys: Sequence[str], # the images' keys (`image_key`), one per row of `values`
+                keys: Sequence[str], # the images' keys (`ImageRecord.key`), one per row of `values`
                 values: np.ndarray, # the rows to store, in the order of `keys`
                ) -> dict[str, tuple[Path, int]]:
     "Write one shard under a name no concurrent writer can pick; its index entries."
@@ -185,7 +186,7 @@ def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[Im
     "Each image (by key) that some index lacks, once, in first-seen order."
     missing = {}
     for record in records:
-        key = image_key(record)
+        key = record.key
         if key not in missing and any(key not in index for index in indexes):
             missing[key] = record
     return list(missing.values())
@@ -300,7 +301,7 @@ def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha2
     missing = _missing([r for r in records if r.sha256], indexes)
     with tqdm(total=len(missing), desc=description, unit="img", disable=not progress or not missing) as bar:
         for batch in _loaded_batches(missing, shard_size, report, prepare, workers):
-            keys = [image_key(record) for record, _ in batch]
+            keys = [record.key for record, _ in batch]
             arrays = compute([record for record, _ in batch], [image for _, image in batch])
             for folder, index, values in zip(folders, indexes, arrays):
                 if len(values) != len(keys):
@@ -308,10 +309,10 @@ def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha2
                 index.update(write_shard(folder, keys, np.asarray(values)))
             bar.update(len(batch))
         bar.update(len(missing) - bar.n)  # images that failed to load
-    kept = [r for r in records if r.sha256 and all(image_key(r) in index for index in indexes)]
+    kept = [r for r in records if r.sha256 and all(r.key in index for index in indexes)]
     if len(kept) < len(records):
         logger.warning("%s: %d of %d records have no result (%r)", description, len(records) - len(kept), len(records), report)
-    return kept, [_gather(index, [image_key(r) for r in kept]) for index in indexes]
+    return kept, [_gather(index, [r.key for r in kept]) for index in indexes]
 
 # %% ../nbs/04_features.ipynb #387dc9e0
 def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selection to apply
@@ -392,7 +393,7 @@ def check_reread(first: FeatureSet, # features as a first pass gave them
                  second: FeatureSet, # the same records' features again (a second pass reads them from the cache)
                 ) -> None:
     "ValueError unless the second pass gave the same records and bit-identical values (the cache reads back what was written)."
-    if [image_key(r) for r in first.records] != [image_key(r) for r in second.records]:
+    if [r.key for r in first.records] != [r.key for r in second.records]:
         raise ValueError(f"a second pass over the features {first.spec.key} gave other records "
                          f"({len(second.records)}, not {len(first.records)}, or in another order)")
     if first.values.shape != second.values.shape or not np.array_equal(first.values, second.values):
@@ -410,7 +411,7 @@ def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecor
         raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}") from None
     if not 0 <= index < count:
         raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}")
-    return [r for r in records if int(hashlib.sha256(image_key(r).encode()).hexdigest()[:12], 16) % count == index]
+    return [r for r in records if int(hashlib.sha256(r.key.encode()).hexdigest()[:12], 16) % count == index]
 
 # %% ../nbs/04_features.ipynb #340a0b78
 def sensitivity_perturbation(view: str) -> str | None:
@@ -458,5 +459,5 @@ def detector_features(records: Sequence[ImageRecord], # the images; those that d
     kind = view_kind(view)
     grid = extract_feature_kinds(whole.records, encoder, (kind,), patches, patch_seed, perturbation,
                                  progress=progress, report=report)[kind]
-    whole = whole if len(grid.records) == len(whole.records) else whole.subset(grid.records)
-    return whole, np.ascontiguousarray(view_features(grid.values, view), np.float32)
+    values = np.ascontiguousarray(view_features(grid.values, view), np.float32)
+    return whole if len(grid.records) == len(whole.records) else whole.subset(grid.records), values

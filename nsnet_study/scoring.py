@@ -18,11 +18,13 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .calibration import budget_threshold, decide, expected_calibration_error, knn_distance, threshold_for_fpr
+from .calibration import (budget_threshold, calibrated, decide, expected_calibration_error, flip_reasons, knn_distance,
+                                     threshold_for_fpr)
 from .checkpoints import Model, load_model
-from .data import ImageRecord, image_files, load_labelled
+from .data import image_files, load_labelled
+from .records import ImageRecord
 from .labels import UNLABELLED, answered_right
-from .detectors import DetectorInputs, inputs_for
+from .detectors import inputs_for
 from .encoders import Encoder
 from .images import LoadReport
 from .storage import atomic_path, cache_dir
@@ -89,24 +91,8 @@ def gather_images(images, report: LoadReport | None = None) -> list[ImageRecord]
 DETECT_SCHEMA = 2  # 2: the label 'uncertain', the columns score and distance; probability_ai calibrated when the model is
 DETECT_COLUMNS = ["path", "probability_ai", "label", "caption", "reason", "score", "distance"]
 
-def _calibrated(model: Model, scores: np.ndarray, threshold: float | None) -> tuple[np.ndarray, float]:
-    "P(AI-generated) of the scores and the threshold on it: the model's calibration, when it has one."
-    if model.abstention is None:
-        return scores, model.threshold if threshold is None else threshold
-    calibration = model.abstention.calibration
-    return calibration(scores), float(calibration(model.threshold)) if threshold is None else threshold
-
 # %% ../nbs/13_scoring.ipynb #9d5525a9
 STABILITY_PERTURBATIONS = ("jpeg:50", "resize:0.5")  # the copies the stability check labels (nsnet_study.features.perturb)
-
-def _label_flips(inputs: DetectorInputs, model: Model, is_ai: np.ndarray, threshold: float) -> list[str]:
-    "Per image: why its label flips on one of the copies the inputs carry ('' where no copy changes it)."
-    flips = [""] * len(inputs.records)
-    for perturbation in inputs.perturbations:
-        copied = _calibrated(model, model.detector.predict(inputs.perturbed(perturbation)), threshold)[0]
-        for i in np.flatnonzero((copied >= threshold) != is_ai):
-            flips[i] = flips[i] or f"the label flips on its {perturbation} copy: P(AI) {copied[i]:.3f} against the threshold {threshold:.3f}"
-    return flips
 
 # %% ../nbs/13_scoring.ipynb #cb2a0081
 def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
@@ -121,14 +107,16 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
     inputs = inputs_for(records, encoder, model.bank, model.view, model.patches, model.top_k, progress=False, report=report,
                         copies=STABILITY_PERTURBATIONS if stability else ())
     scores = model.detector.predict(inputs) if inputs.records else np.empty(0)
-    if not np.all(np.isfinite(scores)):
+    copied = {p: model.detector.predict(inputs.perturbed(p)) for p in inputs.perturbations} if len(scores) else {}
+    if not all(np.all(np.isfinite(s)) for s in (scores, *copied.values())):
         raise ValueError(f"model {model.name!r} gave non-finite scores: the checkpoint or the features are broken")
-    probabilities, threshold = _calibrated(model, scores, threshold)
     rule = model.abstention
+    probabilities, threshold = calibrated(rule, scores, model.threshold, threshold)
     distances = knn_distance(model.reference, inputs.features, rule.k) if rule and len(scores) else np.full(len(scores), np.nan)
     labels, reasons = decide(probabilities, distances, threshold, rule if abstain else None)
-    if stability and len(scores):
-        flips = _label_flips(inputs, model, probabilities >= threshold, threshold)
+    if copied:
+        flips = flip_reasons({p: calibrated(rule, s, model.threshold, threshold)[0] for p, s in copied.items()},
+                             probabilities >= threshold, threshold)
         labels, reasons = zip(*[("uncertain", flip) if flip and label != "uncertain" else (label, reason)
                                 for label, reason, flip in zip(labels, reasons, flips)])
     return [{"path": str(r.path), "probability_ai": float(p), "label": label, "caption": caption, "reason": reason,
@@ -142,12 +130,12 @@ def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-ou
     "The threshold on probability_ai that keeps `fpr` on the card's real reference photos (`budget_threshold`), else its held-out ones."
     budget = model.abstention.budget if model.abstention else None
     if budget and budget.get("real_scores"):
-        return budget_threshold(_calibrated(model, np.asarray(budget["real_scores"], dtype=np.float64), None)[0], fpr, budget["confidence"])
+        return budget_threshold(calibrated(model.abstention, np.asarray(budget["real_scores"], dtype=np.float64), model.threshold)[0], fpr, budget["confidence"])
     real = model.card.held_out_real_scores
     if not real:
         raise ValueError(f"model {model.name!r}: its card keeps no held-out real photos' scores, which a target "
                          "false-positive rate needs (models of study 16 and `nsnet-study train` keep them)")
-    return threshold_for_fpr(_calibrated(model, np.asarray(real, dtype=np.float64), None)[0], fpr)
+    return threshold_for_fpr(calibrated(model.abstention, np.asarray(real, dtype=np.float64), model.threshold)[0], fpr)
 
 # %% ../nbs/13_scoring.ipynb #b645b6f4
 def detect(images, # files, folders (walked recursively), glob patterns or PIL images: one, or a list
@@ -264,7 +252,7 @@ def evaluate_records(records: Sequence[ImageRecord], # labelled images
     if len(np.unique(labels)) != 2:
         raise ValueError(f"evaluating needs labelled real and AI-generated images: {len(scored)} scored "
                          f"({int((labels == 0).sum())} real, {int((labels == 1).sum())} AI-generated), {len(report.skipped)} skipped")
-    threshold = _calibrated(model, np.array([model.threshold]), None)[1]
+    threshold = calibrated(model.abstention, np.array([model.threshold]), model.threshold)[1]
     table = _evaluation_table(labels, scored.probability_ai.to_numpy(), scored.label.to_numpy(), threshold, target_fpr, n_boot, seed)
     adapted_on, scored_paths = set((model.card.adapted or {}).get("adapted_on_sha256", ())), set(scored.path)  # in sample, if any
     table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr,

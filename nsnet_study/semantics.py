@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import ImageRecord, load_shared_dataset
+from .data import load_shared_dataset
+from .records import ImageRecord
 from .encoders import Encoder, EncoderUnavailableError, autocast, resolve_precision
 from .features import FeatureSet, cached_rows, extract_features
 from .nullspace import unit_rows
-from .records import RecordRows, image_key
+from .records import RecordRows
 from .defaults import default_device, DEFAULT_TOP_K
 from .storage import cache_dir, sha256_file
 
@@ -84,10 +85,10 @@ def prototype_semantics(features: FeatureSet, # image embeddings from the bank's
     if features.spec.encoder_id != bank.encoder_id:
         raise ValueError(f"features from {features.spec.encoder_id} but prototypes from {bank.encoder_id}")
     similarity = unit_rows(features.values) @ bank.vectors.T
-    own = {image_key(r): j for j, r in enumerate(bank.records)}
+    own = {r.key: j for j, r in enumerate(bank.records)}
     for i, record in enumerate(features.records):  # an image of the bank must not be described by itself
-        if image_key(record) in own:
-            similarity[i, own[image_key(record)]] = -np.inf
+        if record.key in own:
+            similarity[i, own[record.key]] = -np.inf
     top = np.argsort(-similarity, axis=1)[:, :top_k]
     weights = np.clip(np.take_along_axis(similarity, top, axis=1), 0, None)
     weights = np.where(weights.sum(1, keepdims=True) > 0, weights, 1.0)

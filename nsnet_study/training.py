@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .data import ImageRecord
+from .records import ImageRecord
 from .detectors import (DetectorConfig, DetectorInputs, EmbeddingSensitivity, LinearProbe, NearestNeighbours, NSNetNetwork, TrainedDetector,
                                    _one_cpu_thread, fit_projection)
 from .defaults import default_device
