@@ -14,7 +14,7 @@ __all__ = ['logger', 'DEFAULT_ENCODER', 'DEFAULT_TOP_K', 'DEFAULT_EPOCHS', 'TRAI
 # %% ../nbs/00_defaults.ipynb #6fd64ede
 logger = logging.getLogger("nsnet_study")
 
-# %% ../nbs/00_defaults.ipynb #3770d73e
+# %% ../nbs/00_defaults.ipynb #82d70e8d
 DEFAULT_ENCODER = "clip-vit-b16-offline"  # the offline fp32 CLIP ViT-B/16 (nsnet_study.encoders)
 DEFAULT_TOP_K = 5  # prototypes named in a caption and mixed into its semantic vector
 DEFAULT_EPOCHS = 30  # epochs of the corrected NS-Net heads (the checkpoint is chosen on validation)

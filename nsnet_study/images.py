@@ -31,7 +31,7 @@ class ImageLoadError(Exception):
         self.reason, self.path, self.detail = reason, str(path), detail
         super().__init__(f"{reason}: {path}" + (f" ({detail})" if detail else ""))
 
-# %% ../nbs/00c_images.ipynb #5a4837fb
+# %% ../nbs/00c_images.ipynb #025b61e7
 def to_rgb(image: Image.Image) -> Image.Image:
     "Convert any Pillow mode to 8-bit RGB (alpha over black, high bit depths rescaled)."
     if image.mode == "RGB":
@@ -50,7 +50,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
 
-# %% ../nbs/00c_images.ipynb #9328efa1
+# %% ../nbs/00c_images.ipynb #27dae2fb
 def _apply_exif_orientation(image: Image.Image, path: str | os.PathLike) -> Image.Image:
     try:
         return ImageOps.exif_transpose(image)
@@ -58,7 +58,7 @@ def _apply_exif_orientation(image: Image.Image, path: str | os.PathLike) -> Imag
         logger.warning("ignoring unreadable EXIF orientation in %s: %s", path, error)
         return image
 
-# %% ../nbs/00c_images.ipynb #27dae2fb
+# %% ../nbs/00c_images.ipynb #fef12027
 def open_image(path: str | os.PathLike, # the image file
                crop: tuple[int, int, int, int] | None = None, # (left, top, right, bottom) of the upright image; None: all
                max_pixels: int = MAX_PIXELS, # largest width x height decoded (read from the header first); bigger: too_large
@@ -93,7 +93,7 @@ def open_image(path: str | os.PathLike, # the image file
         rgb = rgb.crop(crop)
     return rgb
 
-# %% ../nbs/00c_images.ipynb #82b3ec35
+# %% ../nbs/00c_images.ipynb #6fc24803
 @dataclass
 class LoadReport:
     "What a loading pass used, what it skipped and what it used with a caveat, with reasons."
@@ -110,7 +110,7 @@ class LoadReport:
         caveats = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r for _, r, _ in self.notes).items()))
         return f"LoadReport(loaded={self.loaded}, skipped={len(self.skipped)} [{reasons}]" + (f", notes [{caveats}])" if caveats else ")")
 
-# %% ../nbs/00c_images.ipynb #6edd0209
+# %% ../nbs/00c_images.ipynb #58b7cc98
 def iter_images(items, # what to load: paths, or anything `path_of` and `crop_of` read (e.g. `ImageRecord`s)
                 path_of=lambda item: item, # item -> its image file; the default: the item is the path
                 crop_of=lambda item: None, # item -> its crop box (left, top, right, bottom) or None; the default: no crop

@@ -23,14 +23,14 @@ def cpu_flags() -> set[str]:
     except OSError:
         return set()
 
-# %% ../nbs/00d_provenance.ipynb #8b95a721
+# %% ../nbs/00d_provenance.ipynb #2d755140
 def int8_kernel() -> str:
     "Which int8 dot-product instructions this CPU offers onnxruntime: avx512vnni, avxvnni, avx2, or the machine type."
     import platform
     found = next((name for name in ("avx512_vnni", "avx_vnni", "avx2") if name in cpu_flags()), None)
     return found.replace("_", "") if found else (platform.machine() or "unknown")
 
-# %% ../nbs/00d_provenance.ipynb #2d755140
+# %% ../nbs/00d_provenance.ipynb #a1dbd3c8
 def _cpu_model() -> str:
     "The CPU's model name, as the kernel reports it."
     import platform
@@ -40,7 +40,7 @@ def _cpu_model() -> str:
         lines = []
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
 
-# %% ../nbs/00d_provenance.ipynb #6abd9248
+# %% ../nbs/00d_provenance.ipynb #b5615b2f
 def _git_commit() -> str:
     "The checkout's commit (with '+changes' when the working tree differs from it), or 'unknown' outside one."
     import subprocess
@@ -54,7 +54,7 @@ def _git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
-# %% ../nbs/00d_provenance.ipynb #a1dbd3c8
+# %% ../nbs/00d_provenance.ipynb #e32fb38e
 def provenance() -> dict:
     "Where and with what a result was computed: commit, CPU model and flags, int8 kernel, numeric libraries' versions."
     from importlib.metadata import PackageNotFoundError, version
@@ -69,13 +69,13 @@ def provenance() -> dict:
             "int8_kernel": int8_kernel(), "python": sys.version.split()[0],
             **{package: installed(package) for package in ("torch", "numpy", "onnxruntime", "scikit-learn")}}
 
-# %% ../nbs/00d_provenance.ipynb #5208e096
+# %% ../nbs/00d_provenance.ipynb #190594df
 def command_name(module: str) -> str:
     "How the user invoked this command: a console script's name (`nsnet-data`), else `python -m <module>`."
     invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     return invoked if invoked and not invoked.endswith(".py") and invoked not in ("-c", "-m") else f"python -m {module}"
 
-# %% ../nbs/00d_provenance.ipynb #e32fb38e
+# %% ../nbs/00d_provenance.ipynb #da7de60a
 def one_line_errors(prog: str, work: Callable[[], int]) -> int:
     "Run `work()`; an exception becomes `prog: error: <one line>` on stderr and exit status 1 (NSNET_DEBUG=1: traceback)."
     try:
@@ -89,7 +89,7 @@ def one_line_errors(prog: str, work: Callable[[], int]) -> int:
         print(f"{prog}: error: {' '.join(str(error).split()) or type(error).__name__}", file=sys.stderr)
         return 1
 
-# %% ../nbs/00d_provenance.ipynb #190594df
+# %% ../nbs/00d_provenance.ipynb #7f8ecd20
 def running_as_script() -> bool:
     "True under `python -m` (a module's command line), False in a notebook or IPython (where `__name__` is also `__main__`)."
     ipython = sys.modules.get("IPython")

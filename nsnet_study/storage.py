@@ -41,7 +41,7 @@ def _umask() -> int:
         os.umask(mask)
         return mask
 
-# %% ../nbs/00b_storage.ipynb #e8f79fe2
+# %% ../nbs/00b_storage.ipynb #6035fa78
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     "Yield a temporary path beside `path`; move it onto `path` (with umask permissions) only if the block succeeds."
@@ -57,7 +57,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
 
-# %% ../nbs/00b_storage.ipynb #6035fa78
+# %% ../nbs/00b_storage.ipynb #df8c1389
 def sweep_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> int:
     "Delete `atomic_path` temporaries in `folder` untouched for `older_than` seconds (left by killed runs); how many."
     swept = 0
@@ -70,7 +70,7 @@ def sweep_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> 
             pass
     return swept
 
-# %% ../nbs/00b_storage.ipynb #3a1332a0
+# %% ../nbs/00b_storage.ipynb #541a00ad
 def rounded(obj: Any, digits: int) -> Any:
     "`obj` with every float (numpy's too) rounded to `digits` decimals, at any depth of dicts and lists."
     if isinstance(obj, dict):
@@ -81,7 +81,7 @@ def rounded(obj: Any, digits: int) -> Any:
         return round(float(obj), digits)
     return int(obj) if isinstance(obj, np.integer) else obj
 
-# %% ../nbs/00b_storage.ipynb #df8c1389
+# %% ../nbs/00b_storage.ipynb #58d6a411
 def write_json(path: str | os.PathLike, # the file to write (parent folders are created); swapped in only once fully written
                obj: Any, # what `json.dumps` takes; anything it cannot encode is written as `str(value)`
                digits: int | None = None, # decimals every float (numpy's too) is rounded to, at any depth; None: not rounded
@@ -92,7 +92,7 @@ def write_json(path: str | os.PathLike, # the file to write (parent folders are 
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return Path(path)
 
-# %% ../nbs/00b_storage.ipynb #bde921b3
+# %% ../nbs/00b_storage.ipynb #58e3278c
 def cache_dir(*parts: str) -> Path:
     "The project's cache directory (or a sub-folder of it), created if missing."
     root = Path(os.environ.get("NSNET_CACHE") or platformdirs.user_cache_dir("nsnet_study"))
@@ -100,7 +100,7 @@ def cache_dir(*parts: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-# %% ../nbs/00b_storage.ipynb #9cce7171
+# %% ../nbs/00b_storage.ipynb #66c3a486
 def project_dir(start: str | os.PathLike | None = None) -> Path | None:
     "The nsnet_study checkout containing `start` (default: the working directory), or None."
     here = Path(start or Path.cwd()).resolve()
@@ -110,14 +110,14 @@ def project_dir(start: str | os.PathLike | None = None) -> Path | None:
             return folder
     return None
 
-# %% ../nbs/00b_storage.ipynb #58e3278c
+# %% ../nbs/00b_storage.ipynb #41506410
 def output_dir(kind: str, override: str | os.PathLike | None = None) -> Path:
     "Folder for study outputs (`figures` or `results`): `override`, else the checkout's, else `./kind`; created."
     folder = Path(override) if override is not None else (project_dir() or Path.cwd()) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
-# %% ../nbs/00b_storage.ipynb #252a22ae
+# %% ../nbs/00b_storage.ipynb #5e0f9c30
 def shipped_dir() -> Path:
     "Where the installed package keeps its shipped models (written by nbs/study/16_shipped_models.ipynb)."
     from importlib import resources
