@@ -12,7 +12,7 @@ from torch import nn
 # %% auto #0
 __all__ = ['NSNetHead', 'SemanticMapper', 'supervised_ntxent', 'detector_loss']
 
-# %% ../nbs/07_models.ipynb #e5185e3c
+# %% ../nbs/07_models.ipynb #6ccfb824
 class NSNetHead(nn.Module):
     "Linear(D, 512) - ReLU - Linear(512, 512) embedding and a Linear(512, 1) fake-vs-real classifier."
     def __init__(self, in_dim: int, hidden: int = 512):
@@ -25,7 +25,7 @@ class NSNetHead(nn.Module):
         hidden = self.embed(features)
         return self.classifier(hidden).squeeze(-1), F.normalize(hidden, dim=-1)
 
-# %% ../nbs/07_models.ipynb #5e095381
+# %% ../nbs/07_models.ipynb #1b8081d4
 class SemanticMapper(nn.Module):
     "Advanced NS-Net's learned semantic mapping: LayerNorm(v + MLP(v)), MLP D-1024-D with ReLU and dropout."
     def __init__(self, dim: int, # width D of the semantic vectors, in and out
@@ -40,7 +40,7 @@ class SemanticMapper(nn.Module):
         "The mapped semantic vectors, (N, D) as given: LayerNorm(semantic + MLP(semantic))."
         return self.norm(semantic + self.mlp(semantic))
 
-# %% ../nbs/07_models.ipynb #3fce20a3
+# %% ../nbs/07_models.ipynb #cf1d22d9
 def supervised_ntxent(embeddings: torch.Tensor, # (N, d), unit length: their dot products are cosine similarities
                       labels: torch.Tensor, # (N,) integer classes; same class: positives of each other
                       temperature: float = 0.07, # divides the similarities; smaller: sharper softmax
@@ -57,7 +57,7 @@ def supervised_ntxent(embeddings: torch.Tensor, # (N, d), unit length: their dot
     anchors = (counts > 0).to(per_anchor.dtype)  # no data-dependent shapes: the loss also runs under torch.func.vmap
     return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
 
-# %% ../nbs/07_models.ipynb #e5f6a047
+# %% ../nbs/07_models.ipynb #cefbf3dd
 def detector_loss(logits: torch.Tensor, # (N,) the classifier's fake-vs-real logits
                   embeddings: torch.Tensor, # (N, hidden) unit embeddings of the head, for NT-Xent
                   labels: torch.Tensor, # (N,) 1 for fake, 0 for real

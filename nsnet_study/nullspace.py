@@ -12,13 +12,13 @@ import torch
 __all__ = ['PER_SAMPLE_FORMS', 'unit_rows', 'semantic_basis', 'rank_for_energy', 'seed_rank_rule_basis', 'project_out',
            'projector_matrix', 'global_projection_in_fold', 'project_per_sample']
 
-# %% ../nbs/06_nullspace.ipynb #77852fc0
+# %% ../nbs/06_nullspace.ipynb #cdb35ff0
 def unit_rows(array: np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (zero rows stay zero)."
     norms = np.linalg.norm(array, axis=-1, keepdims=True)
     return np.divide(array, norms, out=np.zeros_like(array, dtype=np.float32), where=norms > 0).astype(np.float32)
 
-# %% ../nbs/06_nullspace.ipynb #148f3d67
+# %% ../nbs/06_nullspace.ipynb #ee051e71
 def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image
                    k: int | None = None, # the removed rank: how many top singular directions
                    energy: float | None = None, # instead of k: the fewest directions reaching this share of V's squared norm
@@ -39,7 +39,7 @@ def semantic_basis(V: np.ndarray, # (N, D) semantic vectors, one per image
         raise ValueError(f"k must be in 0..{V.shape[1]}, got {k}")
     return right[:k].T.astype(np.float32)
 
-# %% ../nbs/06_nullspace.ipynb #0ee2d630
+# %% ../nbs/06_nullspace.ipynb #9b7a7354
 def rank_for_energy(singular_values: np.ndarray, energy: float) -> int:
     "Smallest k whose top-k singular values hold at least `energy` of the total squared energy."
     power = np.asarray(singular_values, dtype=np.float64) ** 2
@@ -47,7 +47,7 @@ def rank_for_energy(singular_values: np.ndarray, energy: float) -> int:
         return 0
     return int(np.searchsorted(np.cumsum(power) / power.sum(), energy - 1e-12) + 1)
 
-# %% ../nbs/06_nullspace.ipynb #c06ffc15
+# %% ../nbs/06_nullspace.ipynb #696f65db
 def seed_rank_rule_basis(V: np.ndarray, tolerance: float | None = None) -> np.ndarray:
     "The original notebooks' rule: remove all but max(1, D - rank(V)) directions (one is left when V has full rank)."
     V = np.asarray(V, dtype=np.float64)
@@ -55,7 +55,7 @@ def seed_rank_rule_basis(V: np.ndarray, tolerance: float | None = None) -> np.nd
     kept = max(1, V.shape[1] - rank)
     return semantic_basis(V, k=V.shape[1] - kept)
 
-# %% ../nbs/06_nullspace.ipynb #c0cc78f3
+# %% ../nbs/06_nullspace.ipynb #fc69798c
 def project_out(features, basis):
     "Remove the span of an orthonormal `basis` (D, k) from each row: f - (f W) W^T."
     if basis.shape[1] == 0:
@@ -64,12 +64,12 @@ def project_out(features, basis):
         basis = torch.as_tensor(basis, dtype=features.dtype, device=features.device)
     return features - (features @ basis) @ basis.T
 
-# %% ../nbs/06_nullspace.ipynb #861e9ff5
+# %% ../nbs/06_nullspace.ipynb #58a86078
 def projector_matrix(basis: np.ndarray) -> np.ndarray:
     "P = I - W W^T as a D x D matrix (for tests and figures; `project_out` never forms it)."
     return np.eye(basis.shape[0], dtype=np.float64) - basis.astype(np.float64) @ basis.astype(np.float64).T
 
-# %% ../nbs/06_nullspace.ipynb #7fc125b4
+# %% ../nbs/06_nullspace.ipynb #a5eb82c6
 def global_projection_in_fold(features: np.ndarray, # (N, D) features of every row
                               semantics: np.ndarray, # (N, D) their semantic vectors
                               k: int, # removed rank
@@ -81,7 +81,7 @@ def global_projection_in_fold(features: np.ndarray, # (N, D) features of every r
         return project_out(features, semantic_basis(fitted, k=k))
     return represent
 
-# %% ../nbs/06_nullspace.ipynb #0fff5047
+# %% ../nbs/06_nullspace.ipynb #347c70d0
 PER_SAMPLE_FORMS = ("projector", "slides")
 
 def project_per_sample(features, # (N, D) features (numpy or torch)
