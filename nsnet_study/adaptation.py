@@ -207,7 +207,7 @@ def _per_class(records, rng) -> dict:
     "The records of each label (0, 1) in an order drawn by `rng`."
     return {label: [records[i] for i in rng.permutation([i for i, r in enumerate(records) if r.target == label])] for label in (0, 1)}
 
-# %% ../nbs/12a_adaptation.ipynb #9706e550
+# %% ../nbs/12a_adaptation.ipynb #e0a09f30
 def _adapted_or_not(model: Model, inputs: DetectorInputs, refit: bool, budget_inputs) -> tuple[TrainedDetector, Abstention, bool]:
     "`adapt_detector`, or the model as it was where these images cannot refit it; and whether it fell back."
     try:
@@ -215,7 +215,6 @@ def _adapted_or_not(model: Model, inputs: DetectorInputs, refit: bool, budget_in
     except ValueError:
         return model.detector, model.abstention, True
 
-# %% ../nbs/12a_adaptation.ipynb #e0a09f30
 def fold_adaptation_curve(fold, # a leave-one-generator-out fold (its test part: the generator adapted to)
                           inputs: DetectorInputs, # every image the fold names, in the model's view
                           config, # the configuration trained in the fold (`DetectorConfig`)

@@ -21,7 +21,7 @@ __all__ = ['ABSTENTION_SIGNALS', 'ABSTENTION_RULES', 'ABSTENTION_METRICS', 'BUDG
            'risk_coverage', 'rule_confidence', 'aurc', 'rule_aurcs', 'chosen_rule', 'rule_margins', 'stable_margins',
            'label_flips', 'abstention_summary', 'budget_summary', 'aurc_summary']
 
-# %% ../nbs/08a_calibration.ipynb #b45fb3e9
+# %% ../nbs/08a_calibration.ipynb #98969520
 def _logit(scores) -> np.ndarray:
     "logit of scores clipped to [1e-6, 1 - 1e-6]; ValueError for non-finite scores."
     scores = np.asarray(scores, dtype=np.float64)
@@ -30,7 +30,6 @@ def _logit(scores) -> np.ndarray:
     scores = np.clip(scores, 1e-6, 1 - 1e-6)
     return np.log(scores) - np.log1p(-scores)
 
-# %% ../nbs/08a_calibration.ipynb #98969520
 @dataclass(frozen=True)
 class Calibration:
     "Platt scaling of a detector's score: P(AI-generated) = sigmoid(slope * logit(score) + intercept)."
@@ -39,13 +38,12 @@ class Calibration:
     def __call__(self, scores) -> np.ndarray:
         return 1 / (1 + np.exp(-(self.slope * _logit(scores) + self.intercept)))
 
-# %% ../nbs/08a_calibration.ipynb #e1929e68
+# %% ../nbs/08a_calibration.ipynb #2a22145b
 def _platt_loss(w: np.ndarray, design: np.ndarray, y: np.ndarray, ridge: float) -> float:
     "Mean log-loss of sigmoid(design @ w) plus the ridge penalty."
     z = design @ w
     return float(np.mean(np.logaddexp(0, z) - y * z) + ridge / 2 * w @ w)
 
-# %% ../nbs/08a_calibration.ipynb #2a22145b
 def fit_calibration(labels, # 1 for AI-generated, 0 for real, one per held-out image
                     scores, # the detector's scores of those images
                     ridge: float = 1e-3, # L2 penalty on both parameters (keeps separable data finite)
@@ -148,7 +146,7 @@ class Abstention:
         return cls(**{**d, "calibration": Calibration(**d["calibration"]), "band": tuple(d["band"]),
                       "signals": tuple(d.get("signals", ABSTENTION_SIGNALS))})
 
-# %% ../nbs/08a_calibration.ipynb #64945a9c
+# %% ../nbs/08a_calibration.ipynb #f98ee828
 def _abstain_reason(p: float, distance: float | None, threshold: float, rule: Abstention) -> str:
     "Why `rule` abstains on one image ('' where it labels it): too far from training, inside the band, or band and threshold disagree."
     if "distance" in rule.signals and distance is not None and distance > rule.max_distance:
@@ -162,7 +160,6 @@ def _abstain_reason(p: float, distance: float | None, threshold: float, rule: Ab
                 + (f" (the threshold keeps a {rule.budget['fpr']:.0%} false-positive budget)" if rule.budget else ""))
     return ""
 
-# %% ../nbs/08a_calibration.ipynb #f98ee828
 def decide(probabilities, # calibrated P(AI-generated) of each image
            distances, # each image's knn_distance to the training images (None: not measured)
            threshold: float, # on the calibrated probability: at or above it, AI-generated
@@ -368,7 +365,7 @@ def _abstention_metrics(label, score, probability, at_threshold, answered, corre
     return [expected_calibration_error(label, score), expected_calibration_error(label, probability), at_threshold.mean(),
             answered.mean(), correct[answered].mean() if answered.any() else np.nan, tpr]
 
-# %% ../nbs/08a_calibration.ipynb #9b028091
+# %% ../nbs/08a_calibration.ipynb #c84f3f11
 def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
     "label, score, probability, right at the threshold, answered, right when answered: `_abstention_metrics`'s inputs."
     answered = (rows.decision != "uncertain").to_numpy()
@@ -376,14 +373,12 @@ def _per_image_arrays(rows: pd.DataFrame) -> list[np.ndarray]:
             ((rows.probability >= rows.calibrated_threshold) == (rows.label == 1)).to_numpy(), answered,
             answered_right(rows.decision, rows.label)]
 
-# %% ../nbs/08a_calibration.ipynb #3b6b9105
 def _resample_index(units: np.ndarray, rng) -> np.ndarray:
     "Row positions of one replicate: units drawn with replacement, then rows within each drawn unit."
     groups = [np.flatnonzero(units == u) for u in np.unique(units)]
     drawn = rng.integers(0, len(groups), len(groups))
     return np.concatenate([groups[g][rng.integers(0, len(groups[g]), len(groups[g]))] for g in drawn])
 
-# %% ../nbs/08a_calibration.ipynb #c84f3f11
 def abstention_summary(rows: pd.DataFrame, # per held-out image: `by`, `unit`, label, score, probability, calibrated_threshold, decision
                        unit: str = "fold", # what the intervals resample first (the held-out generator)
                        n_boot: int = 1000, # bootstrap replicates

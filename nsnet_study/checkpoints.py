@@ -107,7 +107,7 @@ def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline
     return weights
 
 
-# %% ../nbs/11_checkpoints.ipynb #0f3e2a26
+# %% ../nbs/11_checkpoints.ipynb #0f3e2a64
 def _scorer_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):
     "Rebuild the scorer of the configured kind from its tensors (computed in float32 whatever their storage)."
     tensors = _restored(tensors)
@@ -121,8 +121,6 @@ def _scorer_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Te
     network.load_state_dict(tensors)
     return network.eval()
 
-
-# %% ../nbs/11_checkpoints.ipynb #0f3e2a64
 def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> TrainedDetector:
     "Load a verified checkpoint; refuse it if `encoder_id` (of the features to score) differs from its own."
     from safetensors.torch import load_file
@@ -139,7 +137,6 @@ def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> Tra
         raise ValueError(f"{path}: weights are for {_feature_dim(scorer)}-d features, its card says {meta['dim']}")
     return TrainedDetector(config, scorer, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"],
                            card=meta.get("card", {}))
-
 
 # %% ../nbs/11_checkpoints.ipynb #17f6d8fc
 def licences_of(datasets: Sequence[str], # the shared data sets a model trained on
@@ -285,7 +282,7 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
                                   best_epoch=detector.best_epoch, card=card.to_dict()), folder / name, dtype=dtype)
     return folder / name
 
-# %% ../nbs/11_checkpoints.ipynb #194cb347
+# %% ../nbs/11_checkpoints.ipynb #e38bc056
 def _checkpoint_path(location: str | os.PathLike) -> Path:
     "The checkpoint (path without suffix) a model name, folder or file names."
     if str(location) in SHIPPED_MODELS and not Path(location).exists():
@@ -303,7 +300,6 @@ def _checkpoint_path(location: str | os.PathLike) -> Path:
                                 f"a model folder or a checkpoint")
     return path if path.suffix.lower() not in (".json", ".safetensors") else path.with_suffix("")
 
-# %% ../nbs/11_checkpoints.ipynb #e38bc056
 def load_model(model: str | os.PathLike | Model = "default") -> Model:
     "A verified model (checkpoint and bank, both by sha256) by shipped name, folder or checkpoint path."
     if isinstance(model, Model):

@@ -22,7 +22,7 @@ from .reproduction import report_arguments, report_command
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/17_cli.ipynb #eff75f5b
+# %% ../nbs/17_cli.ipynb #9f4b094c
 def _format(frame, fmt: str, schema: int | None = None) -> str:
     "The table as csv, json or text; csv and json rows carry `schema` when given."
     frame = frame if schema is None or fmt == "table" else frame.assign(schema=schema)
@@ -32,7 +32,6 @@ def _format(frame, fmt: str, schema: int | None = None) -> str:
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=1)
     return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", max_colwidth=60)
 
-# %% ../nbs/17_cli.ipynb #e54f10e2
 def _detect(args) -> int:
     from nsnet_study.checkpoints import load_model
     from nsnet_study.scoring import DETECT_SCHEMA, detect
@@ -50,7 +49,6 @@ def _detect(args) -> int:
         raise ValueError(f"no image could be scored ({len(frame)} inputs skipped; see the reason column)")
     return 0
 
-# %% ../nbs/17_cli.ipynb #9f4b094c
 def _evaluate(args) -> int:
     from nsnet_study.scoring import evaluate_model
     table = evaluate_model(args.data, args.model, args.target_fpr, args.n_boot, device=args.device, progress=not args.quiet)
@@ -157,7 +155,7 @@ def _add_train(commands):
     t.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of an NS-Net head")
     t.add_argument("--seed", type=int, default=0)
 
-# %% ../nbs/17_cli.ipynb #c4e13f3b
+# %% ../nbs/17_cli.ipynb #c4e13f3c
 def _add_extract(commands):
     x = commands.add_parser("extract", help="encode images into the feature cache (a shard of them with --shard i/n)",
                             description="Encode a data set into the feature cache; n processes with --shard 0/n ... n-1/n fill one cache.")
@@ -171,8 +169,6 @@ def _add_extract(commands):
     x.add_argument("--batch-size", type=int, help="images per forward pass")
     x.add_argument("--quiet", action="store_true", help="no progress bars")
 
-
-# %% ../nbs/17_cli.ipynb #19e492a0
 def _add_adapt(commands):
     a = commands.add_parser("adapt", help="adapt a model to your labelled images (tens are enough)",
                             description="Start from a model and refit its calibration, threshold and abstention on your labelled "
@@ -186,7 +182,6 @@ def _add_adapt(commands):
     a.add_argument("--seed", type=int, default=0, help="draws the part kept aside")
     a.add_argument("--quiet", action="store_true", help="no progress bars")
 
-# %% ../nbs/17_cli.ipynb #c4e13f3c
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nsnet-study", description="NS-Net study: detect AI-generated images, train, "
                                      "extract features, data, report, reproduce.")

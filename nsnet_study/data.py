@@ -111,7 +111,7 @@ def manifest_sha256(name: str) -> str:
 class DataNotFoundError(FileNotFoundError):
     "A data set is not on this machine."
 
-# %% ../nbs/01_data.ipynb #b4983b51
+# %% ../nbs/01_data.ipynb #c509a9f3
 def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     if data is not None:
         return [Path(data).expanduser()]
@@ -120,7 +120,6 @@ def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     roots += [folder / "shared" / "data" for folder in (here, *here.parents)]
     return roots + [cache_dir("data")]
 
-# %% ../nbs/01_data.ipynb #c509a9f3
 def dataset_dir(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                 data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
                 download: bool = False, # when not found, download it into `data` (None: the user cache)
@@ -157,14 +156,12 @@ class DownloadError(OSError):
     "A file could not be fetched (no network, a server that does not answer, a wrong hash)."
 
 
-# %% ../nbs/01_data.ipynb #8a3ef21e
+# %% ../nbs/01_data.ipynb #a649c80b
 def _downloader_for(url: str):
     if url.startswith("file://"):
         return _copy_file_url
     return pooch.HTTPDownloader(progressbar=False, timeout=NETWORK_TIMEOUT)
 
-
-# %% ../nbs/01_data.ipynb #a649c80b
 def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
     "One file through pooch (hash-checked, skipped when already there), retried once; `DownloadError` in one sentence."
     for attempt in range(1, tries + 1):
@@ -179,7 +176,6 @@ def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
             if attempt == tries:
                 raise DownloadError(f"could not download {url} after {tries} tries ({type(error).__name__}); "
                                     "check the network, or point --mirror at a copy") from error
-
 
 # %% ../nbs/01_data.ipynb #3cde5830
 def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
@@ -211,12 +207,11 @@ def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (u
     return destination
 
 
-# %% ../nbs/01_data.ipynb #e3a3f391
+# %% ../nbs/01_data.ipynb #193c813b
 def _imagenet_class_name(path: str) -> str:
     "`images/n01440764_tench.JPEG` -> `tench` (the class name is the caption of the semantic bank)."
     return Path(path).stem.split("_", 1)[1].replace("_", " ")
 
-# %% ../nbs/01_data.ipynb #193c813b
 def load_shared_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                         data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, shared/data up the tree, the cache
                         download: bool = False, # when not found, download it into `data` (None: the user cache)
@@ -283,7 +278,7 @@ def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
     return files
 
 
-# %% ../nbs/01_data.ipynb #4fc0693b
+# %% ../nbs/01_data.ipynb #1d10fe40
 def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: bool = True,
                     report: LoadReport | None = None) -> list[ImageRecord]:
     "Records of readable files (sha256 computed); unreadable ones go to `report`."
@@ -295,8 +290,6 @@ def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: boo
             _skip(report, path, "unreadable", error.strerror or str(error))
     return records
 
-
-# %% ../nbs/01_data.ipynb #1d10fe40
 def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generator>/[<class>/]0_real|1_fake/`
                              source: str | None = None, # the records' `source`; None: the folder's name
                              progress: bool = True, # show a progress bar while hashing the files
@@ -314,7 +307,6 @@ def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generat
     if not entries:
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
-
 
 # %% ../nbs/01_data.ipynb #aaec164e
 def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/.../{train,val}/{nature,ai}/`
@@ -476,7 +468,7 @@ def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
     return kept
 
 
-# %% ../nbs/01_data.ipynb #06b1345e
+# %% ../nbs/01_data.ipynb #9b07da4b
 def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
     "Split n items by fractions, largest remainder first (earlier splits win ties)."
     exact = [n * f for f in fractions]
@@ -486,8 +478,6 @@ def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
         counts[i] += 1
     return counts
 
-
-# %% ../nbs/01_data.ipynb #9a3cd4b8
 def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[list[ImageRecord]]:
     "Records bundled by group (`groups`: sha256 -> group id; none: every record alone), each bundle sorted by sha256."
     bundles: dict[str, list[ImageRecord]] = defaultdict(list)
@@ -495,8 +485,6 @@ def _bundles(records: list[ImageRecord], groups: dict[str, str] | None) -> list[
         bundles[(groups or {}).get(record.sha256, record.sha256)].append(record)
     return [sorted(bundle, key=attrgetter("sha256")) for bundle in bundles.values()]
 
-
-# %% ../nbs/01_data.ipynb #9b07da4b
 def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                   fractions: dict[str, float] | None = None, # split -> share, summing to 1; None: train 0.6, val 0.2, test 0.2
                   seed: int = 0, # seeds the shuffle within each stratum
@@ -520,7 +508,6 @@ def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by
             splits[name] += [record for bundle in members[start:start + count] for record in bundle]
             start += count
     return splits
-
 
 # %% ../nbs/01_data.ipynb #156addea
 def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
@@ -597,7 +584,7 @@ def thumbnail(record: ImageRecord, size: int = 32) -> np.ndarray:
     grey = grey - grey.mean()
     return grey / max(np.linalg.norm(grey), 1e-12)
 
-# %% ../nbs/01_data.ipynb #6d0e1a03
+# %% ../nbs/01_data.ipynb #6f449086
 def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
     "Connected-component label of each of n items, given linked pairs (union-find)."
     parent = list(range(n))
@@ -610,7 +597,6 @@ def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
         parent[root(i)] = root(j)
     return np.array([root(i) for i in range(n)])
 
-# %% ../nbs/01_data.ipynb #6f449086
 def near_duplicate_groups(records: Sequence[ImageRecord], # the images; de-duplicated, and any that fail to load left out
                           threshold: float = NEAR_DUPLICATE_CORRELATION, # thumbnail correlation above which two are one picture
                           size: int = 32, # side of those thumbnails, in pixels
@@ -644,7 +630,7 @@ class Fold:
         "The three splits by name: {'train', 'val', 'test'}."
         return {"train": self.train, "val": self.val, "test": self.test}
 
-# %% ../nbs/01_data.ipynb #dc16fe8a
+# %% ../nbs/01_data.ipynb #6d0e1a09
 def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: int, seed: int,
                    stratify_by: Sequence[str]) -> list[np.ndarray]:
     "Test indices of each of n_folds grouped, stratified folds (strata too small for n_folds fall back to the label)."
@@ -658,7 +644,6 @@ def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: 
     folds = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
     return [test for _, test in folds.split(np.zeros(len(records)), strata, group_ids)]
 
-# %% ../nbs/01_data.ipynb #6d0e1a09
 def grouped_folds(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                   groups: dict[str, str] | None = None, # sha256 -> group id, never cut by train/val/test; None: no groups
                   n_folds: int = 5, # folds per repeat; val is one of n_folds grouped folds of the rest

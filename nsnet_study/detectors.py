@@ -302,7 +302,7 @@ class NSNetNetwork(torch.nn.Module):
         logits, embeddings = self.head(projected)
         return logits, embeddings, mapped, features
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a36
+# %% ../nbs/09_detectors.ipynb #0f3e2a15
 @contextmanager
 def _one_cpu_thread():
     "The heads are small: on a CPU one thread per process is faster than several (no synchronisation per step)."
@@ -313,7 +313,6 @@ def _one_cpu_thread():
     finally:
         torch.set_num_threads(threads)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a15
 @torch.inference_mode()
 def _nsnet_probability(network: NSNetNetwork, features: np.ndarray, semantics: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     "Fake probability of each row, in batches, on the network's device (one thread on a CPU: the same bits in every process)."

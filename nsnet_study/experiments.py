@@ -109,12 +109,11 @@ def parallel_jobs(n_jobs: int | None = None) -> int:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     return n_jobs
 
-# %% ../nbs/12_experiments.ipynb #f774c307
+# %% ../nbs/12_experiments.ipynb #99636bad
 def _run_task(task: dict, keep_detector: bool) -> tuple[TrainedDetector | None, dict]:
     detector, evaluation = fit_and_evaluate(**task)
     return (detector if keep_detector else None), evaluation
 
-# %% ../nbs/12_experiments.ipynb #99636bad
 def _run_tasks(tasks: Sequence[dict], n_jobs: int | None, progress: bool, keep_detectors: bool, description: str) -> list:
     "Every task, in worker processes (one per core) or in this process; results in task order."
     return _parallel(_run_task, [(task, keep_detectors) for task in tasks], parallel_jobs(n_jobs), progress, description)
@@ -243,7 +242,7 @@ def validation_aurcs(rule: Abstention, # the run's rule, fitted on its validatio
     columns = abstention_columns(rule, detector, part, part["val"], threshold)
     return rule_aurcs(rule, columns["probability"], columns["distance"], columns["calibrated_threshold"], part["val"].labels)
 
-# %% ../nbs/12_experiments.ipynb #3beb48d1
+# %% ../nbs/12_experiments.ipynb #6d4f060e
 def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
                 val_ap: float) -> pd.DataFrame:
     return pd.DataFrame({"repeat": fold.repeat, "fold": fold.fold, "condition": condition,
@@ -251,7 +250,6 @@ def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: Trai
                          "label": test.labels, "score": detector.predict(test), "threshold": threshold, "val_ap": val_ap,
                          "best_epoch": detector.best_epoch})
 
-# %% ../nbs/12_experiments.ipynb #6d4f060e
 def cross_validate(config: DetectorConfig, # what is trained
                    inputs: DetectorInputs, # every image the folds name
                    folds: Sequence[Fold], # the partitions, one run each
@@ -288,18 +286,16 @@ def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_ke
     images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
-# %% ../nbs/12_experiments.ipynb #cf9f5889
+# %% ../nbs/12_experiments.ipynb #786b1b02
 def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha, reference) -> pd.DataFrame:
     return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha,
                           reference=reference)
 
-# %% ../nbs/12_experiments.ipynb #786b1b01
 def _arm_columns(name) -> dict[str, str]:
     "The `method` and `variant` columns of a configuration's name: a method, or an arm (method, variant)."
     method, variant = (name, "") if isinstance(name, str) else (*name, "")[:2]
     return {"method": method, "variant": variant}
 
-# %% ../nbs/12_experiments.ipynb #786b1b02
 def cross_validate_many(configs: dict, # name -> configuration, each trained on every fold; a name is a method, or an arm (method, variant)
                         inputs: DetectorInputs, # every image the folds name
                         folds: Sequence[Fold], # the partitions, the same for every configuration
@@ -380,7 +376,7 @@ def _chosen_abstention(rule: Abstention | None, detector: TrainedDetector, train
                                  "photos": len(real), "threshold": budget_threshold(real, reference.fpr, reference.confidence),
                                  "real_scores": [round(float(s), 6) for s in real]})
 
-# %% ../nbs/12_experiments.ipynb #9b220213
+# %% ../nbs/12_experiments.ipynb #4242dc3a
 def _training_data(train_inputs: DetectorInputs, val_inputs: DetectorInputs, config: DetectorConfig, chose: str) -> TrainingData:
     "What a fitted model trained on, by the records: shared data sets with their manifests' sha256, or the folder."
     sources = sorted({r.source for r in train_inputs.records})
@@ -390,7 +386,6 @@ def _training_data(train_inputs: DetectorInputs, val_inputs: DetectorInputs, con
     return TrainingData(shared, os.path.commonpath(folders) if folders else "", len(train_inputs.records), generators(train_inputs),
                         tuple(config.train_perturbations), len(val_inputs.records), generators(val_inputs), chose)
 
-# %% ../nbs/12_experiments.ipynb #4242dc3a
 def fit_model(train_inputs: DetectorInputs, # what it trains on
               val_inputs: DetectorInputs, # the held-out part that makes every choice
               config: DetectorConfig, # what is trained
@@ -469,20 +464,18 @@ def save_fitted(fitted: FittedModel, # from `fit_model`
                       reference=fitted.reference if fitted.abstention else None, reference_labels=fitted.reference_labels,
                       card=replace(card, notes=model_notes(card, fitted.abstention)))
 
-# %% ../nbs/12_experiments.ipynb #4d844842
+# %% ../nbs/12_experiments.ipynb #f995d36f
 def _bank_for(encoder):
     "The shipped prototype bank when it was made with this encoder, else one built from imagenet-samples."
     bank = load_bank(shipped_dir() / "bank") if (shipped_dir() / "bank.json").is_file() else None
     return bank if bank is not None and bank.encoder_id == encoder.encoder_id else build_prototype_bank(encoder)
 
-# %% ../nbs/12_experiments.ipynb #33be3174
 def _choice_split(records, seed: int) -> dict:
     "Train / validation: whole generators held out when there are three or more, else a stratified fifth."
     if len({r.generator for r in records}) >= 3:
         return hold_out_units(records, 0.2, seed)
     return split_records(records, {"train": 0.8, "val": 0.2}, seed=seed, groups=near_duplicate_groups(records))
 
-# %% ../nbs/12_experiments.ipynb #f995d36f
 def train_model(data: str | Path, # a labelled folder in any layout the data layer reads
                 config: str, # one of TRAINABLE_CONFIGS: 'linear_probe', 'original_corrected', 'advanced_corrected'
                 out: str | Path, # the model folder to write (then: `detect(..., model=out)`)

@@ -91,7 +91,7 @@ def explain_record(record: ImageRecord, # the image: opened (its crop applied) a
     return Explanation(str(record.path), image, grid, patch_boxes(image.size, model.patches)[kept], float(scores[0]),
                        scores[0] - scores[1:], described.captions[0], None if share is None else float(share[0]))
 
-# %% ../nbs/14_explanations.ipynb #30543834
+# %% ../nbs/14_explanations.ipynb #3bb5b11a
 def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None, alpha: float = 0.6):
     "Rectangles over `ax` at `boxes`: filled by `values` (mean per distinct box), or outlined in `edge`."
     for box in np.unique(boxes, axis=0):
@@ -102,7 +102,6 @@ def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str 
             value = values[(boxes == box).all(1)].mean()
             ax.add_patch(Rectangle((left, top), right - left, bottom - top, color=colours(value), alpha=alpha, lw=0))
 
-# %% ../nbs/14_explanations.ipynb #3bb5b11a
 def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
     "The image with the patches the model saw, their contributions on the image, and the grid it scored."
     e, limit = explanation, max(float(np.abs(explanation.changes).max()), 1e-3)

@@ -120,7 +120,7 @@ class FeatureSet(RecordRows):
         "1 for fake, 0 for real."
         return np.array([r.target for r in self.records], dtype=np.int64)
 
-# %% ../nbs/04_features.ipynb #b8e3d5c1
+# %% ../nbs/04_features.ipynb #1c51c7fe
 _SHARD_KEYS: dict[tuple[str, int, int], np.ndarray] = {}  # (shard, size, mtime in ns) -> its keys, read once per process
 
 def _shard_keys(shard: Path) -> np.ndarray:
@@ -135,7 +135,6 @@ def _shard_keys(shard: Path) -> np.ndarray:
         _SHARD_KEYS[version] = keys
     return _SHARD_KEYS[version]
 
-# %% ../nbs/04_features.ipynb #1c51c7fe
 def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
     "Index of a spec's cache: image key -> (shard, row); unreadable shards are deleted, stale temporaries swept."
     sweep_temporaries(folder)
@@ -200,17 +199,14 @@ def default_workers(device: torch.device | str | None = None) -> int:
     return min(16, max(1, (os.cpu_count() or 1) - 1)) if torch.device(device or "cpu").type == "cuda" else 0
 
 
-# %% ../nbs/04_features.ipynb #ce2c4d5c
+# %% ../nbs/04_features.ipynb #fc925f29
 def _keep_image(record: ImageRecord, image: Image.Image, report: LoadReport) -> Image.Image:
     return image
 
-
-# %% ../nbs/04_features.ipynb #fc925f29
 def load_prepared(record: ImageRecord, prepare=_keep_image) -> tuple[list, LoadReport]:
     "([(record, prepare(record, image, report))] or [] when the file does not load, that image's LoadReport)."
     report = LoadReport()
     return [(r, prepare(r, image, report)) for r, image in iter_record_images([record], report)], report
-
 
 # %% ../nbs/04_features.ipynb #0b34a7bc
 def _merge_report(into: LoadReport, part: LoadReport) -> None:
@@ -248,7 +244,7 @@ def _main_process_threads(limit: bool):
     finally:
         torch.set_num_threads(threads)
 
-# %% ../nbs/04_features.ipynb #cb6642b7
+# %% ../nbs/04_features.ipynb #538f1235
 def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
     "(record, prepared image) for each record that loads, in order; `workers` processes run up to `ahead` ahead."
     def results():
@@ -267,8 +263,6 @@ def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, w
         _merge_report(report, part)
         yield from pairs
 
-
-# %% ../nbs/04_features.ipynb #538f1235
 def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadReport, prepare=_keep_image,
                     workers: int = 0):
     "Lists of up to `size` (record, prepared image) pairs, made by `workers` processes (0: here) up to two batches ahead; failures go to `report`."
@@ -280,7 +274,6 @@ def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadRepor
             batch = []
     if batch:
         yield batch
-
 
 # %% ../nbs/04_features.ipynb #872b4d16
 def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha256 (no file when made) is skipped as missing

@@ -42,7 +42,7 @@ def _threshold_metrics(fake: np.ndarray, correct: np.ndarray, weights: np.ndarra
         return [weights[:, correct].sum(1) / weights.sum(1), weights[:, ~fake & correct].sum(1) / weights[:, ~fake].sum(1),
                 weights[:, fake & correct].sum(1) / weights[:, fake].sum(1)]
 
-# %% ../nbs/08_metrics.ipynb #e0c29a5c
+# %% ../nbs/08_metrics.ipynb #26f0255f
 def _ranking_metrics(fake: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
     "AP and ROC-AUC of each weighted copy (NaN where a class is absent)."
     n_fake, n_real = weights[:, fake].sum(1), weights[:, ~fake].sum(1)
@@ -61,7 +61,6 @@ def _ranking_metrics(fake: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     ap[undefined], auc[undefined] = np.nan, np.nan
     return [ap, auc]
 
-# %% ../nbs/08_metrics.ipynb #26f0255f
 def weighted_detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                                scores: np.ndarray, # fake probabilities, one per image (finite)
                                weights: np.ndarray, # (R, N): how often each image counts in each of R copies of the test set
@@ -319,17 +318,15 @@ def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold),
             for metric in metrics]
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #7c42d117
+# %% ../nbs/08_metrics.ipynb #dedf805c
 def _simulated(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, 2, n)
     return rng.normal(size=(n, 20)) + y[:, None] * np.r_[np.full(10, 0.35), np.zeros(10)], y
 
-# %% ../nbs/08_metrics.ipynb #4c3753b2
 def _nearest_mean_scores(x_train, y_train, x_test, dims):
     direction = x_train[y_train == 1][:, :dims].mean(0) - x_train[y_train == 0][:, :dims].mean(0)
     return x_test[:, :dims] @ direction
 
-# %% ../nbs/08_metrics.ipynb #acd63842
 def _one_data_set(rng, n: int = 200, repeats: int = 5, folds: int = 5) -> pd.DataFrame:
     x, y = _simulated(n, rng)
     rows, size = [], n // folds
@@ -343,7 +340,6 @@ def _one_data_set(rng, n: int = 200, repeats: int = 5, folds: int = 5) -> pd.Dat
                      for name, dims in (("A", 10), ("B", 5))]
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #dedf805c
 def interval_coverage(data_sets: int = 1000, # independent simulated data sets of 200 images
                       seed: int = 0, # seeds the whole simulation
                      ) -> dict:
@@ -447,12 +443,11 @@ def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
         return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
     return replicates[:, METRICS.index(metric)]
 
-# %% ../nbs/08_metrics.ipynb #cdc31e0c
+# %% ../nbs/08_metrics.ipynb #85961431
 def _arms(frame: pd.DataFrame, keys: Sequence[str]) -> list:
     "Each row's method: the value of its one key column, or the tuple of its key columns' values (an arm)."
     return frame[keys[0]].tolist() if len(keys) == 1 else list(frame[list(keys)].itertuples(index=False, name=None))
 
-# %% ../nbs/08_metrics.ipynb #85961431
 def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, image): columns `by`, `unit`, repeat, image, label, score, threshold
                            metric: str = "ap", # a metric of METRICS, or "balanced_acc" (at each run's own threshold)
                            n_boot: int = 2000, # bootstrap replicates
@@ -488,14 +483,13 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
     index = pd.Index(methods, name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_tuples(methods, names=keys)
     return pd.Series(np.mean(per_generator, axis=0), index=index), means
 
-# %% ../nbs/08_metrics.ipynb #1da48415
+# %% ../nbs/08_metrics.ipynb #2efb3992
 def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
     "TOST's p from bootstrap replicates of a difference: the larger share beyond either end of the margin."
     if not np.isfinite(differences).all():
         return np.nan
     return float(max(np.mean(differences <= -margin), np.mean(differences >= margin)))
 
-# %% ../nbs/08_metrics.ipynb #2efb3992
 def generator_level_table(scores: pd.DataFrame, # per-image scores: columns method, repeat, `unit`, image, label, score (threshold for balanced_acc)
                           metric: str = "ap", # ap, auc, acc, real_acc, fake_acc or balanced_acc
                           n_boot: int = 2000, # bootstrap replicates

@@ -16,7 +16,7 @@ from .storage import atomic_path
 # %% auto #0
 __all__ = ['WIDGET', 'scrub_paths', 'kept_outputs', 'committed_notebook', 'embedded_images', 'write_back']
 
-# %% ../nbs/15a_notebooks.ipynb #3f43b6a1
+# %% ../nbs/15a_notebooks.ipynb #b6bb9202
 def _replace_folder(text: str, folder: str | os.PathLike | None, by: str) -> str:
     "`text` with the absolute `folder` (a whole path component, not a prefix of a longer name) replaced by `by`."
     folder = str(folder).rstrip("/\\") if folder else ""
@@ -24,7 +24,6 @@ def _replace_folder(text: str, folder: str | os.PathLike | None, by: str) -> str
         return text
     return re.sub(re.escape(folder) + r"(?=[/\\\s'\":;,)\]]|$)", lambda _: by, text)
 
-# %% ../nbs/15a_notebooks.ipynb #b6bb9202
 def scrub_paths(text: str, # an output's text (a warning, a printed path)
                 root: str | os.PathLike, # the checkout that ran the notebook: becomes "."
                 home: str | os.PathLike | None = None, # the user's home folder: becomes "~" (None: this user's)

@@ -185,7 +185,7 @@ def say_p(value: float) -> str:
     "'= 0.012', or '< 0.001' below it."
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
-# %% ../nbs/16_reporting.ipynb #ef726771
+# %% ../nbs/16_reporting.ipynb #fc54771c
 def _p_words(row: dict, equivalence: bool = False) -> str:
     "The p a verdict was read from, adjusted: 'p = 0.006, 8 tests', or 'p < 0.008, 8 tests' below what its bootstrap resolves."
     p, tests = row["p_equivalence_adjusted" if equivalence else "p_adjusted"], _tests(row)
@@ -197,7 +197,6 @@ def _p_words(row: dict, equivalence: bool = False) -> str:
     said = f"< {max(floor, 0.001):.3f}" if p < max(floor, 0.001) else f"= {p:.3f}"
     return f"{name} {said}{together}"
 
-# %% ../nbs/16_reporting.ipynb #fc54771c
 def say_verdict(row: dict, # a contrast row: verdict, estimate, its intervals, p_adjusted, p_equivalence_adjusted, margin, tests, borderline
                 first: str, # what the first side is called
                 second: str, # what the second side is called
@@ -347,7 +346,7 @@ def fill_settings(template: str, # text with {name} placeholders (format specs a
     shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in settings.items()}  # a list as 'a, b'
     return string.Formatter().vformat(template, (), Strict(shown))
 
-# %% ../nbs/16_reporting.ipynb #9b5e32e2
+# %% ../nbs/16_reporting.ipynb #6bc15329
 def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> list[str]:
     "Each row's number as text; a column whose numbers are all whole and have no interval shows counts ('1,000')."
     keys = rows[list(columns)].astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=rows.index)
@@ -355,7 +354,6 @@ def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> 
                                                        and part.spread.isna().all()), include_groups=False)
     return [say_interval(r.value, r.low, r.high, None if whole[key] else digits, spread=r.spread) for key, r in zip(keys, rows.itertuples())]
 
-# %% ../nbs/16_reporting.ipynb #c96fe245
 def _contrast_lines(rows: pd.DataFrame, index: Sequence[str], unadjusted: bool = False, named: str = "") -> pd.DataFrame:
     "One line per contrast: the index fields, what is compared, the difference at its family's level, the p it was read from, the verdict."
     lines = []
@@ -368,7 +366,6 @@ def _contrast_lines(rows: pd.DataFrame, index: Sequence[str], unadjusted: bool =
                       "p": p, "verdict": row["verdict"] + (" (borderline)" if row["borderline"] else "")})
     return pd.DataFrame(lines).set_index([*index, "comparison"])
 
-# %% ../nbs/16_reporting.ipynb #6bc15329
 def render_table(results: StudyResults, # the study's rows
                  table: Table, # what to show
                 ) -> str:
@@ -417,12 +414,11 @@ def _item_names(rows: pd.DataFrame) -> list[str]:
         names.append(" ".join(p for p in (named, *(str(row[f]) for f in varying if f not in ARM)) if p))
     return names
 
-# %% ../nbs/16_reporting.ipynb #6660fa7b
+# %% ../nbs/16_reporting.ipynb #4924a763
 def _verdict_class(verdict: str) -> str:
     return ("higher" if verdict.endswith("higher") else "equivalent" if verdict.startswith("equivalent")
             else "identical" if verdict == "identical" else "none")
 
-# %% ../nbs/16_reporting.ipynb #4924a763
 def plain_sentence(row: dict, # a contrast row
                    texts: dict, # a sentence template per verdict class: higher, equivalent, none (and identical)
                    verbs: Sequence[str] = ("raises", "lowers"), # {moves}: the verb of a positive and of a negative difference

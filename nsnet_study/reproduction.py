@@ -98,12 +98,11 @@ class Comparison:
         return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
                           self.notes + other.notes, self.compared + other.compared, self.redeclared + other.redeclared)
 
-# %% ../nbs/16a_reproduction.ipynb #654de459
+# %% ../nbs/16a_reproduction.ipynb #0647214f
 def _said_row(row: dict | None) -> str:
     row = row or {}
     return f"{row.get('estimate', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], p {row.get('p_adjusted', np.nan):.3f}"
 
-# %% ../nbs/16a_reproduction.ipynb #0647214f
 def compare_value(where: str, # the value's key
                   old: Compared, # as committed
                   new: Compared | None, # as reproduced (None: missing)
@@ -135,7 +134,7 @@ def redeclared_families(old: StudyResults, # a study as committed
     before, after = declared(old), declared(new)
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
-# %% ../nbs/16a_reproduction.ipynb #f7db5958
+# %% ../nbs/16a_reproduction.ipynb #9b3d12b8
 def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], into: Comparison) -> set[str]:
     "One line per redeclared family (its verdicts in each run); the committed keys left out of the comparison."
     for name in names:
@@ -145,7 +144,6 @@ def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], int
     keys = {contrast_key(r) for r in old.contrasts.to_dict(orient="records") if r["family"] in names}
     return keys | {key + ": verdict" for key in keys}
 
-# %% ../nbs/16a_reproduction.ipynb #9b3d12b8
 def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults | None, report: StudyReport | None,
                    into: Comparison) -> list[str]:
     "One study's rows: fp32 values against the committed ones, int8 values against `reference`'s (None: not compared); its redeclared families."
@@ -185,13 +183,12 @@ def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies:
     on_edge = any(line.startswith(f"{study}:") for line in into.borderline for study in studies)
     (into.borderline if on_edge else into.failed).append(line)
 
-# %% ../nbs/16a_reproduction.ipynb #984c3c1f
+# %% ../nbs/16a_reproduction.ipynb #a40daeea
 def _int8_kernel(results: dict[str, StudyResults]) -> str | None:
     "The int8 kernel a results folder was computed with (its encoder check's setting), if it says."
     check = results.get("01_encoder_check")
     return check.settings.get("int8_kernel") if check else None
 
-# %% ../nbs/16a_reproduction.ipynb #a40daeea
 def _kernel_reference(committed: Path, results: dict, here: str | None, into: Comparison) -> dict[str, StudyResults]:
     "The committed results of this CPU's int8 kernel: the folder's own, results/int8/<kernel>/, or none (with a note)."
     there = _int8_kernel(results)
@@ -251,7 +248,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old), regrouped=regrouped)
     return into
 
-# %% ../nbs/16a_reproduction.ipynb #05868fdf
+# %% ../nbs/16a_reproduction.ipynb #dd2ca723
 def _measured(measured) -> Compared | None:
     "A card's figure as a compared number (its interval's half-width the tolerance)."
     if measured is None:
@@ -259,7 +256,6 @@ def _measured(measured) -> Compared | None:
     half = (measured.high - measured.low) / 2 if np.isfinite(measured.low) and np.isfinite(measured.high) else None
     return Compared(measured.mean, _tolerance(half), half)
 
-# %% ../nbs/16a_reproduction.ipynb #dd2ca723
 def compare_models(shipped: str | Path, # the package's models (nsnet_study/shipped)
                    candidates: str | Path, # the models a reproduction trained (runs/models)
                   ) -> Comparison:

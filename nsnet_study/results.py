@@ -121,7 +121,7 @@ def display_label(method: str, # the method
     named = " · ".join(str(part) for part in (method, variant) if part)
     return " @ ".join(str(part) for part in (named, condition) if part)
 
-# %% ../nbs/15_results.ipynb #be688bf6
+# %% ../nbs/15_results.ipynb #32454666
 def _schema(kind: type) -> tuple[list[str], list[str], list[str], list[str]]:
     "(all fields, required fields, text fields, numeric fields) of a row dataclass."
     every = [f.name for f in fields(kind)]
@@ -130,14 +130,12 @@ def _schema(kind: type) -> tuple[list[str], list[str], list[str], list[str]]:
     numbers = [f.name for f in fields(kind) if f.type in ("float", float)]
     return every, required, text, numbers
 
-# %% ../nbs/15_results.ipynb #0209824b
 def _text(value) -> str:
     "A text field's value: '' for missing, a float without trailing zeros, anything else as str."
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return ""
     return value if isinstance(value, str) else format(value, "g") if isinstance(value, (float, np.floating)) else str(value)
 
-# %% ../nbs/15_results.ipynb #47fbff73
 def _typed_frame(rows, kind: type, key: Sequence[str], what: str) -> pd.DataFrame:
     "Rows as a DataFrame of `kind`'s columns and types; ValueError for a missing or unknown column, a bad number, a repeated key."
     every, required, text, numbers = _schema(kind)
@@ -160,7 +158,6 @@ def _typed_frame(rows, kind: type, key: Sequence[str], what: str) -> pd.DataFram
         raise ValueError(f"{what} rows: the key {tuple(key)} repeats, e.g. {tuple(frame.loc[repeated, list(key)].iloc[0])}")
     return frame.reset_index(drop=True)
 
-# %% ../nbs/15_results.ipynb #32454666
 def estimate_frame(rows) -> pd.DataFrame:
     "Estimates (dicts, `Estimate`s or a DataFrame) as a DataFrame with exactly `Estimate`'s columns and types."
     return _typed_frame(rows, Estimate, KEY, "estimate")
@@ -170,12 +167,11 @@ def contrast_frame(rows) -> pd.DataFrame:
     "Contrasts (dicts, `Contrast`s or a DataFrame) as a DataFrame with exactly `Contrast`'s columns and types."
     return _typed_frame(rows, Contrast, CONTRAST_KEY, "contrast")
 
-# %% ../nbs/15_results.ipynb #96bcc3f1
+# %% ../nbs/15_results.ipynb #12e06dc3
 def _arm_of(value) -> tuple[str, str, str]:
     "An arm from a metrics table's first/second cell: a tuple (method[, variant[, condition]]) or a method name."
     return arm(*value) if isinstance(value, tuple) else arm(value)
 
-# %% ../nbs/15_results.ipynb #12e06dc3
 def contrast_rows(table: pd.DataFrame, # comparisons of one family: first, second, difference, low, high, p, p_holm, ... verdict
                   study: str, # the study
                   family: Family, # the family they were adjusted in (its members are checked)
@@ -231,7 +227,7 @@ def _interval_at(row: dict, level: float) -> tuple[float, float]:
         return float(row["difference"] - half), float(row["difference"] + half)
     return (float(row["low"]), float(row["high"])) if level == 1 - ALPHA else (math.nan, math.nan)
 
-# %% ../nbs/15_results.ipynb #30445f9c
+# %% ../nbs/15_results.ipynb #533d9bad
 def _verdict_at(row: dict) -> str:
     "What the interval at the family's level says: a difference (it excludes 0), equivalence (inside +-margin), else no evidence."
     low, high = row["low_adjusted"], row["high_adjusted"]
@@ -245,7 +241,6 @@ def _verdict_at(row: dict) -> str:
         return f"equivalent within {row['margin']:g}"
     return "no evidence of a difference"
 
-# %% ../nbs/15_results.ipynb #533d9bad
 def _adjusted(rows: pd.DataFrame, family: Family) -> pd.DataFrame:
     "A family's rows tested together: tests (identical ones are none), Bonferroni p's, the interval at 1 - 0.05 / tests, verdicts."
     identical = (rows.difference == 0) & (rows.low == 0) & (rows.high == 0)
@@ -326,19 +321,17 @@ def on_boundary(row: dict, # a contrast: estimate (or difference), low, high, p_
     return ("equivalence" in tests and _number(row.get("margin")) and
             any(abs(abs(difference + s * half) - row["margin"]) <= near for s in (-1, 1)))
 
-# %% ../nbs/15_results.ipynb #a6e3e4e8
+# %% ../nbs/15_results.ipynb #42d42c32
 def _setting_ok(value) -> bool:
     scalar = lambda v: v is None or isinstance(v, (str, bool, int, float))
     return scalar(value) or (isinstance(value, list) and all(scalar(v) for v in value))
 
-# %% ../nbs/15_results.ipynb #7cd80e91
 def _plain(value):
     "numpy scalars and tuples as JSON's own types."
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
-# %% ../nbs/15_results.ipynb #42d42c32
 SCHEMA = 2  # the results format: 1 was one nested JSON file per study, 2 is these rows
 
 @dataclass
@@ -396,13 +389,12 @@ def _write_results(self: StudyResults, folder: str | Path, record: bool = True) 
 
 StudyResults.write = _write_results
 
-# %% ../nbs/15_results.ipynb #b2b6a923
+# %% ../nbs/15_results.ipynb #6fa54268
 def _read_csv(path: Path, kind: type) -> pd.DataFrame:
     every, _, text, numbers = _schema(kind)
     frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False, na_values={c: [""] for c in numbers})
     return frame
 
-# %% ../nbs/15_results.ipynb #6fa54268
 def _read_results(cls, folder: str | Path, study: str) -> StudyResults:
     "Read `results/<study>/` under `folder`, checked against the schema; ValueError for a folder written only in part."
     where = Path(folder) / study
@@ -417,7 +409,7 @@ def _read_results(cls, folder: str | Path, study: str) -> StudyResults:
 
 StudyResults.read = classmethod(_read_results)
 
-# %% ../nbs/15_results.ipynb #5dda7be1
+# %% ../nbs/15_results.ipynb #c05436e8
 def _where(frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
     "Rows of `frame` whose fields take the selected values; a sequence of values keeps their order (then the rows' own)."
     unknown = sorted(set(selection) - set(frame.columns))
@@ -436,12 +428,10 @@ def _where(frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
         part = part.iloc[np.argsort([allowed.index(v) for v in part[name]], kind="stable")]
     return part
 
-# %% ../nbs/15_results.ipynb #2ed5e746
 def _estimates_where(self: StudyResults, **selection) -> pd.DataFrame:
     "This study's estimates whose fields take the selected values (a value, or a sequence of them in the order wanted)."
     return _where(self.estimates, selection)
 
-# %% ../nbs/15_results.ipynb #c05436e8
 def _contrasts_where(self: StudyResults, **selection) -> pd.DataFrame:
     "This study's contrasts whose fields take the selected values (a value, or a sequence of them in the order wanted)."
     return _where(self.contrasts, selection)
@@ -474,7 +464,7 @@ COUNT_KEYS = ("folds", "n")  # beside a cell's own number: how many units its in
 def _is_num(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-# %% ../nbs/15_results.ipynb #6641fe88
+# %% ../nbs/15_results.ipynb #b28b2bbf
 def _own_interval(obj: dict, key: str) -> tuple[str, str, str] | None:
     "(name, low key, high key) of `key`'s own interval in `obj` (`x` with `x_low`, `x_high`; `mean_x` with `low_x`, `high_x`)."
     stem = key[len("mean_"):] if key.startswith("mean_") else None
@@ -483,7 +473,6 @@ def _own_interval(obj: dict, key: str) -> tuple[str, str, str] | None:
             return name, low, high
     return None
 
-# %% ../nbs/15_results.ipynb #b28b2bbf
 def numbers_in(obj: dict, # one dict of an earlier-schema file
                spreads: dict | None = None, # number key -> the key of its spread beside it
               ) -> list[tuple[str, float, float, float, float]]:
@@ -505,14 +494,13 @@ def numbers_in(obj: dict, # one dict of an earlier-schema file
             found.append((key, float(value), math.nan, math.nan, spread, math.nan))
     return [number for number in found if not math.isnan(number[1])]  # a NaN measured nothing
 
-# %% ../nbs/15_results.ipynb #1721ce1f
+# %% ../nbs/15_results.ipynb #d0d385d6
 def _pattern(path: str) -> re.Pattern:
     "A rule's path as a regex: {name} takes one key into a group, * matches one key, the rest literally."
     parts = [p for p in path.strip("/").split("/")]
     regex = "/".join(r"(?P<%s>[^/]+)" % p[1:-1] if p.startswith("{") else "[^/]+" if p == "*" else re.escape(p) for p in parts)
     return re.compile(f"^/{regex}$")
 
-# %% ../nbs/15_results.ipynb #d0d385d6
 def _first_match(rules: list, path: str) -> tuple[dict, dict] | None:
     "(captured fields, fixed fields) of the first rule whose pattern matches `path`."
     for pattern, fixed in rules:
@@ -533,7 +521,7 @@ def split_label(label: str, # a display label of the earlier schema
             return arm(parts.get("method", label), parts.get("variant", ""), parts.get("condition", ""))
     return arm(label)
 
-# %% ../nbs/15_results.ipynb #db82a2d0
+# %% ../nbs/15_results.ipynb #05e45153
 class _Legacy:
     "Rows gathered from one earlier-schema file by its map."
     def __init__(self, study: str, rules: dict):
@@ -555,7 +543,6 @@ class _Legacy:
             self.estimates.append({"study": self.study, "method": "", **fields_, "value": value, "low": low, "high": high,
                                    "spread": spread, "n": n})
 
-# %% ../nbs/15_results.ipynb #05e45153
 def _legacy_contrast(self: _Legacy, path: str, row: dict) -> None:
     "A comparison row of the earlier schema as a Contrast (its family from the row, or from the rule that matches its list)."
     found = _first_match(self.rules.get("rows", []), path)
@@ -573,7 +560,7 @@ def _legacy_contrast(self: _Legacy, path: str, row: dict) -> None:
 
 _Legacy.contrast = _legacy_contrast
 
-# %% ../nbs/15_results.ipynb #83d7b5e1
+# %% ../nbs/15_results.ipynb #597517d8
 def _legacy_list_row(self: _Legacy, item: dict, rule: dict) -> None:
     "A row of a list the map names (`lists`): its `fields` keys give Estimate fields, its `split` keys are labels split into arms."
     keys, split = rule.get("fields", {}), rule.get("split", [])
@@ -592,7 +579,6 @@ def _legacy_list_row(self: _Legacy, item: dict, rule: dict) -> None:
 
 _Legacy.list_row = _legacy_list_row
 
-# %% ../nbs/15_results.ipynb #597517d8
 def _walk_legacy(into: _Legacy, obj, path: str = "") -> None:
     "Every number and comparison row of `obj`, to `into`: lists of rows by their `lists` rule, dicts by their numbers."
     spreads = into.rules.get("spreads", {})
@@ -642,14 +628,13 @@ def _legacy_settings(data: dict, rules: Sequence) -> dict:
     walk(data, "")
     return found
 
-# %% ../nbs/15_results.ipynb #1d5d338e
+# %% ../nbs/15_results.ipynb #3f24ee74
 def _renames() -> dict:
     "renames.json of this checkout ({} outside one)."
     root = project_dir()
     path = root / "renames.json" if root else None
     return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
 
-# %% ../nbs/15_results.ipynb #3f24ee74
 def renamed_outputs(text: str) -> str:
     "An older output's text with every string renames.json's `outputs` renamed replaced by its new name."
     for old, new in _renames().get("outputs", {}).items():
@@ -725,13 +710,12 @@ class HeldOut:
     adapted_ap: Measured | None = None  # what that bought in AP (the probe refitted; paired, against no adaptation)
     adapted_tpr: Measured | None = None  # ... in TPR at the false-positive budget
 
-# %% ../nbs/15_results.ipynb #aff0e19c
+# %% ../nbs/15_results.ipynb #c8d2166c
 def _measured_row(rows, metric: str) -> Measured | None:
     "The estimate row of `metric` (value, low, high) as a `Measured`; None where `rows` has none (or is None)."
     found = rows[rows.metric == metric] if rows is not None else ()
     return Measured(*(float(found.iloc[0][k]) for k in ("value", "low", "high"))) if len(found) == 1 else None
 
-# %% ../nbs/15_results.ipynb #c8d2166c
 @classmethod
 def _held_out_of(cls, rows, # estimate rows of one arm on the held-out images: metric, value, low, high
                  protocol: str, # how they were measured
@@ -790,13 +774,12 @@ class ModelCard:
     notes: str = ""  # what a user should know
     card_version: int = CARD_VERSION  # the schema's version
 
-# %% ../nbs/15_results.ipynb #b06333f5
+# %% ../nbs/15_results.ipynb #ce9b1016
 def _measured(cells: dict, key: str) -> Measured | None:
     "`key` with `key_low`, `key_high` from a version-1 card's nested numbers."
     number = lambda v: math.nan if v is None else float(v)
     return Measured(number(cells[key]), number(cells.get(f"{key}_low")), number(cells.get(f"{key}_high"))) if key in cells else None
 
-# %% ../nbs/15_results.ipynb #ea1ec85d
 def _held_out_v1(card: dict) -> HeldOut | None:
     "The held-out block of a version-1 card (study 16's first models), where it has one."
     nested = card.get("calibration_and_abstention", {}).get("nested_over_held_out_generators", {})
@@ -807,7 +790,6 @@ def _held_out_v1(card: dict) -> HeldOut | None:
     return HeldOut((ap or {}).get("protocol", ""), Measured.of(ap), (modern or {}).get("protocol", ""), Measured.of(modern),
                    **metrics, tpr_at_fpr=_measured(nested, "tpr_at_1pct_fpr"), images=int(nested["images"]) if "images" in nested else None)
 
-# %% ../nbs/15_results.ipynb #ce9b1016
 def _card_v1(card: dict) -> dict:
     "A version-1 card's entries under this schema's names (its other entries are dropped)."
     trained, validated = card.get("trained_on"), card.get("validated_on", {})
@@ -820,7 +802,7 @@ def _card_v1(card: dict) -> dict:
             "held_out_real_scores": tuple(card.get("held_out_real_scores", ())), "card_version": 1,
             "validation_coverage": card.get("calibration_and_abstention", {}).get("validation_coverage")}
 
-# %% ../nbs/15_results.ipynb #47db3329
+# %% ../nbs/15_results.ipynb #23db6152
 @classmethod
 def _card_from_dict(cls, card: dict) -> ModelCard:
     "A card as written (a checkpoint's `card` entry): this schema, or version 1 mapped to it; ValueError for a newer one."
@@ -836,7 +818,6 @@ def _card_from_dict(cls, card: dict) -> ModelCard:
     return cls(**{**card, "trained_on": trained, "held_out": held_out,
                   "held_out_real_scores": tuple(card.get("held_out_real_scores", ()))})
 
-# %% ../nbs/15_results.ipynb #23db6152
 def _card_to_dict(self) -> dict:
     "The card as a checkpoint stores it (JSON)."
     return json.loads(json.dumps(asdict(self), default=list))

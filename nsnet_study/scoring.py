@@ -46,7 +46,7 @@ def _pil_record(image: Image.Image) -> ImageRecord:
             tmp.write_bytes(buffer.getvalue())
     return ImageRecord(path, UNLABELLED, source="detect", sha256=digest)
 
-# %% ../nbs/13_scoring.ipynb #bcc346a9
+# %% ../nbs/13_scoring.ipynb #96748683
 def _named_paths(item: str | os.PathLike, report: LoadReport) -> list[Path]:
     "The image files a path, folder or glob names; a skipped entry in `report` when it names none."
     path = Path(item).expanduser()
@@ -66,7 +66,6 @@ def _named_paths(item: str | os.PathLike, report: LoadReport) -> list[Path]:
     report.skipped.append((str(item), "missing", "no such file or folder"))
     return []
 
-# %% ../nbs/13_scoring.ipynb #96748683
 def gather_images(images, report: LoadReport | None = None) -> list[ImageRecord]:
     "Records of every image named (paths, folders, globs, PIL images; one or a list), once each; the rest in `report`."
     report = LoadReport() if report is None else report

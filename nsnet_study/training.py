@@ -76,7 +76,7 @@ def _batched_gradients(template: NSNetNetwork):
         return parts["total"], parts
     return torch.func.vmap(torch.func.grad(loss, has_aux=True), randomness="different")
 
-# %% ../nbs/10_training.ipynb #0f3e2a30
+# %% ../nbs/10_training.ipynb #6b6a6a96
 @torch.no_grad()
 def _stacked_probability(template: NSNetNetwork, params: dict, buffers: dict, m: int, inputs: DetectorInputs) -> np.ndarray:
     "Fake probability of each image of `inputs` under model `m` of the stack."
@@ -86,7 +86,6 @@ def _stacked_probability(template: NSNetNetwork, params: dict, buffers: dict, m:
                                         (torch.as_tensor(inputs.features, device=device), torch.as_tensor(inputs.semantics, device=device)))[0]
     return torch.sigmoid(logits).cpu().numpy()
 
-# %% ../nbs/10_training.ipynb #6b6a6a96
 def _selection_rows(template, params, buffers, select_sets, threshold) -> list[dict]:
     "Per model: the metrics of its selection split at this epoch (empty without one)."
     if select_sets is None:
