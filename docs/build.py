@@ -2,9 +2,13 @@
 
     python docs/build.py [--out _docs]
 
-The library notebooks are rendered as written (prose, code, examples) with an API section appended: `show_doc`
-of every public function and class of the module, with the parameters' docments. The study pages are the study
-notebooks as committed, executed by `make reproduce` (never re-executed here): any clone builds the whole site in minutes.
+    python docs/build.py --execute 00b_storage   # only that library notebook executed (the site test's build)
+
+The library notebooks are executed at build time (each in its own process, in nbs/, at most EXECUTE_BUDGET seconds;
+one that fails or runs over is rendered as written and the build says so), so a reader of an API page sees each
+example's result, with an API section appended: `show_doc` of every public function and class of the module, with the
+parameters' docments. The study pages are the study notebooks as committed, executed by `make reproduce` (never
+re-executed here).
 """
 import argparse
 import importlib
@@ -19,6 +23,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+EXECUTE_BUDGET = 300  # seconds per library notebook at build time (all of them: about 4 minutes on a 2-core Intel Xeon)
+
+
+def execute_notebook(path: Path, out: Path) -> None:
+    "Run a library notebook top to bottom in its own folder (as `nbdev_test` does) and write it, with its outputs, to `out`."
+    from execnb.nbio import nb2dict, read_nb
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    notebook = read_nb(path)
+    with working_directory(path.parent):
+        CaptureShell(path).run_all(notebook, exc_stop=True)
+    out.write_text(json.dumps(nb2dict(notebook), ensure_ascii=False), encoding="utf-8")
+
+
+def executed_cells(path: Path, budget: float = EXECUTE_BUDGET) -> list[dict] | None:
+    "The notebook's cells with their outputs, run in a subprocess within `budget` seconds; None (and a line why) if it fails."
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / path.name
+        try:
+            run = subprocess.run([sys.executable, __file__, "--execute-one", str(path), str(out)], capture_output=True,
+                                 text=True, timeout=budget, cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            print(f"{path.name}: not executed (over {budget:.0f} s): rendered as written")
+            return None
+        if run.returncode != 0 or not out.is_file():
+            print(f"{path.name}: not executed ({(run.stderr.strip().splitlines() or ['failed'])[-1]}): rendered as written")
+            return None
+        return json.loads(out.read_text(encoding="utf-8"))["cells"]
 
 
 def _module_of(notebook: dict) -> str | None:
@@ -82,13 +114,24 @@ def _shown(cell: dict) -> dict:
     return {**cell, "source": [line for line in cell["source"] if not re.match(r"\s*#\|", line)]}
 
 
-def library_pages(generated: Path) -> list[str]:
-    "Each library notebook copied with an API section appended (into `generated`/library); the page names."
+def _with_outputs(notebook: dict, executed: list[dict]) -> dict:
+    "The committed notebook's cells with the outputs of the executed run (cell by cell, by position)."
+    if len(executed) != len(notebook["cells"]):
+        return notebook
+    cells = [{**cell, "outputs": ran.get("outputs", []), "execution_count": None} if cell["cell_type"] == "code" else cell
+             for cell, ran in zip(notebook["cells"], executed)]
+    return {**notebook, "cells": cells}
+
+
+def library_pages(generated: Path, execute=None) -> list[str]:
+    "Each library notebook, executed where `execute` names it (None: all), with an API section appended; the page names."
     out = generated / "library"
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for path in sorted((ROOT / "nbs").glob("[0-9]*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
+        if execute is None or path.stem in execute:
+            notebook = _with_outputs(notebook, executed_cells(path) or [])
         module = _module_of(notebook)
         notebook["cells"] = [_shown(c) for c in notebook["cells"] if not _hidden(c)]
         if module:
@@ -123,14 +166,20 @@ def write_index(generated: Path, library: list[str], studies: list[str]) -> None
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "_docs"))
+    parser.add_argument("--execute", default="all", help="library notebooks to execute: 'all', 'none' or names (e.g. 00b_storage,07_models)")
+    parser.add_argument("--execute-one", nargs=2, metavar=("NOTEBOOK", "OUT"), help=argparse.SUPPRESS)  # the worker of one notebook
     args = parser.parse_args(argv)
+    if args.execute_one:
+        execute_notebook(Path(args.execute_one[0]), Path(args.execute_one[1]))
+        return 0
+    execute = None if args.execute == "all" else set() if args.execute == "none" else set(args.execute.split(","))
     # Sphinx reads a private copy of docs/ made beside it (so its links such as ../figures still resolve), with the
     # generated pages inside: two builds at once (two checkouts' tests, `make docs` during a test) never share a file.
     source = Path(tempfile.mkdtemp(prefix=".docs-source-", dir=ROOT))
     try:
         shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_generated", "build.py"), dirs_exist_ok=True)
         generated = source / "_generated"
-        write_index(generated, library_pages(generated), study_pages(generated))
+        write_index(generated, library_pages(generated, execute), study_pages(generated))
         command = [sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html", str(source), args.out]
         return subprocess.run(command).returncode
     finally:

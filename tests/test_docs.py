@@ -23,11 +23,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def site(tmp_path_factory):
     "The site built into a temporary folder: (its path, the build's stdout)."
     out = tmp_path_factory.mktemp("site")
-    built = subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    built = subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(out), "--execute", EXECUTED],
+                           capture_output=True, text=True, cwd=ROOT)
     assert built.returncode == 0, built.stderr[-2000:]
     return out, built.stdout
 
 
+EXECUTED = "00b_storage"  # `make docs` executes every library notebook; the test's build one, whose outputs the browser test reads
 STUDIES = sorted(p.stem for p in (ROOT / "nbs" / "study").glob("[0-9]*.ipynb") if p.name[:2] != "20")  # 20 needs a GPU: not run
 
 
@@ -60,6 +62,8 @@ def test_the_site_builds_with_api_pages_guides_and_search(site):
     assert (out / "index.html").is_file() and (out / "searchindex.js").is_file()
     metrics = (out / "_generated" / "library" / "08_metrics.html").read_text(encoding="utf-8")
     assert "across_seeds" in metrics and "test_train_ratio" in metrics  # show_doc with its docments
+    executed = _plain(_article((out / "_generated" / "library" / f"{EXECUTED}.html").read_text(encoding="utf-8")))
+    assert '"rows": [ 0.3333, { "y": 2.0 } ]' in executed and "not executed" not in stdout, stdout[-500:]  # its examples' outputs
     for guide in ("install", "design", "scoring", "reproducing", "caches", "colab", "gpus", "benchmarks", "threats", "glossary"):
         assert (out / "guides" / f"{guide}.html").is_file(), guide
 
@@ -121,6 +125,11 @@ def test_a_reader_finds_every_link_the_api_and_search(served, site):
                 if urlparse(target).netloc == urlparse(served).netloc and target.endswith(".html"):
                     todo.append(target)
         assert not broken, broken
+        page.goto(served + f"_generated/library/{EXECUTED}.html")  # an API page shows its examples' results
+        outputs = page.locator(".cell_output")
+        assert outputs.count() >= 3, f"{EXECUTED}: {outputs.count()} outputs shown"
+        assert page.locator(".cell_output", has_text='"rows": [').first.is_visible()  # write_json's example, as it printed
+        page.screenshot(path=str(shots / "docs_library_outputs.png"))
         page.goto(served + "_generated/library/13_scoring.html")
         assert page.locator("text=files, folders").first.is_visible()  # detect's parameter table (docments)
         page.screenshot(path=str(shots / "docs_detect.png"))
