@@ -25,11 +25,11 @@ from .defaults import default_device, DEFAULT_TOP_K
 from .storage import cache_dir, sha256_file
 
 # %% auto #0
-__all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'PrototypeBank', 'build_prototype_bank', 'prototype_semantics', 'coarse_group',
-           'nearest_neighbour_hits', 'nearest_neighbour_agreement', 'Captioner', 'blip_captioner', 'load_captioner',
-           'caption_records', 'caption_semantics', 'save_tiny_blip']
+__all__ = ['IMAGENET_COARSE_GROUPS', 'Semantics', 'PrototypeBank', 'coarse_group', 'build_prototype_bank',
+           'nearest_neighbour_hits', 'nearest_neighbour_agreement', 'prototype_semantics', 'Captioner',
+           'save_tiny_blip', 'blip_captioner', 'load_captioner', 'caption_records', 'caption_semantics']
 
-# %% ../nbs/05_semantics.ipynb #ba9ba446
+# %% ../nbs/05_semantics.ipynb #e8f040e9
 @dataclass
 class Semantics(RecordRows):
     "Per image: a caption for people and a unit semantic vector in the image-feature space."
@@ -40,7 +40,7 @@ class Semantics(RecordRows):
     blank_vector: np.ndarray  # float32 (D,): the semantic vector of an image without a caption
     _row_fields = ("captions", "vectors")
 
-# %% ../nbs/05_semantics.ipynb #03074376
+# %% ../nbs/05_semantics.ipynb #b75ff242
 @dataclass
 class PrototypeBank:
     "Class prototypes: unit image embeddings of one photo per class, named by the class."
@@ -54,8 +54,21 @@ class PrototypeBank:
         "Offline stand-in for the embedding of an empty caption: the normalised mean prototype."
         return unit_rows(self.vectors.mean(0, keepdims=True))[0]
 
+# %% ../nbs/05_semantics.ipynb #ef900b8d
+IMAGENET_COARSE_GROUPS = {  # ImageNet class index ranges (inclusive) of a few unambiguous coarse groups
+    "fish": [(0, 6), (389, 397)], "birds": [(7, 24), (80, 100), (127, 146)], "reptiles and amphibians": [(25, 68)],
+    "dogs": [(151, 268)], "wolves and foxes": [(269, 280)], "cats": [(281, 293)], "insects": [(300, 319)],
+    "primates": [(365, 384)],
+}
 
-# %% ../nbs/05_semantics.ipynb #54295c3d
+def coarse_group(class_index: int) -> str | None:
+    "The coarse group of an ImageNet class index, or None outside the groups."
+    for group, ranges in IMAGENET_COARSE_GROUPS.items():
+        if any(low <= class_index <= high for low, high in ranges):
+            return group
+    return None
+
+# %% ../nbs/05_semantics.ipynb #b478d578
 def build_prototype_bank(encoder: Encoder, # embeds the photos whole (no patch selection); the bank is tied to its id
                          records: Sequence[ImageRecord] | None = None, # one photo per class (`category`); None: imagenet-samples
                          data: str | os.PathLike | None = None, # data root; None: $NSNET_DATA, ../shared/data or the cache
@@ -69,8 +82,23 @@ def build_prototype_bank(encoder: Encoder, # embeds the photos whole (no patch s
     return PrototypeBank([r.category for r in features.records], unit_rows(features.values), features.records,
                          encoder.encoder_id)
 
+# %% ../nbs/05_semantics.ipynb #a79193ea
+def nearest_neighbour_hits(vectors: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    "Per row: does its nearest other row (cosine) have the same group?"
+    similarity = unit_rows(vectors) @ unit_rows(vectors).T
+    np.fill_diagonal(similarity, -np.inf)
+    groups = np.asarray(groups)
+    return groups[similarity.argmax(1)] == groups
 
-# %% ../nbs/05_semantics.ipynb #53f3954f
+# %% ../nbs/05_semantics.ipynb #1bc41a2e
+def nearest_neighbour_agreement(vectors: np.ndarray, groups: Sequence[str]) -> tuple[float, float]:
+    "Fraction of rows whose nearest other row (cosine) has the same group, and that fraction by chance."
+    agreement = float(nearest_neighbour_hits(vectors, groups).mean())
+    _, counts = np.unique(np.asarray(groups), return_counts=True)
+    chance = float(((counts * (counts - 1)) / (len(groups) * (len(groups) - 1))).sum())
+    return agreement, chance
+
+# %% ../nbs/05_semantics.ipynb #2c1c81c1
 def prototype_semantics(features: FeatureSet, # image embeddings from the bank's encoder, whole images (patches='none')
                         bank: PrototypeBank, # the class prototypes; a bank image is never described by itself
                         top_k: int = DEFAULT_TOP_K, # prototypes named in each caption and mixed into its vector
@@ -99,38 +127,7 @@ def prototype_semantics(features: FeatureSet, # image embeddings from the bank's
     return Semantics(features.records, captions, vectors, f"prototypes:{len(bank.names)}@{bank.encoder_id}:k{top_k}{where}",
                      unit_rows(prototypes.mean(0, keepdims=True))[0])
 
-
-# %% ../nbs/05_semantics.ipynb #e903191c
-IMAGENET_COARSE_GROUPS = {  # ImageNet class index ranges (inclusive) of a few unambiguous coarse groups
-    "fish": [(0, 6), (389, 397)], "birds": [(7, 24), (80, 100), (127, 146)], "reptiles and amphibians": [(25, 68)],
-    "dogs": [(151, 268)], "wolves and foxes": [(269, 280)], "cats": [(281, 293)], "insects": [(300, 319)],
-    "primates": [(365, 384)],
-}
-
-def coarse_group(class_index: int) -> str | None:
-    "The coarse group of an ImageNet class index, or None outside the groups."
-    for group, ranges in IMAGENET_COARSE_GROUPS.items():
-        if any(low <= class_index <= high for low, high in ranges):
-            return group
-    return None
-
-# %% ../nbs/05_semantics.ipynb #5104e22d
-def nearest_neighbour_hits(vectors: np.ndarray, groups: Sequence[str]) -> np.ndarray:
-    "Per row: does its nearest other row (cosine) have the same group?"
-    similarity = unit_rows(vectors) @ unit_rows(vectors).T
-    np.fill_diagonal(similarity, -np.inf)
-    groups = np.asarray(groups)
-    return groups[similarity.argmax(1)] == groups
-
-# %% ../nbs/05_semantics.ipynb #0a8dd651
-def nearest_neighbour_agreement(vectors: np.ndarray, groups: Sequence[str]) -> tuple[float, float]:
-    "Fraction of rows whose nearest other row (cosine) has the same group, and that fraction by chance."
-    agreement = float(nearest_neighbour_hits(vectors, groups).mean())
-    _, counts = np.unique(np.asarray(groups), return_counts=True)
-    chance = float(((counts * (counts - 1)) / (len(groups) * (len(groups) - 1))).sum())
-    return agreement, chance
-
-# %% ../nbs/05_semantics.ipynb #95904007
+# %% ../nbs/05_semantics.ipynb #613397a6
 @dataclass
 class Captioner:
     "Images -> captions, with an id for caching."
@@ -143,7 +140,27 @@ class Captioner:
         "`name@weights_id`: names the captioner's cache of captions."
         return f"{self.name}@{self.weights_id}"
 
-# %% ../nbs/05_semantics.ipynb #946d6e22
+# %% ../nbs/05_semantics.ipynb #79ca4d2f
+def save_tiny_blip(folder: str | os.PathLike, seed: int = 0) -> Path:
+    "Write a random BLIP captioner (16-word vocabulary, 32-px images) to `folder`, as `save_pretrained` lays it out."
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "dog", "cat", "car",
+             "the", "on", "grass", "red"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    torch.manual_seed(seed)
+    text = dict(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                max_position_embeddings=32, bos_token_id=5, eos_token_id=3, pad_token_id=0, sep_token_id=3)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=16)
+    BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision)).save_pretrained(folder)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+# %% ../nbs/05_semantics.ipynb #33f24eb1
 def blip_captioner(blip, # a `transformers` BlipForConditionalGeneration
                    processor, # its BlipProcessor (image preprocessing and tokenizer)
                    name: str, # the captioner's short name, e.g. 'blip'
@@ -164,7 +181,7 @@ def blip_captioner(blip, # a `transformers` BlipForConditionalGeneration
         return [text.strip() for text in processor.batch_decode(tokens, skip_special_tokens=True)]
     return Captioner(name, weights_id if precision == "fp32" else f"{weights_id}+{precision}", caption)
 
-# %% ../nbs/05_semantics.ipynb #3b9d0c2e
+# %% ../nbs/05_semantics.ipynb #cd7e31df
 def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
                    device: str | torch.device | None = None) -> Captioner:
     "BLIP by hub name (downloaded once, then cached by transformers) or local directory."
@@ -181,7 +198,7 @@ def load_captioner(name_or_path: str = "Salesforce/blip-image-captioning-base",
     weights_id = hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16] if weights else name_or_path
     return blip_captioner(blip, processor, "blip", weights_id, device)
 
-# %% ../nbs/05_semantics.ipynb #6d1f4a8b
+# %% ../nbs/05_semantics.ipynb #3ad352e4
 def caption_records(records: Sequence[ImageRecord], # the images; those that do not load are left out
                     captioner: Captioner, # its `captioner_id` names the cache folder
                     batch_size: int = 64, # images captioned per batch, and per cache shard
@@ -193,7 +210,7 @@ def caption_records(records: Sequence[ImageRecord], # the images; those that do 
                                     shard_size=batch_size, progress=progress, description=f"captions {captioner.name}")
     return kept, [str(c) for c in captions]
 
-# %% ../nbs/05_semantics.ipynb #e7c07451
+# %% ../nbs/05_semantics.ipynb #46a7a10a
 def caption_semantics(records: Sequence[ImageRecord], # the images; those that do not load are left out
                       captioner: Captioner, # writes the captions (cached per image and captioner)
                       encoder: Encoder, # its text tower embeds the captions
@@ -203,23 +220,3 @@ def caption_semantics(records: Sequence[ImageRecord], # the images; those that d
     kept, captions = caption_records(records, captioner, progress=progress)
     vectors, blank = unit_rows(encoder.encode_texts(captions)), unit_rows(encoder.encode_texts([""]))[0]
     return Semantics(kept, captions, vectors, f"captions:{captioner.captioner_id}@{encoder.encoder_id}", blank)
-
-# %% ../nbs/05_semantics.ipynb #4e7a1c93
-def save_tiny_blip(folder: str | os.PathLike, seed: int = 0) -> Path:
-    "Write a random BLIP captioner (16-word vocabulary, 32-px images) to `folder`, as `save_pretrained` lays it out."
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "dog", "cat", "car",
-             "the", "on", "grass", "red"]
-    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
-    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
-    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
-    torch.manual_seed(seed)
-    text = dict(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                max_position_embeddings=32, bos_token_id=5, eos_token_id=3, pad_token_id=0, sep_token_id=3)
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
-                  patch_size=16)
-    BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision)).save_pretrained(folder)
-    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer).save_pretrained(folder)
-    return folder
