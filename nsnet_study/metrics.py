@@ -35,14 +35,14 @@ def _checked(labels, scores, weights) -> tuple[np.ndarray, np.ndarray, np.ndarra
                          "the model that made them is broken (a corrupted checkpoint?)")
     return labels, scores, weights
 
-# %% ../nbs/08_metrics.ipynb #63e2a82c
+# %% ../nbs/08_metrics.ipynb #7d4aedd2
 def _threshold_metrics(fake: np.ndarray, correct: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
     "acc, real_acc, fake_acc of each weighted copy."
     with np.errstate(invalid="ignore", divide="ignore"):
         return [weights[:, correct].sum(1) / weights.sum(1), weights[:, ~fake & correct].sum(1) / weights[:, ~fake].sum(1),
                 weights[:, fake & correct].sum(1) / weights[:, fake].sum(1)]
 
-# %% ../nbs/08_metrics.ipynb #26f0255f
+# %% ../nbs/08_metrics.ipynb #d7b14bd0
 def _ranking_metrics(fake: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
     "AP and ROC-AUC of each weighted copy (NaN where a class is absent)."
     n_fake, n_real = weights[:, fake].sum(1), weights[:, ~fake].sum(1)
@@ -74,7 +74,7 @@ def weighted_detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one
     correct = (scores >= threshold) == fake
     return np.stack(_threshold_metrics(fake, correct, weights) + _ranking_metrics(fake, scores, weights), axis=1)
 
-# %% ../nbs/08_metrics.ipynb #d7b14bd0
+# %% ../nbs/08_metrics.ipynb #9d73bf7d
 def detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                       scores: np.ndarray, # fake probabilities, one per image (finite)
                       threshold: float = 0.5, # a score at or above it is called fake
@@ -83,17 +83,17 @@ def detection_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     values = weighted_detection_metrics(labels, scores, np.ones((1, len(labels))), threshold)[0]
     return {metric: float(value) for metric, value in zip(METRICS, values)}
 
-# %% ../nbs/08_metrics.ipynb #f74741a9
+# %% ../nbs/08_metrics.ipynb #af0fcc25
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     "Average precision as scikit-learn defines it (a step at each distinct score)."
     return detection_metrics(labels, scores)["ap"]
 
-# %% ../nbs/08_metrics.ipynb #9d73bf7d
+# %% ../nbs/08_metrics.ipynb #cb6c6b77
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     "ROC-AUC as the Mann-Whitney statistic (ties count one half)."
     return detection_metrics(labels, scores)["auc"]
 
-# %% ../nbs/08_metrics.ipynb #5eb8e33d
+# %% ../nbs/08_metrics.ipynb #22089ea3
 def bootstrap_counts(strata: Sequence[str], # stratum of each image (e.g. generator x label): resampled within
                      n_boot: int = 1000, # replicates
                      seed: int = 0, # seeds the resampling
@@ -108,12 +108,12 @@ def bootstrap_counts(strata: Sequence[str], # stratum of each image (e.g. genera
         counts[:, members] = np.bincount(draws.ravel(), minlength=n_boot * len(members)).reshape(n_boot, len(members))
     return counts
 
-# %% ../nbs/08_metrics.ipynb #90619ffd
+# %% ../nbs/08_metrics.ipynb #a2694de8
 def detection_strata(groups: Sequence[str], labels: Sequence[int]) -> np.ndarray:
     "Bootstrap strata of a test set: `<group>/<label>` (label 0 real, 1 fake) per image."
     return np.char.add(np.char.add(np.asarray(groups, dtype=str), "/"), np.asarray(labels).astype(str))
 
-# %% ../nbs/08_metrics.ipynb #22089ea3
+# %% ../nbs/08_metrics.ipynb #fc361049
 def bootstrap_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                       scores: np.ndarray, # fake probabilities, one per image (finite)
                       strata: Sequence[str], # stratum of each image: the bootstrap resamples within each
@@ -131,12 +131,12 @@ def bootstrap_metrics(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     point = detection_metrics(labels, scores, threshold)
     return pd.DataFrame({"value": list(point.values()), "low": low, "high": high}, index=list(point))
 
-# %% ../nbs/08_metrics.ipynb #3fdad660
+# %% ../nbs/08_metrics.ipynb #b391a5cd
 def metric_rows(table: pd.DataFrame, **keys) -> list[dict]:
     "A metrics table (index: metric; columns such as value, low, high) as tidy rows, each carrying `keys`."
     return [{**keys, "metric": metric, **row.to_dict()} for metric, row in table.iterrows()]
 
-# %% ../nbs/08_metrics.ipynb #fc361049
+# %% ../nbs/08_metrics.ipynb #490fd0f4
 def across_seeds(values: Sequence[float], # one value per seed (NaN: that seed is left out)
                  confidence: float = 0.95, # of the two-sided t-interval
                  bounds: tuple[float, float] | None = (0.0, 1.0), # where the metric lives: the interval is clipped to it
@@ -156,7 +156,7 @@ def across_seeds(values: Sequence[float], # one value per seed (NaN: that seed i
         low, high = max(low, bounds[0]), min(high, bounds[1])  # NaN stays NaN
     return pd.Series({"mean": mean, "low": low, "high": high, "n": len(values)})
 
-# %% ../nbs/08_metrics.ipynb #0f42ad0b
+# %% ../nbs/08_metrics.ipynb #f322b8d9
 def summarise_seeds(per_seed: pd.DataFrame, # one row per seed and group: columns `by`, `metrics`
                     by: Sequence[str], # the columns that name a group
                     metrics: Sequence[str], # the value columns summarised
@@ -169,7 +169,7 @@ def summarise_seeds(per_seed: pd.DataFrame, # one row per seed and group: column
         lambda values: across_seeds(values, bounds=bounds, test_train_ratio=test_train_ratio))
     return summary.unstack().reset_index()  # input order kept
 
-# %% ../nbs/08_metrics.ipynb #b391a5cd
+# %% ../nbs/08_metrics.ipynb #05510043
 def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
     "A `summarise_seeds` table as nested JSON: {value of `by`: {metric: {mean, low, high}}} ({} when empty)."
     if not len(summary):
@@ -177,7 +177,7 @@ def summary_by(summary: pd.DataFrame, by: str = "variant") -> dict:
     return {(key.item() if isinstance(key, np.generic) else key):
             part.set_index("metric")[["mean", "low", "high"]].to_dict(orient="index") for key, part in summary.groupby(by)}
 
-# %% ../nbs/08_metrics.ipynb #490fd0f4
+# %% ../nbs/08_metrics.ipynb #28ea158e
 def bootstrap_group_mean(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                          scores: np.ndarray, # fake probabilities, one per image (finite)
                          groups: Sequence[str], # group (generator) of each image: the metric is computed per group, then averaged
@@ -202,7 +202,7 @@ def bootstrap_group_mean(labels: np.ndarray, # 1 for fake, 0 for real, one per i
         low, high = np.nanpercentile(replicates, [tail, 100 - tail], axis=0)
     return pd.DataFrame({"mean": point, "low": low, "high": high, "groups": len(names)}, index=list(METRICS))
 
-# %% ../nbs/08_metrics.ipynb #38c5b89e
+# %% ../nbs/08_metrics.ipynb #acb2a2a9
 def balanced_accuracy(labels: np.ndarray, # 1 for fake, 0 for real, one per image
                       scores: np.ndarray, # fake probabilities, one per image (finite)
                       threshold: float = 0.5, # a score at or above it is called fake
@@ -211,7 +211,7 @@ def balanced_accuracy(labels: np.ndarray, # 1 for fake, 0 for real, one per imag
     metrics = detection_metrics(labels, scores, threshold)
     return (metrics["real_acc"] + metrics["fake_acc"]) / 2
 
-# %% ../nbs/08_metrics.ipynb #05510043
+# %% ../nbs/08_metrics.ipynb #d5814f09
 def balanced_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     "The threshold on the fake probability that maximises balanced accuracy on these (validation) scores."
     labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
@@ -224,7 +224,7 @@ def balanced_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     balanced = ((called & fake).sum(1) / fake.sum() + (~called & ~fake).sum(1) / (~fake).sum()) / 2
     return float(cuts[np.argmax(balanced)])
 
-# %% ../nbs/08_metrics.ipynb #79abc374
+# %% ../nbs/08_metrics.ipynb #0f5d29e7
 def chance_ap(labels: np.ndarray) -> float:
     "The expected AP of a random ranking of this test set: (H_N + (P-1)/(N-1) (N - H_N)) / N, about the share of fakes."
     labels = np.asarray(labels)
@@ -234,7 +234,7 @@ def chance_ap(labels: np.ndarray) -> float:
     harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
     return (harmonic + (p - 1) / max(n - 1, 1) * (n - harmonic)) / n
 
-# %% ../nbs/08_metrics.ipynb #ae9ad979
+# %% ../nbs/08_metrics.ipynb #210543f5
 def corrected_t(differences: Sequence[float], # one per fold of r x K cross-validation (NaN: left out)
                 test_train_ratio: float, # n_test / n_train of one fold
                ) -> tuple[float, float, int]:
@@ -245,7 +245,7 @@ def corrected_t(differences: Sequence[float], # one per fold of r x K cross-vali
         return (float(d.mean()) if len(d) else np.nan), np.nan, max(len(d) - 1, 0)
     return float(d.mean()), float(np.sqrt((1 / len(d) + test_train_ratio) * d.var(ddof=1))), len(d) - 1
 
-# %% ../nbs/08_metrics.ipynb #cad0dbf1
+# %% ../nbs/08_metrics.ipynb #4c3753b2
 def tost_p(mean: float, # the mean difference
            se: float, # its standard error (corrected where folds share images)
            df: int, # degrees of freedom of the t distribution
@@ -258,7 +258,7 @@ def tost_p(mean: float, # the mean difference
         return float(abs(mean) >= margin)
     return float(max(stats.t.sf((mean + margin) / se, df), stats.t.sf((margin - mean) / se, df)))
 
-# %% ../nbs/08_metrics.ipynb #acb2a2a9
+# %% ../nbs/08_metrics.ipynb #dedf805c
 def corrected_t_interval(differences: Sequence[float], # one per fold of r x K cross-validation (NaN: left out)
                          test_train_ratio: float, # n_test / n_train of one fold
                          confidence: float = 0.95, # of the two-sided interval
@@ -271,7 +271,7 @@ def corrected_t_interval(differences: Sequence[float], # one per fold of r x K c
     p = 2 * stats.t.sf(abs(mean) / se, df) if se > 0 else float(mean == 0) if mean == 0 else 0.0
     return float(mean), float(mean - half), float(mean + half), float(p)
 
-# %% ../nbs/08_metrics.ipynb #ae941aac
+# %% ../nbs/08_metrics.ipynb #fbaf0545
 def paired_difference(per_fold: pd.DataFrame, # one row per (method, repeat, fold) with the metric's column
                       first: str | tuple, # the method whose metric is subtracted from (a tuple of `by`'s values when `by` names several columns)
                       second: str | tuple, # the method subtracted
@@ -290,7 +290,7 @@ def paired_difference(per_fold: pd.DataFrame, # one row per (method, repeat, fol
             "p": p, "margin": margin, "p_equivalence": p_equivalence, "equivalent": bool(p_equivalence < 0.05),
             "folds": int(np.isfinite(differences).sum()), "se": se, "df": df, "p_floor": 0.0}
 
-# %% ../nbs/08_metrics.ipynb #0f5d29e7
+# %% ../nbs/08_metrics.ipynb #dc19ace7
 FOLD_METRICS = ("ap", "auc", "acc", "real_acc", "fake_acc", "balanced_acc", "chance_ap")
 
 def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", "fold")) -> pd.DataFrame:
@@ -304,7 +304,7 @@ def fold_metrics(scores: pd.DataFrame, by: Sequence[str] = ("method", "repeat", 
                      "chance_ap": chance_ap(labels)})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #3ee6ed15
+# %% ../nbs/08_metrics.ipynb #c6f4407c
 def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
                    test_train_ratio: float = 0.25, # n_test / n_train of a fold (the correction)
                    metrics: Sequence[str] = FOLD_METRICS, # the columns summarised
@@ -318,7 +318,7 @@ def method_summary(per_fold: pd.DataFrame, # one row per (method, repeat, fold),
             for metric in metrics]
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #dedf805c
+# %% ../nbs/08_metrics.ipynb #ddd11c89
 def _simulated(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, 2, n)
     return rng.normal(size=(n, 20)) + y[:, None] * np.r_[np.full(10, 0.35), np.zeros(10)], y
@@ -357,14 +357,14 @@ def interval_coverage(data_sets: int = 1000, # independent simulated data sets o
     return {"coverage": covered / data_sets, "low": low, "high": high, "data_sets": data_sets, "nominal": 0.95,
             "true_difference": float(truth), "median_width": float(np.median([row["high"] - row["low"] for row in rows]))}
 
-# %% ../nbs/08_metrics.ipynb #7eefd5fd
+# %% ../nbs/08_metrics.ipynb #57b43b59
 def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     "Wilson score interval of a proportion."
     p = successes / n
     centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(centre - half), float(centre + half)
 
-# %% ../nbs/08_metrics.ipynb #b9f2429f
+# %% ../nbs/08_metrics.ipynb #929b6f7e
 def holm(p_values: Sequence[float]) -> np.ndarray:
     "Holm-adjusted p-values (family-wise error), in the input order; NaN stays NaN."
     p = np.asarray(p_values, dtype=float)
@@ -377,7 +377,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
         adjusted[index] = running
     return adjusted
 
-# %% ../nbs/08_metrics.ipynb #99975b53
+# %% ../nbs/08_metrics.ipynb #5ccac71f
 def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `family`, else one family)
                 adjust: bool = True, # False: keep the p-values as they are (a declared primary comparison)
                 family: str = "family", # the column that names each row's family
@@ -392,7 +392,7 @@ def holm_within(table: pd.DataFrame, # comparisons: p, p_equivalence (and `famil
         table["equivalent"] = table.p_equivalence_holm < 0.05
     return table
 
-# %% ../nbs/08_metrics.ipynb #ddd11c89
+# %% ../nbs/08_metrics.ipynb #85961431
 def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold), as `fold_metrics` gives
                      pairs: Sequence[tuple], # (first, second) methods (or arms, tuples of `by`'s values): first minus second
                      metric: str = "ap", # which column is compared
@@ -404,7 +404,7 @@ def comparison_table(per_fold: pd.DataFrame, # one row per (method, repeat, fold
     table = pd.DataFrame([paired_difference(per_fold, first, second, metric, test_train_ratio, margin, by) for first, second in pairs])
     return with_verdicts(table.assign(equivalent=table.p_equivalence < 0.05))
 
-# %% ../nbs/08_metrics.ipynb #57b43b59
+# %% ../nbs/08_metrics.ipynb #1da48415
 def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
     "Add `verdict`: identical (zero on every fold), which is higher (p < 0.05), equivalent within the margin (TOST), else no evidence."
     verdict = np.where(table[p] < 0.05, np.where(table.difference > 0, "first higher", "second higher"),
@@ -413,7 +413,7 @@ def with_verdicts(table: pd.DataFrame, p: str = "p") -> pd.DataFrame:
     untested = table.difference.isna() | table[p].isna()  # e.g. a single seed or fold: no interval, no verdict
     return table.assign(verdict=np.where(identical, "identical", np.where(untested, "undefined", verdict)))
 
-# %% ../nbs/08_metrics.ipynb #929b6f7e
+# %% ../nbs/08_metrics.ipynb #9f67d0bc
 def slope_per_doubling(terms: pd.DataFrame, # one row per (arm, repeat, budget): the arm's columns, repeat, `x` and `value`
                        x: str, # the budget's column (e.g. passes over each training image): the slope is per doubling of it
                        value: str, # the term's column (e.g. an AP difference)
@@ -436,14 +436,14 @@ def slope_per_doubling(terms: pd.DataFrame, # one row per (arm, repeat, budget):
                      "p_equivalence": np.nan, "folds": len(slopes), "p_floor": 0.0})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #5ccac71f
+# %% ../nbs/08_metrics.ipynb #54ebf756
 def _metric_of(replicates: np.ndarray, metric: str) -> np.ndarray:
     "One metric from `weighted_detection_metrics` output; balanced_acc is the mean of real and fake accuracy."
     if metric == "balanced_acc":
         return (replicates[:, METRICS.index("real_acc")] + replicates[:, METRICS.index("fake_acc")]) / 2
     return replicates[:, METRICS.index(metric)]
 
-# %% ../nbs/08_metrics.ipynb #85961431
+# %% ../nbs/08_metrics.ipynb #4e34db21
 def _arms(frame: pd.DataFrame, keys: Sequence[str]) -> list:
     "Each row's method: the value of its one key column, or the tuple of its key columns' values (an arm)."
     return frame[keys[0]].tolist() if len(keys) == 1 else list(frame[list(keys)].itertuples(index=False, name=None))
@@ -483,7 +483,7 @@ def hierarchical_bootstrap(scores: pd.DataFrame, # one row per (method, repeat, 
     index = pd.Index(methods, name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_tuples(methods, names=keys)
     return pd.Series(np.mean(per_generator, axis=0), index=index), means
 
-# %% ../nbs/08_metrics.ipynb #2efb3992
+# %% ../nbs/08_metrics.ipynb #77c0ab53
 def _bootstrap_tost_p(differences: np.ndarray, margin: float) -> float:
     "TOST's p from bootstrap replicates of a difference: the larger share beyond either end of the margin."
     if not np.isfinite(differences).all():
@@ -516,7 +516,7 @@ def generator_level_table(scores: pd.DataFrame, # per-image scores: columns meth
         rows[-1]["equivalent"] = bool(rows[-1]["p_equivalence"] < 0.05)
     return table, with_verdicts(pd.DataFrame(rows)) if rows else pd.DataFrame(rows)
 
-# %% ../nbs/08_metrics.ipynb #913b3e06
+# %% ../nbs/08_metrics.ipynb #881a9b2c
 def probe_fold_accuracies(features: np.ndarray, # (N, D) raw features
                           targets: Sequence, # what the probe predicts, one per row
                           folds: int = 5, # stratified folds
@@ -543,7 +543,7 @@ def probe_fold_accuracies(features: np.ndarray, # (N, D) raw features
         accuracies.append(probe.score(scored[test], targets[test]))
     return np.array(accuracies)
 
-# %% ../nbs/08_metrics.ipynb #54ebf756
+# %% ../nbs/08_metrics.ipynb #7ce3ff2e
 def cross_validated_probe(features: np.ndarray, # (N, D) features
                           targets: Sequence, # what the probe predicts, one per row
                           folds: int = 5, # stratified folds
