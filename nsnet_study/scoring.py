@@ -32,9 +32,9 @@ from .metrics import average_precision
 
 # %% auto #0
 __all__ = ['DETECT_SCHEMA', 'DETECT_COLUMNS', 'STABILITY_PERTURBATIONS', 'EVALUATE_METRICS', 'gather_images', 'score_records',
-           'threshold_at_fpr', 'detect', 'check_saved_model', 'evaluate_model', 'evaluate_records']
+           'threshold_at_fpr', 'detect', 'check_saved_model', 'evaluate_records', 'evaluate_model']
 
-# %% ../nbs/13_scoring.ipynb #2e15880d
+# %% ../nbs/13_scoring.ipynb #45c972e6
 def _pil_record(image: Image.Image) -> ImageRecord:
     "A PIL image as a record: written once to the cache as PNG, named by the sha256 of its bytes."
     buffer = io.BytesIO()
@@ -46,7 +46,7 @@ def _pil_record(image: Image.Image) -> ImageRecord:
             tmp.write_bytes(buffer.getvalue())
     return ImageRecord(path, UNLABELLED, source="detect", sha256=digest)
 
-# %% ../nbs/13_scoring.ipynb #96748683
+# %% ../nbs/13_scoring.ipynb #5aafdd13
 def _named_paths(item: str | os.PathLike, report: LoadReport) -> list[Path]:
     "The image files a path, folder or glob names; a skipped entry in `report` when it names none."
     path = Path(item).expanduser()
@@ -86,14 +86,14 @@ def gather_images(images, report: LoadReport | None = None) -> list[ImageRecord]
                 records.append(record)
     return records
 
-# %% ../nbs/13_scoring.ipynb #acfc2505
+# %% ../nbs/13_scoring.ipynb #afe01386
 DETECT_SCHEMA = 2  # 2: the label 'uncertain', the columns score and distance; probability_ai calibrated when the model is
 DETECT_COLUMNS = ["path", "probability_ai", "label", "caption", "reason", "score", "distance"]
 
-# %% ../nbs/13_scoring.ipynb #9d5525a9
+# %% ../nbs/13_scoring.ipynb #7587839c
 STABILITY_PERTURBATIONS = ("jpeg:50", "resize:0.5")  # the copies the stability check labels (nsnet_study.features.perturb)
 
-# %% ../nbs/13_scoring.ipynb #cb2a0081
+# %% ../nbs/13_scoring.ipynb #323d21b2
 def score_records(records: Sequence[ImageRecord], # the images (their labels, if any, are not used)
                   model: Model, # a loaded model (`load_model`)
                   encoder: Encoder, # its encoder
@@ -122,7 +122,7 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
              "score": float(s), "distance": float(d)}
             for r, p, label, caption, reason, s, d in zip(inputs.records, probabilities, labels, inputs.captions, reasons, scores, distances)]
 
-# %% ../nbs/13_scoring.ipynb #4c0e0e6e
+# %% ../nbs/13_scoring.ipynb #7820f9b7
 def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-out real photos' scores
                      fpr: float, # the share of those photos it may label AI-generated, e.g. 0.01
                     ) -> float:
@@ -136,7 +136,7 @@ def threshold_at_fpr(model: Model, # a loaded model whose card keeps its held-ou
                          "false-positive rate needs (models of study 16 and `nsnet-study train` keep them)")
     return threshold_for_fpr(calibrated(model.abstention, np.asarray(real, dtype=np.float64), model.threshold)[0], fpr)
 
-# %% ../nbs/13_scoring.ipynb #b645b6f4
+# %% ../nbs/13_scoring.ipynb #1acfb756
 def detect(images, # files, folders (walked recursively), glob patterns or PIL images: one, or a list
            model: str | os.PathLike | Model = "default", # a shipped model's name (SHIPPED_MODELS), a model folder or checkpoint
            threshold: float | None = None, # on probability_ai; None: the model's own, chosen on validation generators
@@ -172,7 +172,7 @@ def detect(images, # files, folders (walked recursively), glob patterns or PIL i
              for path, reason, detail in report.skipped]
     return pd.DataFrame(rows, columns=DETECT_COLUMNS)
 
-# %% ../nbs/13_scoring.ipynb #c4ec5a02
+# %% ../nbs/13_scoring.ipynb #c2536e66
 def check_saved_model(model: Model, # the saved model, loaded (`load_model`)
                       records: Sequence[ImageRecord], # the labelled images it was chosen on (its validation images)
                       encoder: Encoder, # its encoder
@@ -193,7 +193,7 @@ def check_saved_model(model: Model, # the saved model, loaded (`load_model`)
                          f"labelled {coverage_in_training:.0%}: storage changed its decisions by more than {allowed:.0%}")
     return check
 
-# %% ../nbs/13_scoring.ipynb #3ecefed9
+# %% ../nbs/13_scoring.ipynb #7b89883d
 EVALUATE_METRICS = ("ap", "chance_ap", "accuracy", "ece", "tpr_at_fpr", "coverage", "selective_accuracy")  # chance_ap: AP of a random score
 
 def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarray, threshold: float, fpr: float) -> list[float]:
@@ -204,7 +204,7 @@ def _evaluation(labels: np.ndarray, probabilities: np.ndarray, decided: np.ndarr
             expected_calibration_error(labels, probabilities), float((fake >= threshold_for_fpr(real, fpr)).mean()),
             float(answered.mean()), float(correct[answered].mean()) if answered.any() else np.nan]
 
-# %% ../nbs/13_scoring.ipynb #19d32492
+# %% ../nbs/13_scoring.ipynb #65244c1b
 def _evaluation_table(labels, probabilities, decided, threshold, fpr, n_boot, seed) -> pd.DataFrame:
     "Each metric with its 95% interval: images resampled within each label."
     rng, by_label = np.random.default_rng(seed), [np.flatnonzero(labels == value) for value in (0, 1)]
@@ -217,22 +217,7 @@ def _evaluation_table(labels, probabilities, decided, threshold, fpr, n_boot, se
     ends[:, defined] = np.nanquantile(draws[:, defined], [0.025, 0.975], axis=0)
     return pd.DataFrame({"value": point, "low": ends[0], "high": ends[1]}, index=pd.Index(EVALUATE_METRICS, name="metric"))
 
-# %% ../nbs/13_scoring.ipynb #c36ab2bf
-def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout the data layer reads, or a shared data set's name
-                   model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
-                   target_fpr: float = 0.01, # the false-positive rate at which the true-positive rate is reported
-                   n_boot: int = 1000, # bootstrap replicates over images
-                   seed: int = 0, # of the bootstrap
-                   device: str | torch.device | None = None, # 'cpu', 'cuda', ...; None: CUDA when present
-                   encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
-                   progress: bool = True, # progress bars on stderr
-                  ) -> pd.DataFrame:
-    "The model's metrics on labelled images (EVALUATE_METRICS), each with a 95% interval over images."
-    records = load_labelled(data, progress=progress)
-    model = load_model(model)
-    return evaluate_records(records, model, encoder or model.load_encoder(device), target_fpr, n_boot, seed, progress)
-
-# %% ../nbs/13_scoring.ipynb #714a911e
+# %% ../nbs/13_scoring.ipynb #ead1589d
 def evaluate_records(records: Sequence[ImageRecord], # labelled images
                      model: Model, # a loaded model
                      encoder: Encoder, # its encoder
@@ -257,3 +242,18 @@ def evaluate_records(records: Sequence[ImageRecord], # labelled images
     table.attrs = {"images": len(scored), "skipped": len(report.skipped), "model": model.name, "target_fpr": target_fpr,
                    "adapted_on": sum(r.sha256 in adapted_on for r in records if str(r.path) in scored_paths)}
     return table
+
+# %% ../nbs/13_scoring.ipynb #fd841680
+def evaluate_model(data: str | os.PathLike, # a labelled folder in any layout the data layer reads, or a shared data set's name
+                   model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
+                   target_fpr: float = 0.01, # the false-positive rate at which the true-positive rate is reported
+                   n_boot: int = 1000, # bootstrap replicates over images
+                   seed: int = 0, # of the bootstrap
+                   device: str | torch.device | None = None, # 'cpu', 'cuda', ...; None: CUDA when present
+                   encoder: Encoder | None = None, # the model's encoder, already loaded (else loaded from its card)
+                   progress: bool = True, # progress bars on stderr
+                  ) -> pd.DataFrame:
+    "The model's metrics on labelled images (EVALUATE_METRICS), each with a 95% interval over images."
+    records = load_labelled(data, progress=progress)
+    model = load_model(model)
+    return evaluate_records(records, model, encoder or model.load_encoder(device), target_fpr, n_boot, seed, progress)
