@@ -33,7 +33,7 @@ from .scoring import gather_images
 __all__ = ['NEUTRAL_GREY', 'EXPLAIN_COLUMNS', 'occluded_grids', 'removed_norm_share', 'Explanation', 'explain_record',
            'plot_explanation', 'explain']
 
-# %% ../nbs/14_explanations.ipynb #8af30830
+# %% ../nbs/14_explanations.ipynb #d9904dd6
 NEUTRAL_GREY = tuple(int(round(255 * m)) for m in CLIP_MEAN)
 
 def occluded_grids(grid: Image.Image, patch: int = PATCH_SIZE) -> list[Image.Image]:
@@ -47,7 +47,7 @@ def occluded_grids(grid: Image.Image, patch: int = PATCH_SIZE) -> list[Image.Ima
         grids.append(Image.fromarray(copy))
     return grids
 
-# %% ../nbs/14_explanations.ipynb #971992b3
+# %% ../nbs/14_explanations.ipynb #f7e1fa9b
 @torch.inference_mode()
 def removed_norm_share(detector: TrainedDetector, inputs: DetectorInputs) -> np.ndarray | None:
     "Per image, the share of the feature's squared norm the NS-Net projection removes (None for other models)."
@@ -59,7 +59,7 @@ def removed_norm_share(detector: TrainedDetector, inputs: DetectorInputs) -> np.
                                            torch.as_tensor(inputs.semantics, device=device))
     return (1 - projected.norm(dim=-1) ** 2 / features.norm(dim=-1) ** 2).cpu().numpy()
 
-# %% ../nbs/14_explanations.ipynb #7619e539
+# %% ../nbs/14_explanations.ipynb #461bc102
 @dataclass
 class Explanation:
     "What one image's explanation shows."
@@ -72,7 +72,7 @@ class Explanation:
     caption: str
     removed_share: float | None  # NS-Net models: share of the squared feature norm the projection removed
 
-# %% ../nbs/14_explanations.ipynb #25d80902
+# %% ../nbs/14_explanations.ipynb #76ec9003
 def explain_record(record: ImageRecord, # the image: opened (its crop applied) and cut into the model's patch grid
                    model: Model, # a loaded model (`load_model`) that reads a patch grid, not the whole image
                    encoder: Encoder, # the model's encoder (`Model.load_encoder`)
@@ -91,7 +91,7 @@ def explain_record(record: ImageRecord, # the image: opened (its crop applied) a
     return Explanation(str(record.path), image, grid, patch_boxes(image.size, model.patches)[kept], float(scores[0]),
                        scores[0] - scores[1:], described.captions[0], None if share is None else float(share[0]))
 
-# %% ../nbs/14_explanations.ipynb #3bb5b11a
+# %% ../nbs/14_explanations.ipynb #028c75ba
 def _cells(ax, boxes: np.ndarray, values: np.ndarray | None, colours, edge: str | None = None, alpha: float = 0.6):
     "Rectangles over `ax` at `boxes`: filled by `values` (mean per distinct box), or outlined in `edge`."
     for box in np.unique(boxes, axis=0):
@@ -124,7 +124,7 @@ def plot_explanation(explanation: Explanation, model: Model) -> plt.Figure:
                  f"[{model.name}]{removed}\ncaption (nearest prototypes): {e.caption}", fontsize=11)
     return fig
 
-# %% ../nbs/14_explanations.ipynb #a4ec214f
+# %% ../nbs/14_explanations.ipynb #d6ada066
 EXPLAIN_COLUMNS = ["path", "probability_ai", "explanation", "reason"]
 
 def _explanation_png(explanation: Explanation, model: Model, record: ImageRecord, out: Path) -> str:
@@ -135,7 +135,7 @@ def _explanation_png(explanation: Explanation, model: Model, record: ImageRecord
     plt.close(fig)
     return png
 
-# %% ../nbs/14_explanations.ipynb #d1513c1a
+# %% ../nbs/14_explanations.ipynb #a70ab512
 def explain(images, # as `detect` takes them: files, folders, globs, PIL images
             model: str | os.PathLike | Model = "default", # a shipped model's name, a model folder or checkpoint
             out_dir: str | os.PathLike | None = None, # where one PNG per image is drawn; None: no pictures
