@@ -22,7 +22,7 @@ from .reproduction import report_arguments, report_command
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/17_cli.ipynb #9f4b094c
+# %% ../nbs/17_cli.ipynb #f3a479f3
 def _format(frame, fmt: str, schema: int | None = None) -> str:
     "The table as csv, json or text; csv and json rows carry `schema` when given."
     frame = frame if schema is None or fmt == "table" else frame.assign(schema=schema)
@@ -63,7 +63,7 @@ def _evaluate(args) -> int:
     print(_format(table.reset_index(), args.format), end="" if args.format == "csv" else "\n")
     return 0
 
-# %% ../nbs/17_cli.ipynb #6803e041
+# %% ../nbs/17_cli.ipynb #0edde151
 def _train(args) -> int:
     from nsnet_study.experiments import train_model
     summary = train_model(args.data, args.config, args.out, args.encoder, args.view, args.epochs, args.seed)
@@ -72,7 +72,7 @@ def _train(args) -> int:
           f"model written to {args.out} (use: nsnet-study detect PATH --model {args.out})")
     return 0
 
-# %% ../nbs/17_cli.ipynb #6cc4c3d6
+# %% ../nbs/17_cli.ipynb #8d1a86c5
 def _adapt(args) -> int:
     from nsnet_study.adaptation import adapt_model
     refit = {"auto": None, "calibration": False, "probe": True}[args.refit]
@@ -90,7 +90,7 @@ def _adapt(args) -> int:
              "reference photos): --target-fpr reads its kept-aside real images"))
     return 0
 
-# %% ../nbs/17_cli.ipynb #095afeb7
+# %% ../nbs/17_cli.ipynb #94d66202
 def _extract(args) -> int:
     from nsnet_study.data import load_labelled
     from nsnet_study.encoders import load_encoder
@@ -105,14 +105,14 @@ def _extract(args) -> int:
           f"[{args.patches}] cached under {cache_dir('features').parent}")
     return 0
 
-# %% ../nbs/17_cli.ipynb #830225d2
+# %% ../nbs/17_cli.ipynb #a1c0c8e0
 def _reproduce(args) -> int:
     root = project_dir()
     if root is None:
         raise ValueError("reproduce runs `make reproduce` in a checkout of the repository; run it from inside one")
     return subprocess.run(["make", "reproduce"], cwd=root).returncode
 
-# %% ../nbs/17_cli.ipynb #c4e13f39
+# %% ../nbs/17_cli.ipynb #1eeec5a3
 def _add_detect(commands):
     d = commands.add_parser("detect", help="score images (files, folders, globs)", description="Score images: one row each.")
     d.add_argument("paths", nargs="+", help="image files, folders (walked recursively) or glob patterns")
@@ -130,8 +130,7 @@ def _add_detect(commands):
     d.add_argument("--batch-size", type=int, help="images per forward pass (default: the encoder's)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
 
-
-# %% ../nbs/17_cli.ipynb #c4e13f3a
+# %% ../nbs/17_cli.ipynb #9fb36e9d
 def _add_evaluate(commands):
     e = commands.add_parser("evaluate", help="measure a model on your labelled images",
                             description="AP, accuracy, calibration error, TPR at a false-positive rate, coverage and "
@@ -144,7 +143,7 @@ def _add_evaluate(commands):
     e.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
 
-# %% ../nbs/17_cli.ipynb #609dffec
+# %% ../nbs/17_cli.ipynb #87b7cd45
 def _add_train(commands):
     t = commands.add_parser("train", help="train a model on a labelled folder", description="Train a configuration on a labelled folder, choose on a held-out part, write a model folder.")
     t.add_argument("--config", required=True, choices=TRAINABLE_CONFIGS)
@@ -155,7 +154,7 @@ def _add_train(commands):
     t.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of an NS-Net head")
     t.add_argument("--seed", type=int, default=0)
 
-# %% ../nbs/17_cli.ipynb #c4e13f3c
+# %% ../nbs/17_cli.ipynb #93f77d16
 def _add_extract(commands):
     x = commands.add_parser("extract", help="encode images into the feature cache (a shard of them with --shard i/n)",
                             description="Encode a data set into the feature cache; n processes with --shard 0/n ... n-1/n fill one cache.")
@@ -195,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("reproduce", help="run make reproduce in this checkout")
     return parser
 
-# %% ../nbs/17_cli.ipynb #8df73c37
+# %% ../nbs/17_cli.ipynb #5d94c873
 def main(argv: Sequence[str] | None = None) -> int:
     "The `nsnet-study` command."
     parser = _parser()
