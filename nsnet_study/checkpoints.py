@@ -33,7 +33,7 @@ from .nullspace import unit_rows
 __all__ = ['PICKLE_SUFFIXES', 'STORAGE_DTYPES', 'verified_card', 'save_detector', 'load_detector', 'licences_of', 'save_bank',
            'load_bank', 'Model', 'load_reference', 'save_model', 'load_model']
 
-# %% ../nbs/11_checkpoints.ipynb #0f3e2a63
+# %% ../nbs/11_checkpoints.ipynb #24d31781
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
 
 def verified_card(path: Path, # `<path>.json` and `<path>.safetensors` (a suffix on `path` is ignored)
@@ -52,8 +52,7 @@ def verified_card(path: Path, # `<path>.json` and `<path>.safetensors` (a suffix
         raise ValueError(f"{weights} does not match the sha256 in {card.name}: the {what} is corrupted or was modified")
     return meta
 
-
-# %% ../nbs/11_checkpoints.ipynb #67bb3345
+# %% ../nbs/11_checkpoints.ipynb #1889e44c
 def _scorer_tensors(scorer) -> dict[str, torch.Tensor]:
     "The scorer's weights as named tensors."
     if isinstance(scorer, NSNetNetwork):
@@ -61,8 +60,7 @@ def _scorer_tensors(scorer) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in asdict(scorer).items()
             if isinstance(value, np.ndarray)}
 
-
-# %% ../nbs/11_checkpoints.ipynb #67bb3301
+# %% ../nbs/11_checkpoints.ipynb #f998aefd
 STORAGE_DTYPES = ("float32", "float16", "int8")  # int8: the weight matrices, per row with a float16 scale; the rest float16
 
 def _stored(tensors: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
@@ -78,7 +76,7 @@ def _stored(tensors: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Ten
             out[name] = t.to(torch.float32 if dtype == "float32" else torch.float16) if t.is_floating_point() else t
     return out
 
-# %% ../nbs/11_checkpoints.ipynb #f3c7f13f
+# %% ../nbs/11_checkpoints.ipynb #98610f04
 def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     "float32 tensors from `_stored` ones, whatever their storage."
     out = {name: t.float() if t.is_floating_point() else t for name, t in tensors.items() if not name.endswith(":scale")}
@@ -87,7 +85,7 @@ def _restored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             out[name[:-6]] = tensors[name[:-6]].float() * scale.float()[:, None]
     return out
 
-# %% ../nbs/11_checkpoints.ipynb #67bb3302
+# %% ../nbs/11_checkpoints.ipynb #7ac28aba
 def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline, with its config and card
                   path: str | os.PathLike, # `<path>.safetensors` and `<path>.json` are written (a suffix on `path` is replaced)
                   dtype: str = "float32", # storage of the tensors: 'float32', 'float16' or 'int8' (see STORAGE_DTYPES)
@@ -106,8 +104,7 @@ def save_detector(detector: TrainedDetector, # a trained NS-Net head or baseline
                "k": getattr(detector.scorer, "k", None), "best_epoch": detector.best_epoch, "card": detector.card})
     return weights
 
-
-# %% ../nbs/11_checkpoints.ipynb #0f3e2a64
+# %% ../nbs/11_checkpoints.ipynb #374a965d
 def _scorer_from(config: DetectorConfig, meta: dict, tensors: dict[str, torch.Tensor]):
     "Rebuild the scorer of the configured kind from its tensors (computed in float32 whatever their storage)."
     tensors = _restored(tensors)
@@ -138,7 +135,7 @@ def load_detector(path: str | os.PathLike, encoder_id: str | None = None) -> Tra
     return TrainedDetector(config, scorer, meta["encoder_id"], meta["semantic_source"], best_epoch=meta["best_epoch"],
                            card=meta.get("card", {}))
 
-# %% ../nbs/11_checkpoints.ipynb #17f6d8fc
+# %% ../nbs/11_checkpoints.ipynb #9ba5cf45
 def licences_of(datasets: Sequence[str], # the shared data sets a model trained on
                 bank: str = "imagenet-samples", # the data set of its prototype bank
                ) -> tuple[dict[str, str], str]:
@@ -150,7 +147,7 @@ def licences_of(datasets: Sequence[str], # the shared data sets a model trained 
             "for non-commercial research use, shared alike." if restricted else "")
     return licences, note
 
-# %% ../nbs/11_checkpoints.ipynb #4b776b6e
+# %% ../nbs/11_checkpoints.ipynb #cd3fb2e5
 def save_bank(bank: PrototypeBank, path: str | os.PathLike) -> Path:
     "Write a prototype bank as `<path>.safetensors` (float16 vectors) and `<path>.json` (names, encoder, sha256)."
     from safetensors.torch import save_file
@@ -162,7 +159,7 @@ def save_bank(bank: PrototypeBank, path: str | os.PathLike) -> Path:
                                            "weights_sha256": sha256_file(weights)})
     return weights
 
-# %% ../nbs/11_checkpoints.ipynb #55913edb
+# %% ../nbs/11_checkpoints.ipynb #04bc4ef4
 def load_bank(path: str | os.PathLike, expected_sha256: str | None = None) -> PrototypeBank:
     "A bank written by `save_bank`, verified by its sha256 (and, given a model card's `expected_sha256`, that it is that bank)."
     from safetensors.torch import load_file
@@ -175,7 +172,7 @@ def load_bank(path: str | os.PathLike, expected_sha256: str | None = None) -> Pr
         raise ValueError(f"{path}: {len(vectors)} vectors for {len(meta['names'])} names")
     return PrototypeBank(meta["names"], vectors, [], meta["encoder_id"])
 
-# %% ../nbs/11_checkpoints.ipynb #8064b77e
+# %% ../nbs/11_checkpoints.ipynb #1087ee7e
 @dataclass
 class Model:
     "A detector with what scoring needs: its card (encoder, patches, view, threshold), its prototype bank, its abstention rule."
@@ -211,7 +208,7 @@ class Model:
         "The decision threshold on P(AI-generated): the detector config's."
         return float(self.detector.config.threshold)
 
-# %% ../nbs/11_checkpoints.ipynb #b2396adc
+# %% ../nbs/11_checkpoints.ipynb #c94cd9d0
 @patch(nm="load_encoder")
 def _model_encoder(self: Model, device: str | torch.device | None = None, batch_size: int | None = None) -> Encoder:
     "The encoder of the card, refused if this machine's gives other features than the model was trained on."
@@ -221,7 +218,7 @@ def _model_encoder(self: Model, device: str | torch.device | None = None, batch_
                          f"{self.card.encoder} here gives {encoder.encoder_id}")
     return encoder
 
-# %% ../nbs/11_checkpoints.ipynb #76b241b9
+# %% ../nbs/11_checkpoints.ipynb #02b45a07
 def _save_reference(features: np.ndarray | None, folder: Path, labels: np.ndarray | None = None) -> dict:
     "Write training features (float16) and their labels as `reference-<sha>.safetensors` (models of one folder share equal ones)."
     from safetensors.torch import save_file
@@ -240,7 +237,7 @@ def _save_reference(features: np.ndarray | None, folder: Path, labels: np.ndarra
     write_json(path.with_suffix(".json"), {"weights_sha256": sha256_file(weights), "shape": list(np.shape(features))})
     return {"reference": path.name, "reference_sha256": sha256_file(weights)}
 
-# %% ../nbs/11_checkpoints.ipynb #e03a630f
+# %% ../nbs/11_checkpoints.ipynb #1690170b
 def load_reference(path: str | os.PathLike, expected_sha256: str) -> tuple[np.ndarray, np.ndarray | None]:
     "Training features written with a model (float32) and their labels (None where not stored), verified by sha256."
     from safetensors.torch import load_file
@@ -250,7 +247,7 @@ def load_reference(path: str | os.PathLike, expected_sha256: str) -> tuple[np.nd
     tensors = load_file(str(Path(path).with_suffix(".safetensors")))
     return tensors["features"].float().numpy(), tensors["labels"].numpy().astype(int) if "labels" in tensors else None
 
-# %% ../nbs/11_checkpoints.ipynb #90628344
+# %% ../nbs/11_checkpoints.ipynb #dd4b857b
 def save_model(detector: TrainedDetector, # trained on features of `encoder_name`'s encoder
                bank: PrototypeBank, # the prototypes its semantics come from; same encoder as the detector
                folder: str | os.PathLike, # created if missing; gets `bank.*` and `<name>.*`
@@ -282,7 +279,7 @@ def save_model(detector: TrainedDetector, # trained on features of `encoder_name
                                   best_epoch=detector.best_epoch, card=card.to_dict()), folder / name, dtype=dtype)
     return folder / name
 
-# %% ../nbs/11_checkpoints.ipynb #e38bc056
+# %% ../nbs/11_checkpoints.ipynb #f09f5895
 def _checkpoint_path(location: str | os.PathLike) -> Path:
     "The checkpoint (path without suffix) a model name, folder or file names."
     if str(location) in SHIPPED_MODELS and not Path(location).exists():
