@@ -26,7 +26,7 @@ from .nullspace import unit_rows
 # %% auto #0
 __all__ = ['BASELINE_GRIDS', 'fit_linear_probe', 'train_many', 'train', 'evaluate_scores', 'evaluate', 'summary_row']
 
-# %% ../nbs/10_training.ipynb #0f3e2a19
+# %% ../nbs/10_training.ipynb #d3672a12
 def _adam(parameters, learning_rate: float) -> torch.optim.Optimizer:
     "Adam with the fused kernel where this torch has one for these tensors (twice as fast on a CPU here), else the default."
     parameters = list(parameters)
@@ -35,7 +35,7 @@ def _adam(parameters, learning_rate: float) -> torch.optim.Optimizer:
     except (RuntimeError, TypeError):  # older torch: fused is CUDA-only
         return torch.optim.Adam(parameters, lr=learning_rate)
 
-# %% ../nbs/10_training.ipynb #0f3e2a20
+# %% ../nbs/10_training.ipynb #535473d6
 def _padded(arrays: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
     "Arrays of different lengths as one zero-padded tensor (M, longest, ...)."
     out = np.zeros((len(arrays), max(len(a) for a in arrays), *arrays[0].shape[1:]), arrays[0].dtype)
@@ -43,7 +43,7 @@ def _padded(arrays: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
         row[:len(array)] = array
     return torch.as_tensor(out, device=device)
 
-# %% ../nbs/10_training.ipynb #0d43e01e
+# %% ../nbs/10_training.ipynb #1b72c43b
 def _epoch_batches(sizes: Sequence[int], batch_size: int, generators: Sequence[torch.Generator]) -> torch.Tensor:
     "(steps, M, batch_size) image indices of one epoch: each model's own seeded shuffles, wrapped round to fill every batch."
     steps = -(-max(sizes) // batch_size)
@@ -53,7 +53,7 @@ def _epoch_batches(sizes: Sequence[int], batch_size: int, generators: Sequence[t
         orders.append(order[:steps * batch_size].view(steps, batch_size))
     return torch.stack(orders, dim=1)
 
-# %% ../nbs/10_training.ipynb #0f3e2a21
+# %% ../nbs/10_training.ipynb #24d0bfa4
 def _stacked_heads(config: DetectorConfig, dim: int, bases: Sequence[np.ndarray], seeds: Sequence[int],
                    device: torch.device) -> tuple[NSNetNetwork, dict, dict]:
     "A stateless template, and the stacked weights and buffers of one detector per seed (each initialised from it)."
@@ -65,7 +65,7 @@ def _stacked_heads(config: DetectorConfig, dim: int, bases: Sequence[np.ndarray]
     params, buffers = torch.func.stack_module_state(models)
     return copy.deepcopy(models[0]).to("meta"), params, buffers
 
-# %% ../nbs/10_training.ipynb #dd77c855
+# %% ../nbs/10_training.ipynb #596df3ef
 def _batched_gradients(template: NSNetNetwork):
     "For stacked weights and (M, batch, ...) inputs: each model's gradients and loss parts, in one vmapped call."
     config = template.config
@@ -76,7 +76,7 @@ def _batched_gradients(template: NSNetNetwork):
         return parts["total"], parts
     return torch.func.vmap(torch.func.grad(loss, has_aux=True), randomness="different")
 
-# %% ../nbs/10_training.ipynb #6b6a6a96
+# %% ../nbs/10_training.ipynb #5d036e21
 @torch.no_grad()
 def _stacked_probability(template: NSNetNetwork, params: dict, buffers: dict, m: int, inputs: DetectorInputs) -> np.ndarray:
     "Fake probability of each image of `inputs` under model `m` of the stack."
@@ -93,14 +93,14 @@ def _selection_rows(template, params, buffers, select_sets, threshold) -> list[d
     return [{f"select_{k}": v for k, v in detection_metrics(inputs.labels, _stacked_probability(template, params, buffers, m, inputs),
                                                             threshold).items()} for m, inputs in enumerate(select_sets)]
 
-# %% ../nbs/10_training.ipynb #52579c68
+# %% ../nbs/10_training.ipynb #b25faec9
 def _copies_of(inputs: DetectorInputs, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
     "Features (N, 1+P, D) and semantics (N, 1+P, D_sem): each image as it is, then its copies named in `train_perturbations`."
     index = [inputs.perturbations.index(p) for p in config.train_perturbations]
     return (np.concatenate([inputs.features[:, None], inputs.perturbed_features[:, index]], 1),
             np.concatenate([inputs.semantics[:, None], inputs.perturbed_semantics[:, index]], 1))
 
-# %% ../nbs/10_training.ipynb #d3baaaea
+# %% ../nbs/10_training.ipynb #ab83dc55
 def _epoch_draw(stacked: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
     "From (M, N, 1+P, ...) tensors: one epoch's (M, N, ...) rows, each model's image clean or one copy, uniformly."
     m, n, choices = stacked[0].shape[:3]
@@ -108,7 +108,7 @@ def _epoch_draw(stacked: Sequence[torch.Tensor], generator: torch.Generator) -> 
     models, images = torch.arange(m, device=pick.device)[:, None], torch.arange(n, device=pick.device)[None, :]
     return [tensor[models, images, pick] for tensor in stacked]
 
-# %% ../nbs/10_training.ipynb #0f3e2a31
+# %% ../nbs/10_training.ipynb #71179871
 def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets, seeds: Sequence[int],
                  bases: Sequence[np.ndarray], device: torch.device, progress: bool) -> tuple[dict, list[pd.DataFrame], np.ndarray]:
     "Train one head per training set, stacked: (best weights per model, stacked; history per model; best epoch per model)."
@@ -146,7 +146,7 @@ def _train_heads(train_sets: Sequence[DetectorInputs], config: DetectorConfig, s
                     best[name][m] = value[m].detach()
     return best, [pd.DataFrame(h) for h in history], best_epoch
 
-# %% ../nbs/10_training.ipynb #2996a4b6
+# %% ../nbs/10_training.ipynb #14ab3a03
 def fit_linear_probe(features: np.ndarray, # (N, D) features; the probe reads them L2-normalised
                      labels: np.ndarray, # (N,) 1 for fake, 0 for real
                      C: float, # inverse regularisation of the logistic regression
@@ -158,7 +158,7 @@ def fit_linear_probe(features: np.ndarray, # (N, D) features; the probe reads th
     fitted = LogisticRegression(C=C, max_iter=5000, random_state=seed).fit(unit_rows(features), labels, sample_weight=sample_weight)
     return LinearProbe(fitted.coef_.copy(), fitted.intercept_.copy())
 
-# %% ../nbs/10_training.ipynb #179a573f
+# %% ../nbs/10_training.ipynb #b580fe56
 BASELINE_GRIDS = {"linear_probe": [0.01, 0.1, 1.0, 10.0, 100.0], "knn": [1, 3, 5, 11, 21], "embedding_sensitivity": [None]}  # C, k, nothing
 
 def _fit_baseline(kind: str, value: float, features: np.ndarray, labels: np.ndarray, seed: int) -> LinearProbe | NearestNeighbours | EmbeddingSensitivity:
@@ -169,7 +169,7 @@ def _fit_baseline(kind: str, value: float, features: np.ndarray, labels: np.ndar
         return NearestNeighbours(unit_rows(features), labels, int(min(value, len(labels))))
     return fit_linear_probe(features, labels, value, seed)
 
-# %% ../nbs/10_training.ipynb #d2152eb4
+# %% ../nbs/10_training.ipynb #ad82313c
 def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select_on: DetectorInputs | None) -> TrainedDetector:
     grid = BASELINE_GRIDS[config.kind]
     candidates = grid if select_on is not None else [grid[len(grid) // 2]]
@@ -188,7 +188,7 @@ def _train_baseline(train_inputs: DetectorInputs, config: DetectorConfig, select
         history.append(row)
     return TrainedDetector(config, best, train_inputs.encoder_id, train_inputs.semantic_source, pd.DataFrame(history))
 
-# %% ../nbs/10_training.ipynb #0f3e2a22
+# %% ../nbs/10_training.ipynb #1cc0a1e6
 def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConfig, select_sets) -> None:
     if config.selection != "last" and select_sets is None:
         raise ValueError(f"{config.name} selects its checkpoint on the {config.selection} split: pass select_on")
@@ -205,8 +205,7 @@ def _checked_training(train_sets: Sequence[DetectorInputs], config: DetectorConf
         if len(set(inputs.labels.tolist())) < 2:
             raise ValueError("the selection split needs both real and fake images (AP is undefined otherwise)")
 
-
-# %% ../nbs/10_training.ipynb #0f3e2a01
+# %% ../nbs/10_training.ipynb #bec7a8e6
 def train_many(train_sets: Sequence[DetectorInputs], # one training set per detector; each needs real and fake images
                config: DetectorConfig, # what to train (shared by all), except its seed
                select_sets: Sequence[DetectorInputs] | None = None, # per set: split whose AP picks epoch or hyper-parameter
@@ -240,8 +239,7 @@ def train_many(train_sets: Sequence[DetectorInputs], # one training set per dete
                                            train_sets[i].semantic_source, histories[m], int(epochs[m]))
     return [detectors[i] for i in range(len(train_sets))]
 
-
-# %% ../nbs/10_training.ipynb #0f3e2a02
+# %% ../nbs/10_training.ipynb #d32f3e6e
 def train(train_inputs: DetectorInputs, # cached features, semantics and labels; needs real and fake images
           config: DetectorConfig, # what to train, with its seed
           select_on: DetectorInputs | None = None, # its AP picks the epoch or hyper-parameter; None: last epoch, middle of grid
@@ -253,8 +251,7 @@ def train(train_inputs: DetectorInputs, # cached features, semantics and labels;
     return train_many([train_inputs], config, None if select_on is None else [select_on], [config.seed], device,
                       progress, [projection_semantics])[0]
 
-
-# %% ../nbs/10_training.ipynb #8a4b269a
+# %% ../nbs/10_training.ipynb #28026b78
 def evaluate_scores(scores: np.ndarray, # (N,) fake probability of each record
                     records: Sequence[ImageRecord], # the scored images: labels, and generators for the per-generator table
                     threshold: float = 0.5, # on the fake probability, for the thresholded metrics (accuracy and the like)
@@ -273,7 +270,7 @@ def evaluate_scores(scores: np.ndarray, # (N,) fake probability of each record
         per_generator.append(table.reset_index(names="metric").assign(generator=generator, n=int(rows.sum())))
     return {"scores": scores, "labels": labels, "overall": overall, "per_generator": pd.concat(per_generator, ignore_index=True)}
 
-# %% ../nbs/10_training.ipynb #359b6011
+# %% ../nbs/10_training.ipynb #f9277bd2
 def evaluate(detector: TrainedDetector, # scores `inputs`; its config's threshold gives the thresholded metrics
              inputs: DetectorInputs, # the test set, labelled
              n_boot: int = 1000, # bootstrap replicates, resampled within each generator and label
@@ -283,7 +280,7 @@ def evaluate(detector: TrainedDetector, # scores `inputs`; its config's threshol
     scores = detector.predict(inputs)
     return {"config": detector.config.name, **evaluate_scores(scores, inputs.records, detector.config.threshold, n_boot, seed)}
 
-# %% ../nbs/10_training.ipynb #fd7c9b3f
+# %% ../nbs/10_training.ipynb #9e48ea44
 def summary_row(evaluation: dict) -> dict:
     "One flat, JSON-serialisable row: each metric with its interval."
     row = {"config": evaluation["config"]}
