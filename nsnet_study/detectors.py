@@ -32,7 +32,7 @@ __all__ = ['BLANK_VECTORS', 'DETECTOR_KINDS', 'PROJECTIONS', 'PUBLISHED_UPDATES'
            'as_published_projection_semantics', 'fit_projection', 'NSNetNetwork', 'LinearProbe', 'NearestNeighbours',
            'EmbeddingSensitivity', 'TrainedDetector']
 
-# %% ../nbs/09_detectors.ipynb #f075c253
+# %% ../nbs/09_detectors.ipynb #a5b70441
 @dataclass
 class DetectorInputs(RecordRows):
     "What a detector sees for a set of images: features, their semantic vectors and captions, and labels."
@@ -62,7 +62,7 @@ class DetectorInputs(RecordRows):
                        semantics=np.ascontiguousarray(self.perturbed_semantics[:, at]), perturbed_features=None,
                        perturbed_semantics=None)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a35
+# %% ../nbs/09_detectors.ipynb #b676cb35
 def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
                encoder: Encoder, # the encoder whose features the detector reads
                semantics: PrototypeBank | Semantics, # prototypes the captions and vectors come from, or the images' own (e.g. BLIP's)
@@ -92,12 +92,12 @@ def inputs_for(records: Sequence[ImageRecord], # the images, labelled or not
     return DetectorInputs(whole.records, values, described.vectors, described.captions, whole.spec.encoder_id,
                           described.source_id, described.blank_vector)
 
-# %% ../nbs/09_detectors.ipynb #3cc0f6b0
+# %% ../nbs/09_detectors.ipynb #d35bbb48
 def has_caption(record: ImageRecord, captioned_fraction: float) -> bool:
     "Whether this file has a caption when only about `captioned_fraction` of the files do: fixed by its sha256."
     return int(record.sha256[:12], 16) / 16 ** 12 < captioned_fraction
 
-# %% ../nbs/09_detectors.ipynb #ccca4a82
+# %% ../nbs/09_detectors.ipynb #ca8ae4de
 def blank_captions(inputs: DetectorInputs, captioned_fraction: float) -> DetectorInputs:
     "Files without a caption (see `has_caption`) get the blank vector and an empty caption; the others keep theirs."
     if captioned_fraction >= 1:
@@ -108,7 +108,7 @@ def blank_captions(inputs: DetectorInputs, captioned_fraction: float) -> Detecto
         blank[:, None, None], inputs.blank_vector, inputs.perturbed_semantics).astype(np.float32)}  # a copy of a blank file is blank
     return replace(inputs, semantics=semantics, captions=["" if b else c for b, c in zip(blank, inputs.captions)], **copies)
 
-# %% ../nbs/09_detectors.ipynb #d4557611
+# %% ../nbs/09_detectors.ipynb #c67f0e16
 def with_perturbed_copies(inputs: DetectorInputs, # the clean inputs
                           copies: dict[str, DetectorInputs], # perturbation -> the same view of the perturbed images (`inputs_for(..., perturbation=p)`)
                          ) -> DetectorInputs:
@@ -124,7 +124,7 @@ def with_perturbed_copies(inputs: DetectorInputs, # the clean inputs
     return replace(inputs, perturbed_features=np.ascontiguousarray(np.stack([c.features for c in parts], 1)),
                    perturbed_semantics=np.ascontiguousarray(np.stack([c.semantics for c in parts], 1)), perturbations=tuple(copies))
 
-# %% ../nbs/09_detectors.ipynb #c2fd7388
+# %% ../nbs/09_detectors.ipynb #dfc7099e
 BLANK_VECTORS = ("mean prototype", "zero", "mean of training semantics", "random unit")
 
 def with_blank_vector(inputs: DetectorInputs, # the inputs whose blank vector is replaced (semantics of captioned files unchanged)
@@ -143,7 +143,7 @@ def with_blank_vector(inputs: DetectorInputs, # the inputs whose blank vector is
               "random unit": lambda: unit_rows(np.random.default_rng(seed).normal(size=(1, dim)))[0]}[choice]()
     return replace(inputs, blank_vector=np.asarray(vector, np.float32))
 
-# %% ../nbs/09_detectors.ipynb #8a5bcbf2
+# %% ../nbs/09_detectors.ipynb #1d5038c4
 DETECTOR_KINDS = ("nsnet_head", "linear_probe", "knn", "embedding_sensitivity")
 PROJECTIONS = ("global", "per_sample", "none")
 
@@ -177,7 +177,7 @@ class DetectorConfig:
         object.__setattr__(self, "train_perturbations", tuple(self.train_perturbations))  # a card's JSON list
         _check_config(self)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a10
+# %% ../nbs/09_detectors.ipynb #f0da9ae0
 def _check_config(config: DetectorConfig):
     "ValueError, in one sentence, for a configuration that cannot be trained."
     for field_name, allowed in [("kind", DETECTOR_KINDS), ("projection", PROJECTIONS), ("rank_rule", ("top_k", "seed_rank_rule")),
@@ -195,7 +195,7 @@ def _check_config(config: DetectorConfig):
     if len(set(config.train_perturbations)) < len(config.train_perturbations) or "none" in config.train_perturbations:
         raise ValueError(f"train_perturbations names distinct perturbations other than 'none', got {config.train_perturbations}")
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a11
+# %% ../nbs/09_detectors.ipynb #9582607d
 PUBLISHED_UPDATES = 1_000  # the original: 2 epochs of about 4,000 images at batch 8
 
 def original_as_published(**changes) -> DetectorConfig:
@@ -203,39 +203,39 @@ def original_as_published(**changes) -> DetectorConfig:
     return replace(DetectorConfig("original_as_published", "global", None, rank_rule="seed_rank_rule", updates=PUBLISHED_UPDATES,
                                   selection="test", captioned_fraction=0.25), **changes)
 
-# %% ../nbs/09_detectors.ipynb #5f58dad3
+# %% ../nbs/09_detectors.ipynb #663b34f1
 def advanced_as_published(**changes) -> DetectorConfig:
     "Advanced NS-Net as published: mapper + per-sample projection + alignment loss, blank captions, test-set selection, ~1,000 updates."
     return replace(DetectorConfig("advanced_as_published", "per_sample", None, mapper=True, alignment_weight=0.3,
                                   updates=PUBLISHED_UPDATES, selection="test", captioned_fraction=0.25), **changes)
 
-# %% ../nbs/09_detectors.ipynb #2e336d9c
+# %% ../nbs/09_detectors.ipynb #d08cb299
 def original_corrected(removed_rank: int = 8, **changes) -> DetectorConfig:
     "NS-Net with an explicit removed rank k, every image described, validation-only selection."
     return replace(DetectorConfig("original_corrected", "global", removed_rank, selection="val", epochs=DEFAULT_EPOCHS), **changes)
 
-# %% ../nbs/09_detectors.ipynb #5595b15f
+# %% ../nbs/09_detectors.ipynb #fed7e605
 def advanced_corrected(**changes) -> DetectorConfig:
     "Advanced NS-Net with every image described and validation-only selection."
     return replace(DetectorConfig("advanced_corrected", "per_sample", None, mapper=True, alignment_weight=0.3,
                                   selection="val", epochs=DEFAULT_EPOCHS), **changes)
 
-# %% ../nbs/09_detectors.ipynb #deb4e87b
+# %% ../nbs/09_detectors.ipynb #1a9bdccc
 def linear_probe(**changes) -> DetectorConfig:
     "The UnivFD-style baseline: logistic regression on the L2-normalised features, C chosen on validation."
     return replace(DetectorConfig("linear_probe", "none", None, selection="val", kind="linear_probe"), **changes)
 
-# %% ../nbs/09_detectors.ipynb #fbe6a78d
+# %% ../nbs/09_detectors.ipynb #58240cab
 def knn(**changes) -> DetectorConfig:
     "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation."
     return replace(DetectorConfig("knn", "none", None, selection="val", kind="knn"), **changes)
 
-# %% ../nbs/09_detectors.ipynb #bfbd8b7d
+# %% ../nbs/09_detectors.ipynb #1f6f0d01
 def embedding_sensitivity(**changes) -> DetectorConfig:
     "Training-free: how far an image's embedding moves under a perturbation (reads a 'sensitivity <perturbation>' view)."
     return replace(DetectorConfig("embedding_sensitivity", "none", None, selection="last", kind="embedding_sensitivity"), **changes)
 
-# %% ../nbs/09_detectors.ipynb #1b123b0d
+# %% ../nbs/09_detectors.ipynb #15d19490
 METHODS = {  # the name of a method in every table and figure: its configuration's factory
     "linear_probe": "logistic regression on the L2-normalised features (UnivFD-style), C chosen on validation",
     "knn": "k nearest neighbours (cosine) on the L2-normalised features, k chosen on validation",
@@ -255,14 +255,14 @@ def method_name(label: str) -> str:
         return core
     raise ValueError(f"{label!r} does not name a method of nsnet_study.detectors.METHODS ({', '.join(METHODS)})")
 
-# %% ../nbs/09_detectors.ipynb #1c9ee08e
+# %% ../nbs/09_detectors.ipynb #5fba0f07
 def as_published_projection_semantics(train: DetectorInputs, # the training split as the model sees it (blank captions applied)
                                       bank_vectors: np.ndarray, # the prototypes: stand-ins for the original's thousands of captions
                                      ) -> np.ndarray:
     "V of the as-published rank rule: the training images' semantics, then the prototypes' (more vectors than dimensions, as theirs)."
     return np.vstack([train.semantics, bank_vectors]).astype(np.float32)
 
-# %% ../nbs/09_detectors.ipynb #188ff61b
+# %% ../nbs/09_detectors.ipynb #0326af1a
 def fit_projection(semantics: np.ndarray, config: DetectorConfig) -> np.ndarray:
     "The removed basis W (D, k) of the global projection, from the training images' semantic vectors V."
     if config.rank_rule == "seed_rank_rule":
@@ -271,7 +271,7 @@ def fit_projection(semantics: np.ndarray, config: DetectorConfig) -> np.ndarray:
         return semantic_basis(semantics, energy=config.removed_energy)
     return semantic_basis(semantics, k=config.removed_rank)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a14
+# %% ../nbs/09_detectors.ipynb #5e3bb743
 class NSNetNetwork(torch.nn.Module):
     "Projection (global, per-sample with optional mapper, or none) followed by the NS-Net head."
     def __init__(self, config: DetectorConfig, dim: int, basis: np.ndarray | None = None):
@@ -302,7 +302,7 @@ class NSNetNetwork(torch.nn.Module):
         logits, embeddings = self.head(projected)
         return logits, embeddings, mapped, features
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a15
+# %% ../nbs/09_detectors.ipynb #ee6fcfc9
 @contextmanager
 def _one_cpu_thread():
     "The heads are small: on a CPU one thread per process is faster than several (no synchronisation per step)."
@@ -324,7 +324,7 @@ def _nsnet_probability(network: NSNetNetwork, features: np.ndarray, semantics: n
                for start in range(0, len(features), batch_size)]
     return np.concatenate(out) if out else np.empty(0, np.float32)
 
-# %% ../nbs/09_detectors.ipynb #0f3e2a17
+# %% ../nbs/09_detectors.ipynb #9ec5619c
 @dataclass
 class LinearProbe:
     "Logistic regression on L2-normalised features: P(fake) = sigmoid(unit(f) . coef + intercept)."
@@ -335,7 +335,7 @@ class LinearProbe:
         "P(fake) of each row: the logistic regression on the L2-normalised features (semantics unused)."
         return expit((unit_rows(features) @ self.coef.T + self.intercept).reshape(-1))
 
-# %% ../nbs/09_detectors.ipynb #b609dd9b
+# %% ../nbs/09_detectors.ipynb #5acb33c6
 @dataclass
 class NearestNeighbours:
     "k nearest neighbours by cosine similarity: P(fake) = the share of fakes among them."
@@ -349,7 +349,7 @@ class NearestNeighbours:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :self.k]
         return self.labels[nearest].mean(1)
 
-# %% ../nbs/09_detectors.ipynb #ac1e7dda
+# %% ../nbs/09_detectors.ipynb #4176a440
 @dataclass
 class EmbeddingSensitivity:
     "Training-free: P(fake) = (1 - cosine(embedding, embedding of the perturbed copy)) / 2; generated images move more."
@@ -360,7 +360,7 @@ class EmbeddingSensitivity:
         cosine = (unit_rows(features[:, :self.dim]) * unit_rows(features[:, self.dim:])).sum(1)
         return np.clip((1 - cosine) / 2, 0.0, 1.0)
 
-# %% ../nbs/09_detectors.ipynb #a399b97e
+# %% ../nbs/09_detectors.ipynb #7d6d2b60
 def _feature_dim(scorer) -> int:
     "The feature dimension a scorer reads."
     if isinstance(scorer, NSNetNetwork):
@@ -369,7 +369,7 @@ def _feature_dim(scorer) -> int:
         return 2 * scorer.dim
     return int((scorer.coef if isinstance(scorer, LinearProbe) else scorer.references).shape[1])
 
-# %% ../nbs/09_detectors.ipynb #c3805fcc
+# %% ../nbs/09_detectors.ipynb #513f4343
 @dataclass
 class TrainedDetector:
     "A trained detector with its provenance and training history."
