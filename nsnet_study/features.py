@@ -39,7 +39,7 @@ __all__ = ['PATCHES', 'perturb', 'FeatureSpec', 'prepare_image', 'FeatureSet', '
            'cached_rows', 'prepare_record_image', 'extract_feature_kinds', 'extract_features', 'check_reread',
            'shard_records', 'sensitivity_perturbation', 'view_kind', 'view_features', 'detector_features']
 
-# %% ../nbs/04_features.ipynb #a6ea7860
+# %% ../nbs/04_features.ipynb #572a4e1f
 def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
     "Apply `jpeg:<quality>`, `blur:<sigma px>`, `resize:<factor>` or `none` to an RGB image; 'a+b' applies a, then b."
     if perturbation == "none":
@@ -68,7 +68,7 @@ def perturb(image: Image.Image, perturbation: str = "none") -> Image.Image:
         return image.resize(size, Image.Resampling.BICUBIC)
     raise ValueError(f"unknown perturbation {name!r}: use jpeg, blur, resize or none")
 
-# %% ../nbs/04_features.ipynb #29f2dcaf
+# %% ../nbs/04_features.ipynb #0e70c5a5
 PATCHES = (*PATCH_SELECTIONS, "none")  # what `patches=` takes; "none": the encoder's own resize + centre crop
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class FeatureSpec:
         fields["features"] = fields.pop("kind")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
 
-# %% ../nbs/04_features.ipynb #a3ccff29
+# %% ../nbs/04_features.ipynb #73359e7a
 def prepare_image(image: Image.Image, # an RGB image, as loaded
                   spec: FeatureSpec, # its perturbation, then its patch selection (`patches`, `patch_seed`), are applied
                   report: LoadReport | None = None, # gets a `few_patches` note when the grid must repeat patches; None: no note
@@ -106,7 +106,7 @@ def prepare_image(image: Image.Image, # an RGB image, as loaded
                                                   f"repeated to fill the {GRID_SIDE ** 2}"))
     return select_patches(image, patches=spec.patches, seed=spec.patch_seed)
 
-# %% ../nbs/04_features.ipynb #eda626b7
+# %% ../nbs/04_features.ipynb #6fa9c611
 @dataclass
 class FeatureSet(RecordRows):
     "Features of the records that loaded, in their order, with the spec that made them."
@@ -120,7 +120,20 @@ class FeatureSet(RecordRows):
         "1 for fake, 0 for real."
         return np.array([r.target for r in self.records], dtype=np.int64)
 
-# %% ../nbs/04_features.ipynb #1c51c7fe
+# %% ../nbs/04_features.ipynb #ad6c1906
+def write_shard(folder: Path, # a cache folder: one per feature spec (or captioner)
+                keys: Sequence[str], # the images' keys (`ImageRecord.key`), one per row of `values`
+                values: np.ndarray, # the rows to store, in the order of `keys`
+               ) -> dict[str, tuple[Path, int]]:
+    "Write one shard under a name no concurrent writer can pick; its index entries."
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    shard = folder / f"shard-{digest}-{secrets.token_hex(4)}.npz"
+    with atomic_path(shard) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys), features=values)  # array names on disk: unchanged since the first release
+    return {key: (shard, row) for row, key in enumerate(keys)}
+
+# %% ../nbs/04_features.ipynb #8df48fa6
 _SHARD_KEYS: dict[tuple[str, int, int], np.ndarray] = {}  # (shard, size, mtime in ns) -> its keys, read once per process
 
 def _shard_keys(shard: Path) -> np.ndarray:
@@ -149,20 +162,7 @@ def _read_shards(folder: Path) -> dict[str, tuple[Path, int]]:
         index.update({str(k): (shard, i) for i, k in enumerate(keys)})
     return index
 
-# %% ../nbs/04_features.ipynb #c5635d3f
-def write_shard(folder: Path, # a cache folder: one per feature spec (or captioner)
-                keys: Sequence[str], # the images' keys (`ImageRecord.key`), one per row of `values`
-                values: np.ndarray, # the rows to store, in the order of `keys`
-               ) -> dict[str, tuple[Path, int]]:
-    "Write one shard under a name no concurrent writer can pick; its index entries."
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-    shard = folder / f"shard-{digest}-{secrets.token_hex(4)}.npz"
-    with atomic_path(shard) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, keys=np.array(keys), features=values)  # array names on disk: unchanged since the first release
-    return {key: (shard, row) for row, key in enumerate(keys)}
-
-# %% ../nbs/04_features.ipynb #e4b7a9c3
+# %% ../nbs/04_features.ipynb #be0c8de6
 def _gather(index: dict[str, tuple[Path, int]], keys: Sequence[str]) -> np.ndarray:
     "The cached rows of `keys`, in order; a row whose stored key differs is an error, never a silent mix-up."
     by_shard: dict[Path, list[tuple[int, int]]] = {}
@@ -180,7 +180,7 @@ def _gather(index: dict[str, tuple[Path, int]], keys: Sequence[str]) -> np.ndarr
         out[positions] = values
     return out if out is not None else np.empty((0,), np.float32)
 
-# %% ../nbs/04_features.ipynb #7a9e2b10
+# %% ../nbs/04_features.ipynb #289e1a2d
 def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[ImageRecord]:
     "Each image (by key) that some index lacks, once, in first-seen order."
     missing = {}
@@ -190,16 +190,14 @@ def _missing(records: Sequence[ImageRecord], indexes: Sequence[dict]) -> list[Im
             missing[key] = record
     return list(missing.values())
 
-
-# %% ../nbs/04_features.ipynb #60945079
+# %% ../nbs/04_features.ipynb #af3eadd9
 def default_workers(device: torch.device | str | None = None) -> int:
     "Processes that decode and prepare images ahead of the encoder: `$NSNET_WORKERS`, else up to 16 on CUDA (a core left to\n    the main process), 0 on CPU."
     if os.environ.get("NSNET_WORKERS"):
         return int(os.environ["NSNET_WORKERS"])
     return min(16, max(1, (os.cpu_count() or 1) - 1)) if torch.device(device or "cpu").type == "cuda" else 0
 
-
-# %% ../nbs/04_features.ipynb #fc925f29
+# %% ../nbs/04_features.ipynb #8462c978
 def _keep_image(record: ImageRecord, image: Image.Image, report: LoadReport) -> Image.Image:
     return image
 
@@ -208,27 +206,25 @@ def load_prepared(record: ImageRecord, prepare=_keep_image) -> tuple[list, LoadR
     report = LoadReport()
     return [(r, prepare(r, image, report)) for r, image in iter_record_images([record], report)], report
 
-# %% ../nbs/04_features.ipynb #0b34a7bc
+# %% ../nbs/04_features.ipynb #764ecfdc
 def _merge_report(into: LoadReport, part: LoadReport) -> None:
     into.loaded += part.loaded
     into.skipped += part.skipped
     into.notes += part.notes
 
-
-# %% ../nbs/04_features.ipynb #375dd9e1
+# %% ../nbs/04_features.ipynb #aabf29d2
 def _loader_context():
     "fork where there is one (as torch's DataLoader: no re-import, works from scripts without a main guard), else spawn."
     return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
-
-# %% ../nbs/04_features.ipynb #aefd7d47
+# %% ../nbs/04_features.ipynb #17f69e05
 def _one_thread_each():
     "A loader process computes on one core (its BLAS and torch pools would otherwise each claim them all)."
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
     torch.set_num_threads(1)
 
-# %% ../nbs/04_features.ipynb #705580ae
+# %% ../nbs/04_features.ipynb #6771d756
 @contextmanager
 def _main_process_threads(limit: bool):
     "While loader processes feed a GPU, the main process computes on one core (its idle pools would take the loaders' cores)."
@@ -244,7 +240,7 @@ def _main_process_threads(limit: bool):
     finally:
         torch.set_num_threads(threads)
 
-# %% ../nbs/04_features.ipynb #538f1235
+# %% ../nbs/04_features.ipynb #55f7ea6b
 def _loaded_pairs(records: Sequence[ImageRecord], report: LoadReport, prepare, workers: int, ahead: int):
     "(record, prepared image) for each record that loads, in order; `workers` processes run up to `ahead` ahead."
     def results():
@@ -275,7 +271,7 @@ def _loaded_batches(records: Sequence[ImageRecord], size: int, report: LoadRepor
     if batch:
         yield batch
 
-# %% ../nbs/04_features.ipynb #872b4d16
+# %% ../nbs/04_features.ipynb #33b5f3c4
 def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha256 (no file when made) is skipped as missing
                 folders: Sequence[Path], # cache folders, one per array `compute` returns
                 compute, # `compute(records, images)` -> one array per folder, one row per image
@@ -307,7 +303,7 @@ def cached_rows(records: Sequence[ImageRecord], # the images; one without a sha2
         logger.warning("%s: %d of %d records have no result (%r)", description, len(records) - len(kept), len(records), report)
     return kept, [_gather(index, [r.key for r in kept]) for index in indexes]
 
-# %% ../nbs/04_features.ipynb #387dc9e0
+# %% ../nbs/04_features.ipynb #fbd1e662
 def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selection to apply
                          preprocess, # PIL image -> what the encoder batches (uint8 pixels or a tensor); None: the PIL image
                          record: ImageRecord, # the image's record; its path names it in `report`'s notes
@@ -318,14 +314,12 @@ def prepare_record_image(spec: FeatureSpec, # the perturbation and patch selecti
     prepared = prepare_image(image, spec, report, str(record.path))
     return prepared if preprocess is None else preprocess(prepared)
 
-
-# %% ../nbs/04_features.ipynb #1c22b1d6
+# %% ../nbs/04_features.ipynb #97bdc100
 def _loader_preprocess(encoder: Encoder):
     "What loader processes apply: the geometric steps alone (uint8 pixels, normalised on the device) where recognised."
     return split_preprocess(encoder.preprocess)[0] or encoder.preprocess
 
-
-# %% ../nbs/04_features.ipynb #1c22b1d7
+# %% ../nbs/04_features.ipynb #3937a05e
 def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicates are encoded once
                           encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
                           kinds: Sequence[str] = ("embedding",), # feature kinds, from one forward pass: 'embedding', 'layers'
@@ -363,8 +357,7 @@ def extract_feature_kinds(records: Sequence[ImageRecord], # the images; duplicat
     return {spec.kind: FeatureSet(kept, array.astype(np.float32, copy=False).reshape(len(kept), *shapes[spec.kind]), spec)
             for spec, array in zip(specs, arrays)}
 
-
-# %% ../nbs/04_features.ipynb #2f08d461
+# %% ../nbs/04_features.ipynb #c9293739
 def extract_features(records: Sequence[ImageRecord], # the images; duplicates are encoded once
                      encoder: Encoder, # encodes the images; its `encoder_id` is part of the cache key
                      patches: str = "nsnet", # patch selection (`PATCHES`); 'none': the encoder's own resize + centre crop
@@ -380,8 +373,7 @@ def extract_features(records: Sequence[ImageRecord], # the images; duplicates ar
     return extract_feature_kinds(records, encoder, (kind,), patches, patch_seed, perturbation, shard_size, progress,
                                  report, workers)[kind]
 
-
-# %% ../nbs/04_features.ipynb #cc0f9da5
+# %% ../nbs/04_features.ipynb #3f8fdbee
 def check_reread(first: FeatureSet, # features as a first pass gave them
                  second: FeatureSet, # the same records' features again (a second pass reads them from the cache)
                 ) -> None:
@@ -395,7 +387,7 @@ def check_reread(first: FeatureSet, # features as a first pass gave them
         raise ValueError(f"the feature cache {first.spec.key} read back {differ} of {len(first.records)} images' features "
                          f"differently from the first pass: delete the cache folder features/{first.spec.key} and rerun")
 
-# %% ../nbs/04_features.ipynb #6c14db51
+# %% ../nbs/04_features.ipynb #f4e0817c
 def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecord]:
     "Shard 'i/n' (0-based) of `records`: those whose image key hashes to i modulo n, in their order."
     try:
@@ -406,7 +398,7 @@ def shard_records(records: Sequence[ImageRecord], shard: str) -> list[ImageRecor
         raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}")
     return [r for r in records if int(hashlib.sha256(r.key.encode()).hexdigest()[:12], 16) % count == index]
 
-# %% ../nbs/04_features.ipynb #340a0b78
+# %% ../nbs/04_features.ipynb #5b8baaf9
 def sensitivity_perturbation(view: str) -> str | None:
     "The perturbation of a 'sensitivity <perturbation>' view (the embedding and its perturbed copy's); None for other views."
     if not view.startswith("sensitivity "):
@@ -416,7 +408,7 @@ def sensitivity_perturbation(view: str) -> str | None:
         raise ValueError(f"a sensitivity view names a perturbation: 'sensitivity jpeg:50', got {view!r}")
     return perturbation
 
-# %% ../nbs/04_features.ipynb #b34d89df
+# %% ../nbs/04_features.ipynb #d94958bb
 def view_kind(view: str) -> str:
     "The feature kind (`nsnet_study.features`) a view is read from: 'embedding' or 'layers'."
     if view == "embedding" or sensitivity_perturbation(view):
@@ -425,7 +417,7 @@ def view_kind(view: str) -> str:
         return "layers"
     raise ValueError(f"view must be 'embedding', 'layer <n>', 'all layers' or 'sensitivity <perturbation>', got {view!r}")
 
-# %% ../nbs/04_features.ipynb #f635abb3
+# %% ../nbs/04_features.ipynb #db8fc1ae
 def view_features(values: np.ndarray, view: str) -> np.ndarray:
     "(N, D) features of `view` from an array of its kind: (N, D) embeddings or (N, layers, width) CLS tokens."
     if view_kind(view) == "embedding":
@@ -437,7 +429,7 @@ def view_features(values: np.ndarray, view: str) -> np.ndarray:
         raise ValueError(f"{view!r}: this encoder has blocks 1 to {values.shape[1]}")
     return values[:, layer - 1]
 
-# %% ../nbs/04_features.ipynb #4543ddf8
+# %% ../nbs/04_features.ipynb #d503386a
 def detector_features(records: Sequence[ImageRecord], # the images; those that do not load are left out (`report` says why)
                       encoder: Encoder, # the encoder of both
                       view: str = "embedding", # what the detector reads: 'embedding', 'layer <n>' or 'all layers'
