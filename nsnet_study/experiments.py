@@ -40,7 +40,7 @@ __all__ = ['StudySetup', 'study_setup', 'fit_and_evaluate', 'inputs_fingerprint'
            'operating_threshold', 'validation_aurcs', 'cross_validate', 'cross_validate_many', 'nested_choice',
            'FittedModel', 'fit_model', 'best_fitted', 'training_date', 'model_notes', 'save_fitted', 'train_model']
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c08
+# %% ../nbs/12_experiments.ipynb #e11d7532
 @dataclass
 class StudySetup:
     "What a study notebook starts from: its images, the encoder, the semantic bank and the detector inputs."
@@ -49,7 +49,7 @@ class StudySetup:
     bank: PrototypeBank
     inputs: DetectorInputs
 
-# %% ../nbs/12_experiments.ipynb #3c0154dc
+# %% ../nbs/12_experiments.ipynb #ed4bbbea
 def study_setup(data = None, # data root; None: $NSNET_DATA, then ../shared/data, then the user cache
                 download: bool = True, # download a missing shared set (needs network)
                 encoder_name: str = DEFAULT_ENCODER, # see nsnet_study.encoders.load_encoder
@@ -65,7 +65,7 @@ def study_setup(data = None, # data root; None: $NSNET_DATA, then ../shared/data
     bank = build_prototype_bank(encoder, imagenet[:n_bank] if n_bank else imagenet)
     return StudySetup(records, encoder, bank, inputs_for(records, encoder, bank, top_k=top_k))
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c11
+# %% ../nbs/12_experiments.ipynb #76eaa26d
 def fit_and_evaluate(config: DetectorConfig, # what is trained
                      splits: dict[str, DetectorInputs], # train, and the split it selects on (val or test), and test
                      n_boot: int = 1000, # bootstrap replicates of the test metrics
@@ -78,7 +78,7 @@ def fit_and_evaluate(config: DetectorConfig, # what is trained
     evaluation = evaluate(detector, blanked["test"], n_boot=n_boot, seed=config.seed)
     return detector, evaluation
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c14
+# %% ../nbs/12_experiments.ipynb #a22420b7
 def inputs_fingerprint(inputs: DetectorInputs) -> str:
     "sha256 of what a detector sees of these inputs: the images, their features and semantics, the ids."
     digest = hashlib.sha256("\n".join([inputs.encoder_id, inputs.semantic_source, *(r.key for r in inputs.records)]).encode())
@@ -90,7 +90,7 @@ def inputs_fingerprint(inputs: DetectorInputs) -> str:
             digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
-# %% ../nbs/12_experiments.ipynb #be3f00e6
+# %% ../nbs/12_experiments.ipynb #5d24575d
 def task_key(task: dict) -> str:
     "sha256 identifying a `fit_and_evaluate(**task)` run by its content."
     V = task.get("projection_semantics")
@@ -99,7 +99,7 @@ def task_key(task: dict) -> str:
              "V:" + (hashlib.sha256(np.ascontiguousarray(V).tobytes()).hexdigest() if V is not None else "-")]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-# %% ../nbs/12_experiments.ipynb #28a4b269
+# %% ../nbs/12_experiments.ipynb #9043c559
 def parallel_jobs(n_jobs: int | None = None) -> int:
     "Worker processes for independent runs: `n_jobs`, else $NSNET_JOBS, else one per usable CPU core (1 with a GPU)."
     if n_jobs is None:
@@ -109,7 +109,7 @@ def parallel_jobs(n_jobs: int | None = None) -> int:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     return n_jobs
 
-# %% ../nbs/12_experiments.ipynb #99636bad
+# %% ../nbs/12_experiments.ipynb #4803efee
 def _run_task(task: dict, keep_detector: bool) -> tuple[TrainedDetector | None, dict]:
     detector, evaluation = fit_and_evaluate(**task)
     return (detector if keep_detector else None), evaluation
@@ -118,7 +118,7 @@ def _run_tasks(tasks: Sequence[dict], n_jobs: int | None, progress: bool, keep_d
     "Every task, in worker processes (one per core) or in this process; results in task order."
     return _parallel(_run_task, [(task, keep_detectors) for task in tasks], parallel_jobs(n_jobs), progress, description)
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c35
+# %% ../nbs/12_experiments.ipynb #dcebff0b
 # joblib's loky pool reaps a worker idle for 300 s and starts a new one when work comes, with this warning: housekeeping
 # between two runs of a study, not a fault of the run (a stderr box that would make a reader of a study notebook worry)
 warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor", category=UserWarning)
@@ -131,7 +131,7 @@ def _parallel(function, tasks: Sequence[tuple], n_jobs: int, progress: bool, des
     from joblib import Parallel, delayed
     return list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(function)(*task) for task in tasks), **bar))
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c16
+# %% ../nbs/12_experiments.ipynb #f562a44f
 def fit_and_evaluate_many(tasks: Sequence[dict], # keyword arguments of `fit_and_evaluate`, one dict per run
                           n_jobs: int | None = None, # worker processes; None: one per CPU core (1 with a GPU)
                           progress: bool = True, # show a progress bar
@@ -146,7 +146,7 @@ def fit_and_evaluate_many(tasks: Sequence[dict], # keyword arguments of `fit_and
     memo.update(zip(todo, _run_tasks(list(todo.values()), n_jobs, progress, keep_detectors, description)))
     return [memo[key] for key in keys]
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c21
+# %% ../nbs/12_experiments.ipynb #75ac98b9
 def run_variants(variants: Sequence[tuple[str, DetectorConfig]], # (name, configuration) of every variant
                  inputs: DetectorInputs, # every image the splits name
                  splits_by_seed: dict[int, dict[str, list[ImageRecord]]], # seed -> its split names -> records
@@ -162,7 +162,7 @@ def run_variants(variants: Sequence[tuple[str, DetectorConfig]], # (name, config
     return [{"variant": name, "seed": seed, **summary_row(evaluation)}
             for (name, seed, _), (_, evaluation) in zip(runs, evaluations)]
 
-# %% ../nbs/12_experiments.ipynb #ffd075ac
+# %% ../nbs/12_experiments.ipynb #e8a2a954
 def fold_abstention(part: dict[str, DetectorInputs], # a fold's train and val inputs
                     detector: TrainedDetector, # trained on part['train']
                     alpha: float = 0.1, # the conformal band's miscoverage
@@ -178,7 +178,7 @@ def fold_abstention(part: dict[str, DetectorInputs], # a fold's train and val in
         warnings.warn(f"{detector.config.name}: no abstention rule from {len(val.records)} validation images ({error})")
         return None
 
-# %% ../nbs/12_experiments.ipynb #1c4351b1
+# %% ../nbs/12_experiments.ipynb #c125b559
 def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention`); None: no columns but placeholders
                        detector: TrainedDetector, # the run's detector
                        part: dict, # the run's inputs: at least 'train', whose features distances are measured to
@@ -195,7 +195,7 @@ def abstention_columns(rule: Abstention | None, # a run's rule (`fold_abstention
             "decision": decide(probabilities, distances, calibrated, rule)[0], "band_low": rule.band[0], "band_high": rule.band[1],
             "max_distance": rule.max_distance}
 
-# %% ../nbs/12_experiments.ipynb #4a7855a3
+# %% ../nbs/12_experiments.ipynb #9fda25d5
 @dataclass(frozen=True)
 class RealReference:
     "Real photos never trained on: `setting` sets each run's false-positive budget, `measuring` measures it."
@@ -216,7 +216,7 @@ class RealReference:
         "What the runs' results depend on: both parts' images and features, the budget."
         return f"{inputs_fingerprint(self.setting)}|{inputs_fingerprint(self.measuring)}|{self.fpr}|{self.confidence}"
 
-# %% ../nbs/12_experiments.ipynb #ba372266
+# %% ../nbs/12_experiments.ipynb #4ea02412
 def operating_threshold(labels, # the validation images' labels (1: AI-generated)
                         scores, # the detector's scores of them
                         detector: TrainedDetector, # the run's detector (it scores the reference)
@@ -228,11 +228,11 @@ def operating_threshold(labels, # the validation images' labels (1: AI-generated
         return threshold
     return max(threshold, budget_threshold(detector.predict(reference.setting), reference.fpr, reference.confidence))
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c31
+# %% ../nbs/12_experiments.ipynb #cd7d8607
 def _fold_splits(inputs: DetectorInputs, fold: Fold, captioned_fraction: float) -> dict[str, DetectorInputs]:
     return {name: blank_captions(inputs.subset(members), captioned_fraction) for name, members in fold.splits().items()}
 
-# %% ../nbs/12_experiments.ipynb #19858744
+# %% ../nbs/12_experiments.ipynb #463df500
 def validation_aurcs(rule: Abstention, # the run's rule, fitted on its validation images
                      detector: TrainedDetector, # the run's detector
                      part: dict, # the run's inputs: 'train' (distances) and 'val'
@@ -242,7 +242,7 @@ def validation_aurcs(rule: Abstention, # the run's rule, fitted on its validatio
     columns = abstention_columns(rule, detector, part, part["val"], threshold)
     return rule_aurcs(rule, columns["probability"], columns["distance"], columns["calibrated_threshold"], part["val"].labels)
 
-# %% ../nbs/12_experiments.ipynb #6d4f060e
+# %% ../nbs/12_experiments.ipynb #ba60e928
 def _score_rows(fold: Fold, condition: str, test: DetectorInputs, detector: TrainedDetector, threshold: float,
                 val_ap: float) -> pd.DataFrame:
     return pd.DataFrame({"repeat": fold.repeat, "fold": fold.fold, "condition": condition,
@@ -281,12 +281,12 @@ def cross_validate(config: DetectorConfig, # what is trained
                           rows.assign(**abstention_columns(rule, detector, part, test, threshold), **chosen))
     return pd.concat(frames, ignore_index=True)
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c34
+# %% ../nbs/12_experiments.ipynb #9453999e
 def _fold_key(config: DetectorConfig, inputs_key: str, fold: Fold, conditions_key: str) -> str:
     images = ",".join(";".join(sorted(r.sha256 for r in part)) for part in fold.splits().values())
     return hashlib.sha256(f"{config!r}|{inputs_key}|{fold.repeat}|{fold.fold}|{images}|{conditions_key}".encode()).hexdigest()
 
-# %% ../nbs/12_experiments.ipynb #786b1b02
+# %% ../nbs/12_experiments.ipynb #7b4a330e
 def _cross_validate_task(config, inputs, folds, conditions, projection_bank, abstention_alpha, reference) -> pd.DataFrame:
     return cross_validate(config, inputs, folds, conditions, projection_bank=projection_bank, abstention_alpha=abstention_alpha,
                           reference=reference)
@@ -325,7 +325,7 @@ def cross_validate_many(configs: dict, # name -> configuration, each trained on 
             memo[key] = part
     return pd.concat([memo[key].assign(**_arm_columns(name)) for name in configs for key in keys[name]], ignore_index=True)
 
-# %% ../nbs/12_experiments.ipynb #1a7b3c41
+# %% ../nbs/12_experiments.ipynb #6880a582
 def nested_choice(scores: pd.DataFrame, # per-image scores of the candidates (method, variant), with each run's validation AP (val_ap)
                   candidates: Sequence, # the methods, or arms (method, variant), to choose among, simplest first (ties go to the earlier)
                   name: str | tuple, # the method (or arm) the chosen rows get
@@ -342,7 +342,7 @@ def nested_choice(scores: pd.DataFrame, # per-image scores of the candidates (me
     picked = chosen.assign(chosen=[a if len(keys) > 1 else a[0] for a in chosen[keys].itertuples(index=False, name=None)])
     return rows, picked[["repeat", "fold", "chosen"]].reset_index(drop=True)
 
-# %% ../nbs/12_experiments.ipynb #d83c1c5f
+# %% ../nbs/12_experiments.ipynb #a191a0ce
 @dataclass
 class FittedModel:
     "A detector trained on one part, with every choice made on a held-out part, and what its card needs."
@@ -361,7 +361,7 @@ class FittedModel:
         "Raw scores of the held-out real photos (6 decimals): what a target false-positive rate is read from."
         return tuple(round(float(s), 6) for s in self.validation_scores[self.validation_labels == 0])
 
-# %% ../nbs/12_experiments.ipynb #52611d68
+# %% ../nbs/12_experiments.ipynb #82942852
 def _chosen_abstention(rule: Abstention | None, detector: TrainedDetector, train_inputs: DetectorInputs, val_inputs: DetectorInputs,
                        reference: RealReference | None) -> Abstention | None:
     "The fitted rule with the signals `chosen_rule` picks on the validation images, and the budget its threshold keeps."
@@ -376,7 +376,7 @@ def _chosen_abstention(rule: Abstention | None, detector: TrainedDetector, train
                                  "photos": len(real), "threshold": budget_threshold(real, reference.fpr, reference.confidence),
                                  "real_scores": [round(float(s), 6) for s in real]})
 
-# %% ../nbs/12_experiments.ipynb #4242dc3a
+# %% ../nbs/12_experiments.ipynb #86e9e3e7
 def _training_data(train_inputs: DetectorInputs, val_inputs: DetectorInputs, config: DetectorConfig, chose: str) -> TrainingData:
     "What a fitted model trained on, by the records: shared data sets with their manifests' sha256, or the folder."
     sources = sorted({r.source for r in train_inputs.records})
@@ -405,13 +405,13 @@ def fit_model(train_inputs: DetectorInputs, # what it trains on
     return FittedModel(detector, scores, val_inputs.labels, average_precision(val_inputs.labels, scores), rule, train_inputs.features,
                        train_inputs.labels, coverage, _training_data(train_inputs, val_inputs, config, chose))
 
-# %% ../nbs/12_experiments.ipynb #d5620d87
+# %% ../nbs/12_experiments.ipynb #5f48ff26
 def best_fitted(fitted: dict[str, FittedModel]) -> str:
     "The candidate with the best validation AP (6 decimals), ties to the earlier one (simplest first, as `nested_choice`)."
     order = list(fitted)
     return max(order, key=lambda name: (round(fitted[name].validation_ap, 6), -order.index(name)))
 
-# %% ../nbs/12_experiments.ipynb #bb69e377
+# %% ../nbs/12_experiments.ipynb #d73c5a98
 def _budget_note(rule: Abstention | None) -> str:
     "What a model's false-positive budget promises and what remains of the conformal guarantee ('' without a budget)."
     if rule is None or not rule.budget:
@@ -422,13 +422,13 @@ def _budget_note(rule: Abstention | None) -> str:
             f"may differ. Between its conformal band and that threshold it answers 'uncertain', so the band's guarantee (the true label "
             f"in the answer with probability {1 - rule.alpha:.0%} for images like its validation images) still holds: answers only got wider.")
 
-# %% ../nbs/12_experiments.ipynb #316ab9f9
+# %% ../nbs/12_experiments.ipynb #35ec06d2
 def training_date() -> str:
     "Today's date (UTC, ISO) for a card, or that of SOURCE_DATE_EPOCH where it is set (reproducible builds)."
     stamp = os.environ.get("SOURCE_DATE_EPOCH")
     return datetime.fromtimestamp(int(stamp) if stamp else datetime.now(timezone.utc).timestamp(), timezone.utc).date().isoformat()
 
-# %% ../nbs/12_experiments.ipynb #582685ac
+# %% ../nbs/12_experiments.ipynb #b52f73cf
 def model_notes(card: ModelCard, rule: Abstention | None = None) -> str:
     "What a user of a model should know, from its card and rule: what it trained on, where it is weak, what it reads, its budget."
     data = card.trained_on
@@ -440,7 +440,7 @@ def model_notes(card: ModelCard, rule: Abstention | None = None) -> str:
             "its abstention rule says it cannot tell. It scores what it is given: borders, captions or watermarks in the picture "
             f"are patches it reads (see nbs/14_explanations.ipynb).{copies}" + _budget_note(rule))
 
-# %% ../nbs/12_experiments.ipynb #4f961bd2
+# %% ../nbs/12_experiments.ipynb #389783cb
 def save_fitted(fitted: FittedModel, # from `fit_model`
                 bank: PrototypeBank, # the prototypes its semantics come from
                 folder: str | Path, # the model folder
@@ -464,7 +464,7 @@ def save_fitted(fitted: FittedModel, # from `fit_model`
                       reference=fitted.reference if fitted.abstention else None, reference_labels=fitted.reference_labels,
                       card=replace(card, notes=model_notes(card, fitted.abstention)))
 
-# %% ../nbs/12_experiments.ipynb #f995d36f
+# %% ../nbs/12_experiments.ipynb #d043c36a
 def _bank_for(encoder):
     "The shipped prototype bank when it was made with this encoder, else one built from imagenet-samples."
     bank = load_bank(shipped_dir() / "bank") if (shipped_dir() / "bank.json").is_file() else None
