@@ -111,7 +111,7 @@ def plot_differences(contrasts: pd.DataFrame, # contrast rows (`nsnet_study.resu
     ax.legend(fontsize=8, loc="best")  # where it hides the fewest intervals
     return ax
 
-# %% ../nbs/16_reporting.ipynb #08b939aa
+# %% ../nbs/16_reporting.ipynb #adcb178b
 def save_figure(figure, # a matplotlib Figure, or anything with `savefig` and `figure` (a seaborn FacetGrid)
                 path: str | Path, # the PNG written (atomically), e.g. figures / "12_differences.png"
                 dpi: int = 110, # resolution of the file, and so of the figure the notebook shows
@@ -125,7 +125,7 @@ def save_figure(figure, # a matplotlib Figure, or anything with `savefig` and `f
     plt.close(getattr(figure, "figure", figure))
     display(Image(filename=str(path)))
 
-# %% ../nbs/16_reporting.ipynb #adcb178b
+# %% ../nbs/16_reporting.ipynb #4072b17e
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     "A DataFrame as a GitHub markdown table (index included)."
     frame = frame.reset_index()
@@ -135,7 +135,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
-# %% ../nbs/16_reporting.ipynb #a5170d53
+# %% ../nbs/16_reporting.ipynb #24f33579
 def fill_markers(text: str, # a markdown document (README.md, a notebook's markdown cell)
                  blocks: dict[str, str], # marker name: the text that goes between its markers
                  kind: str = "results", # markers `<!-- KIND:NAME -->` ... `<!-- /KIND:NAME -->`
@@ -151,7 +151,7 @@ def fill_markers(text: str, # a markdown document (README.md, a notebook's markd
         text = f"{before}{start}\n{block}\n{end}{after}"
     return text
 
-# %% ../nbs/16_reporting.ipynb #bbc966b0
+# %% ../nbs/16_reporting.ipynb #5f0a7f25
 def fill_documents(texts: dict[str, str], # document name: its markdown (README.md, docs/results.md)
                    blocks: dict[str, str], # marker name: the text that goes between its markers
                    kind: str = "results", # markers `<!-- KIND:NAME -->`
@@ -163,7 +163,7 @@ def fill_documents(texts: dict[str, str], # document name: its markdown (README.
     return {where: fill_markers(text, {n: b for n, b in blocks.items() if f"<!-- {kind}:{n} -->" in text}, kind, where)
             for where, text in texts.items()}
 
-# %% ../nbs/16_reporting.ipynb #5f0a7f25
+# %% ../nbs/16_reporting.ipynb #cee19d50
 def say_interval(value: float, # the estimate
                  low: float = math.nan, # its interval's lower end (NaN: none)
                  high: float = math.nan, # its upper end
@@ -180,12 +180,12 @@ def say_interval(value: float, # the estimate
         return f"{number(value)} [{number(low)}, {number(high)}]"
     return number(value) + (f" ± {spread:.{digits}f}" if isinstance(spread, (int, float)) and math.isfinite(spread) else "")
 
-# %% ../nbs/16_reporting.ipynb #a320a730
+# %% ../nbs/16_reporting.ipynb #ef726771
 def say_p(value: float) -> str:
     "'= 0.012', or '< 0.001' below it."
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
-# %% ../nbs/16_reporting.ipynb #fc54771c
+# %% ../nbs/16_reporting.ipynb #a6cef8f3
 def _p_words(row: dict, equivalence: bool = False) -> str:
     "The p a verdict was read from, adjusted: 'p = 0.006, 8 tests', or 'p < 0.008, 8 tests' below what its bootstrap resolves."
     p, tests = row["p_equivalence_adjusted" if equivalence else "p_adjusted"], _tests(row)
@@ -216,13 +216,13 @@ def say_verdict(row: dict, # a contrast row: verdict, estimate, its intervals, p
         said = "not tested (a single run)"
     return said + _borderline_words(row)
 
-# %% ../nbs/16_reporting.ipynb #860dbe56
+# %% ../nbs/16_reporting.ipynb #d5c14bb4
 def _rules_out(row: dict) -> str:
     "The largest difference a contrast's interval leaves, as text ('0.07'); '' where it has no interval (a single run)."
     low, high = adjusted_interval(row)
     return f"{max(abs(low), abs(high)):.2f}" if all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high)) else ""
 
-# %% ../nbs/16_reporting.ipynb #a6cef8f3
+# %% ../nbs/16_reporting.ipynb #5d54bbea
 def _borderline_words(row: dict) -> str:
     "Which way a verdict on its boundary could go in a rerun ('' where it is not on one)."
     if not row.get("borderline") or row["verdict"] in ("identical", "undefined"):
@@ -235,12 +235,12 @@ def _borderline_words(row: dict) -> str:
     ways = (["find a difference"] if near_difference else []) + ([f"show equivalence within {row['margin']:g}"] if near_equivalence else [])
     return f"; borderline: a rerun may {' or '.join(ways)}" if ways else ""
 
-# %% ../nbs/16_reporting.ipynb #d5c14bb4
+# %% ../nbs/16_reporting.ipynb #edb5486a
 def say_difference(row: dict, digits: int = 2) -> str:
     "A contrast's difference with the interval its verdict reads: '+0.19 [+0.05, +0.33]'."
     return say_interval(row["estimate"], *adjusted_interval(row), digits, signed=True)
 
-# %% ../nbs/16_reporting.ipynb #3d2e5657
+# %% ../nbs/16_reporting.ipynb #eae2abf4
 def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
                  first: str = "", # what the first side is called ("": its display label)
                  second: str = "", # what the second side is called
@@ -253,7 +253,7 @@ def say_contrast(row: dict, # a contrast row (`nsnet_study.results.Contrast`)
     lead = lead or f"{first} minus {second}" + (f", {shared}" if shared else "")
     return f"{lead}: {say_difference(row)}, {say_verdict(row, first, second)}."
 
-# %% ../nbs/16_reporting.ipynb #d3757145
+# %% ../nbs/16_reporting.ipynb #8b04a89a
 @dataclass(frozen=True)
 class Table:
     "One table of a study's rows: which rows (`where`), pivoted how (`rows` down, `columns` across), with a caption."
@@ -269,7 +269,7 @@ class Table:
     comparison: str = ""  # contrasts: how each line names its comparison, from its arms' fields ('{first_variant}'); "": first - second
     empty: str = ""  # what shows when no row is selected (a table of the differences found, where none was); "": that is an error
 
-# %% ../nbs/16_reporting.ipynb #eae2abf4
+# %% ../nbs/16_reporting.ipynb #08b73037
 @dataclass(frozen=True)
 class Finding:
     "One part of a study's 'What it says': contrasts said one sentence each, a family summed up, estimates listed, a table, or text."
@@ -289,7 +289,7 @@ class Finding:
     pick: str = ""  # contrast: which selected contrasts are said (`picked`): all, 'largest', 'differences' or 'largest undecided'
     new_paragraph: bool = False  # start a new paragraph with this finding
 
-# %% ../nbs/16_reporting.ipynb #b989dbc7
+# %% ../nbs/16_reporting.ipynb #51799566
 @dataclass(frozen=True)
 class Claim:
     "One row of the claims ledger: a published claim, how this study tested it, what it found and what that says about the claim."
@@ -303,7 +303,7 @@ class Claim:
     published: dict = field(default_factory=dict)  # the published figures beside the claim: which estimates of `study` (as `Table.where`)
     labels: dict = field(default_factory=dict)  # how those figures' metrics are named ({"ap": "AP"})
 
-# %% ../nbs/16_reporting.ipynb #6e18be37
+# %% ../nbs/16_reporting.ipynb #6099cce8
 @dataclass(frozen=True)
 class StudyReport:
     "What a study's page shows, as data: its tables, its 'What it says' in order, what a reproduction does not compare."
@@ -322,19 +322,19 @@ class StudyReport:
         object.__setattr__(self, "says", tuple(s if isinstance(s, Finding) else Finding(**s) for s in self.says))
         object.__setattr__(self, "claims", tuple(c if isinstance(c, Claim) else Claim(**c) for c in self.claims))
 
-# %% ../nbs/16_reporting.ipynb #8b04a89a
+# %% ../nbs/16_reporting.ipynb #9b5e32e2
 def reports_dir() -> Path:
     "Where the declarations live: nsnet_study/reports/."
     from importlib.resources import files
     return Path(str(files("nsnet_study") / "reports"))
 
-# %% ../nbs/16_reporting.ipynb #08b73037
+# %% ../nbs/16_reporting.ipynb #6bc15329
 def load_reports(folder: str | Path | None = None) -> dict[str, StudyReport]:
     "Every declaration in `folder` (None: the package's): {study: StudyReport}; 'summary' is README's five lines."
     folder = Path(folder) if folder else reports_dir()
     return {path.stem: StudyReport(**json.loads(path.read_text(encoding="utf-8"))) for path in sorted(folder.glob("*.json"))}
 
-# %% ../nbs/16_reporting.ipynb #4510d2c8
+# %% ../nbs/16_reporting.ipynb #1a731ff1
 def fill_settings(template: str, # text with {name} placeholders (format specs allowed: {margin:g})
                   settings: dict, # the study's settings
                   where: str = "", # the study, for the error
@@ -346,7 +346,7 @@ def fill_settings(template: str, # text with {name} placeholders (format specs a
     shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in settings.items()}  # a list as 'a, b'
     return string.Formatter().vformat(template, (), Strict(shown))
 
-# %% ../nbs/16_reporting.ipynb #6bc15329
+# %% ../nbs/16_reporting.ipynb #6660fa7b
 def _estimate_cells(rows: pd.DataFrame, digits: int, columns: Sequence[str]) -> list[str]:
     "Each row's number as text; a column whose numbers are all whole and have no interval shows counts ('1,000')."
     keys = rows[list(columns)].astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=rows.index)
@@ -387,7 +387,7 @@ def render_table(results: StudyResults, # the study's rows
     note = fill_settings(table.note, results.settings, results.study)
     return markdown_table(frame) + (f"\n\n{note}" if note else "")
 
-# %% ../nbs/16_reporting.ipynb #1a731ff1
+# %% ../nbs/16_reporting.ipynb #d009b7bb
 def _family_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "A family in one counting sentence, then each difference and equivalence in its own."
     rows = results.contrasts_where(**finding.where).to_dict(orient="records")
@@ -403,7 +403,7 @@ def _family_sentences(results: StudyResults, finding: Finding) -> list[str]:
     counted = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing tested"
     return [f"{lead} ({len(rows)} comparisons, {together}): {counted}."] + ([say_contrast(r) for r in said] if finding.detail else [])
 
-# %% ../nbs/16_reporting.ipynb #e2d4aa9f
+# %% ../nbs/16_reporting.ipynb #0bbbe90c
 def _item_names(rows: pd.DataFrame) -> list[str]:
     "How a list of estimates names each: by the fields that differ between them (the arm's parts, repeat, fold, metric)."
     varying = [f for f in ("method", "variant", "condition", "repeat", "fold", "metric") if rows[f].nunique() > 1]
@@ -414,7 +414,7 @@ def _item_names(rows: pd.DataFrame) -> list[str]:
         names.append(" ".join(p for p in (named, *(str(row[f]) for f in varying if f not in ARM)) if p))
     return names
 
-# %% ../nbs/16_reporting.ipynb #4924a763
+# %% ../nbs/16_reporting.ipynb #86c740c3
 def _verdict_class(verdict: str) -> str:
     return ("higher" if verdict.endswith("higher") else "equivalent" if verdict.startswith("equivalent")
             else "identical" if verdict == "identical" else "none")
@@ -440,7 +440,7 @@ def plain_sentence(row: dict, # a contrast row
     sentence = fill_settings(template, {**(settings or {}), **words}).replace(" .", ".").replace(", .", ".")
     return sentence[:-1] + f" ({words['borderline']})." if words["borderline"] and "{borderline}" not in texts[kind] else sentence
 
-# %% ../nbs/16_reporting.ipynb #f07a9202
+# %% ../nbs/16_reporting.ipynb #ca86a149
 def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
     "The sentences of one finding of `results`."
     settings = results.settings
@@ -461,7 +461,7 @@ def _finding_sentences(results: StudyResults, finding: Finding) -> list[str]:
         return [say_contrast(r, finding.first, finding.second, lead) for r in rows]
     raise ValueError(f"{results.study}: a finding's kind is contrast, family, estimates, table, ledger or text, not {finding.kind!r}")
 
-# %% ../nbs/16_reporting.ipynb #72b1cd4f
+# %% ../nbs/16_reporting.ipynb #6c95a6be
 PICKS = ("", "largest", "differences", "largest undecided")
 
 def picked(rows: list[dict], # contrast rows
@@ -475,12 +475,12 @@ def picked(rows: list[dict], # contrast rows
     pool = [r for r in rows if r["verdict"].startswith("no evidence")] if pick == "largest undecided" else rows
     return sorted(pool, key=lambda r: -abs(r["estimate"]))[:1] if pick else rows
 
-# %% ../nbs/16_reporting.ipynb #d009b7bb
+# %% ../nbs/16_reporting.ipynb #7d8a8371
 def _capitalised(sentence: str) -> str:
     "A sentence with its first letter upper-case, unless it starts with a name such as linear_probe."
     return sentence[0].upper() + sentence[1:] if re.match(r"[a-z]+\b(?![_.])", sentence) else sentence
 
-# %% ../nbs/16_reporting.ipynb #0bbbe90c
+# %% ../nbs/16_reporting.ipynb #7fa9902c
 LEDGER_TALLY = (("not testable", "not testable here"), ("contradicted", "contradicted"), ("not ", "not supported or not reproduced"),
                 ("inconsequential", "inconsequential"), ("", "supported or consistent"))  # a verdict's first words -> how the tally counts it
 
@@ -493,7 +493,7 @@ def _ledger_sentence(results: dict[str, StudyResults], claims: Sequence[Claim], 
     counts = counts.reindex([name for name in order if name in counts.index])
     return f"{lead} " + ", ".join(f"{n} {name}" for name, n in counts.items()) + "."
 
-# %% ../nbs/16_reporting.ipynb #86c740c3
+# %% ../nbs/16_reporting.ipynb #9ab927f9
 def render_findings(results: dict[str, StudyResults], # every study's results, {study: StudyResults}
                     report: StudyReport, # the declaration
                    ) -> str:
@@ -518,7 +518,7 @@ def render_findings(results: dict[str, StudyResults], # every study's results, {
     blocks += [" ".join(paragraph)] if paragraph else []
     return "\n".join(f"- {block}" for block in blocks) if report.layout == "list" else "\n\n".join(blocks)
 
-# %% ../nbs/16_reporting.ipynb #fc729e5e
+# %% ../nbs/16_reporting.ipynb #27d89c24
 def table_blocks(results: dict[str, StudyResults], # every study's results
                  reports: dict[str, StudyReport], # every declaration
                 ) -> dict[str, str]:
@@ -533,7 +533,7 @@ def table_blocks(results: dict[str, StudyResults], # every study's results
                 blocks[table.marker] = f"{blocks[table.marker]}\n\n{text}" if table.marker in blocks else text
     return blocks
 
-# %% ../nbs/16_reporting.ipynb #7d8a8371
+# %% ../nbs/16_reporting.ipynb #f446109a
 def paragraph_blocks(results: dict[str, StudyResults], # every study's results
                      reports: dict[str, StudyReport], # every declaration
                     ) -> dict[str, str]:
@@ -542,7 +542,7 @@ def paragraph_blocks(results: dict[str, StudyResults], # every study's results
     return {report.marker: render_findings(results, report) for report in reports.values()
             if report.marker and report.says and needed(report) <= set(results)}
 
-# %% ../nbs/16_reporting.ipynb #7fa9902c
+# %% ../nbs/16_reporting.ipynb #beb373aa
 def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
     "The difference a family detects with probability 50% and 80%: its members' median standard error at its Bonferroni level (normal)."
     from scipy import stats
@@ -553,7 +553,7 @@ def family_power(contrasts: pd.DataFrame) -> tuple[float, float]:
     z = stats.norm.ppf(1 - 0.05 / (2 * tests))
     return float(z * se.median()), float((z + stats.norm.ppf(0.8)) * se.median())
 
-# %% ../nbs/16_reporting.ipynb #9ab927f9
+# %% ../nbs/16_reporting.ipynb #277e9e14
 def render_families(results: dict[str, StudyResults]) -> str:
     "Every family of every study: the question it answers, its members, why they belong together, how it is tested, what it can detect."
     rows = []
@@ -572,7 +572,7 @@ def render_families(results: dict[str, StudyResults]) -> str:
         "and are not tests. Detects: the difference a member is found with probability 50% and 80% at that level (the "
         "family's median standard error, normal approximation), in the metric's unit.")
 
-# %% ../nbs/16_reporting.ipynb #cdc295eb
+# %% ../nbs/16_reporting.ipynb #f41b73a8
 def render_ledger(results: dict[str, StudyResults], # every study's results
                  claims: Sequence[Claim], # the ledger's rows
                 ) -> str:
@@ -580,7 +580,7 @@ def render_ledger(results: dict[str, StudyResults], # every study's results
     rows = [_ledger_row(results, claim) for claim in claims]
     return markdown_table(pd.DataFrame(rows).set_index("claim"))
 
-# %% ../nbs/16_reporting.ipynb #7cd880ca
+# %% ../nbs/16_reporting.ipynb #6eb286a1
 def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
     "One claim's row: what was found (its contrast, at its family's level) and the verdict that contrast gives the claim."
     found, verdict = "-", claim.verdict
@@ -591,7 +591,7 @@ def _ledger_row(results: dict[str, StudyResults], claim: Claim) -> dict:
     return {"claim": claim.claim + _claim_figures(results, claim), "source": claim.source, "how it was tested here": claim.tested,
             "found": found, "verdict": verdict}
 
-# %% ../nbs/16_reporting.ipynb #117b8a65
+# %% ../nbs/16_reporting.ipynb #6158506e
 def _claim_figures(results: dict[str, StudyResults], claim: Claim) -> str:
     "The published figures a claim rests on, rendered: ' (AP: Advanced NS-Net 0.99, Original NS-Net 0.57)'; '' where it names none."
     if not claim.published:
@@ -601,7 +601,7 @@ def _claim_figures(results: dict[str, StudyResults], claim: Claim) -> str:
             for metric, part in rows.groupby("metric", sort=False)]
     return f" ({'; '.join(said)})"
 
-# %% ../nbs/16_reporting.ipynb #27d89c24
+# %% ../nbs/16_reporting.ipynb #654de459
 def fill_notebook_paragraphs(studies: str | Path, # the folder of the study notebooks (nbs/study)
                              blocks: dict[str, str], # from `paragraph_blocks`
                              reports: dict[str, StudyReport], # the declarations (which notebook holds which paragraph)
