@@ -46,17 +46,17 @@ __all__ = ['SHARED_DATASETS', 'NETWORK_TIMEOUT', 'IMAGE_SUFFIXES', 'PROGAN_CATEG
            'content_domain', 'thumbnail', 'near_duplicate_groups', 'Fold', 'grouped_folds', 'hold_out_units',
            'leave_one_out_folds', 'take_per_group', 'data_command', 'main', 'data_arguments']
 
-# %% ../nbs/01_data.ipynb #6268f58d
+# %% ../nbs/01_data.ipynb #67a4e546
 def open_record(record: ImageRecord) -> Image.Image:
     "The record's image as RGB, with its crop applied (raises `ImageLoadError`)."
     return open_image(record.path, crop=record.crop)
 
-# %% ../nbs/01_data.ipynb #bd5858c4
+# %% ../nbs/01_data.ipynb #2f05fc88
 def iter_record_images(records: Iterable[ImageRecord], report: LoadReport | None = None):
     "Yield `(record, image)` for each record that loads; skipped ones go to `report`."
     return iter_images(records, path_of=attrgetter("path"), crop_of=attrgetter("crop"), report=report)
 
-# %% ../nbs/01_data.ipynb #d8eaf154
+# %% ../nbs/01_data.ipynb #145e5400
 @dataclass(frozen=True)
 class SharedDataset:
     "A public image set the study uses, pinned to one upstream commit."
@@ -73,8 +73,7 @@ class SharedDataset:
         name = urllib.parse.quote(Path(relative_path).name)
         return f"https://raw.githubusercontent.com/{self.repository}/{self.commit}/{self.upstream_dir}{name}"
 
-
-# %% ../nbs/01_data.ipynb #8f4a2844
+# %% ../nbs/01_data.ipynb #050332e0
 SHARED_DATASETS = {d.name: d for d in [
     SharedDataset("cnndetection-ranking", "cnndetection_ranking", "PeterWang512/CNNDetection",
                   "cdd591364f0a1257ac17a0e903da374a87b27e87", "ranking/images/", "CC BY-NC-SA 4.0",
@@ -92,26 +91,23 @@ def shared_dataset(name: str) -> SharedDataset:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(SHARED_DATASETS)}")
     return SHARED_DATASETS[key]
 
-
-# %% ../nbs/01_data.ipynb #2ff18004
+# %% ../nbs/01_data.ipynb #bf741cb0
 def packaged_manifest(name: str) -> pd.DataFrame:
     "The manifest shipped with the package: the files a download must produce, with their sha256."
     spec = shared_dataset(name)
     with resources.files("nsnet_study").joinpath(f"manifests/{spec.folder}.csv").open("r", encoding="utf-8") as f:
         return pd.read_csv(f, dtype=str, keep_default_na=False)
 
-
-# %% ../nbs/01_data.ipynb #5436e97d
+# %% ../nbs/01_data.ipynb #7b39f933
 def manifest_sha256(name: str) -> str:
     "sha256 of the packaged manifest of a shared data set: which files, exactly, a model card's training data were."
     return hashlib.sha256(resources.files("nsnet_study").joinpath(f"manifests/{shared_dataset(name).folder}.csv").read_bytes()).hexdigest()
 
-
-# %% ../nbs/01_data.ipynb #62b48342
+# %% ../nbs/01_data.ipynb #d2bad2bc
 class DataNotFoundError(FileNotFoundError):
     "A data set is not on this machine."
 
-# %% ../nbs/01_data.ipynb #c509a9f3
+# %% ../nbs/01_data.ipynb #7449ac4d
 def _candidate_roots(data: str | os.PathLike | None) -> list[Path]:
     if data is not None:
         return [Path(data).expanduser()]
@@ -135,7 +131,7 @@ def dataset_dir(name: str, # a shared data set: a key of SHARED_DATASETS (unders
     raise DataNotFoundError(f"{name} not found {where}: pass --data DIR / set NSNET_DATA, or run "
                             f"`python -m nsnet_study.data download {name}` while online")
 
-# %% ../nbs/01_data.ipynb #6cdafbcc
+# %% ../nbs/01_data.ipynb #4bc99844
 def _copy_file_url(url: str, output_file, pooch_instance=None, check_only: bool = False):
     "A pooch downloader for `file://` URLs (local mirrors)."
     source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
@@ -148,15 +144,13 @@ def _copy_file_url(url: str, output_file, pooch_instance=None, check_only: bool 
     else:
         shutil.copyfile(source, output_file)
 
-
-# %% ../nbs/01_data.ipynb #04414d57
+# %% ../nbs/01_data.ipynb #6059716f
 NETWORK_TIMEOUT = 15  # seconds a download waits to connect, and then for each read, before it gives up (and retries once)
 
 class DownloadError(OSError):
     "A file could not be fetched (no network, a server that does not answer, a wrong hash)."
 
-
-# %% ../nbs/01_data.ipynb #a649c80b
+# %% ../nbs/01_data.ipynb #a781daf8
 def _downloader_for(url: str):
     if url.startswith("file://"):
         return _copy_file_url
@@ -177,7 +171,7 @@ def _retrieve(url: str, sha256: str, target: Path, tries: int = 2) -> Path:
                 raise DownloadError(f"could not download {url} after {tries} tries ({type(error).__name__}); "
                                     "check the network, or point --mirror at a copy") from error
 
-# %% ../nbs/01_data.ipynb #3cde5830
+# %% ../nbs/01_data.ipynb #6f15ade3
 def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (underscores or dashes)
                      to: str | os.PathLike | None = None, # data root to download into; None: the user cache
                      mirror: str | None = None, # base URL laid out like a data root (`file://` too); None: upstream
@@ -206,8 +200,7 @@ def download_dataset(name: str, # a shared data set: a key of SHARED_DATASETS (u
         manifest.to_csv(tmp, index=False)
     return destination
 
-
-# %% ../nbs/01_data.ipynb #193c813b
+# %% ../nbs/01_data.ipynb #819e37f3
 def _imagenet_class_name(path: str) -> str:
     "`images/n01440764_tench.JPEG` -> `tench` (the class name is the caption of the semantic bank)."
     return Path(path).stem.split("_", 1)[1].replace("_", " ")
@@ -225,7 +218,7 @@ def load_shared_dataset(name: str, # a shared data set: a key of SHARED_DATASETS
                         category=_imagenet_class_name(row.path) if spec.name == "imagenet-samples" else "")
             for row in manifest.itertuples(index=False)]
 
-# %% ../nbs/01_data.ipynb #93b11730
+# %% ../nbs/01_data.ipynb #e47a86cb
 def describe_records(records: Iterable[ImageRecord]) -> pd.DataFrame:
     "One row per record: its fields plus stored width, height, format and bytes (from the file header)."
     rows = []
@@ -240,7 +233,7 @@ def describe_records(records: Iterable[ImageRecord]) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows)
 
-# %% ../nbs/01_data.ipynb #1fc99b51
+# %% ../nbs/01_data.ipynb #9605959c
 def frame_width(pixels: np.ndarray, # an (H, W, channels) image array; the frame's colour is its top-left pixel's
                 tolerance: int = 8, # largest difference from that colour, in any channel (0-255), that is still frame
                 picture_fraction: float = 0.02, # share of off-frame pixels above which a line is picture, not frame
@@ -254,7 +247,7 @@ def frame_width(pixels: np.ndarray, # an (H, W, channels) image array; the frame
         widths.append(int(np.argmax(not_frame)) if not_frame.any() else len(lines))
     return max(widths)
 
-# %% ../nbs/01_data.ipynb #8dc69b2c
+# %% ../nbs/01_data.ipynb #a5240fb1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 def _skip(report: LoadReport | None, path: Path, reason: str, detail: str):
@@ -263,8 +256,7 @@ def _skip(report: LoadReport | None, path: Path, reason: str, detail: str):
     if report is not None:
         report.skipped.append((str(path), reason, detail))
 
-
-# %% ../nbs/01_data.ipynb #3b7c82fe
+# %% ../nbs/01_data.ipynb #410cba61
 def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
     "Image files under `folder`, sorted; dangling symbolic links are reported, not silently dropped."
     files = []
@@ -277,8 +269,7 @@ def image_files(folder: Path, report: LoadReport | None = None) -> list[Path]:
             _skip(report, path, "missing", "dangling symbolic link")
     return files
 
-
-# %% ../nbs/01_data.ipynb #1d10fe40
+# %% ../nbs/01_data.ipynb #cb72be2b
 def _hashed_records(entries: list[tuple[Path, dict]], source: str, progress: bool = True,
                     report: LoadReport | None = None) -> list[ImageRecord]:
     "Records of readable files (sha256 computed); unreadable ones go to `report`."
@@ -308,7 +299,7 @@ def load_cnndetection_layout(root: str | os.PathLike, # folder holding `<generat
         raise DataNotFoundError(f"no <generator>/[<class>/]0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
-# %% ../nbs/01_data.ipynb #aaec164e
+# %% ../nbs/01_data.ipynb #c2efbba0
 def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/.../{train,val}/{nature,ai}/`
                          split: str = "val", # which official split to read: 'train' or 'val'
                          source: str | None = None, # the records' `source`; None: the folder's name
@@ -330,8 +321,7 @@ def load_genimage_layout(root: str | os.PathLike, # folder holding `<generator>/
         raise DataNotFoundError(f"no <generator>/.../{split}/{{nature,ai}} folders with images under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
-
-# %% ../nbs/01_data.ipynb #ec5d2010
+# %% ../nbs/01_data.ipynb #727ae555
 def load_real_fake_folders(root: str | os.PathLike, # folder holding the real and fake folders
                            real: Sequence[str] = ("real",), # folders of real images under `root` (if there)
                            fake: Sequence[str] = ("fake", "fakeV2/fake-v2"), # folders of fake images under `root` (if there)
@@ -352,8 +342,7 @@ def load_real_fake_folders(root: str | os.PathLike, # folder holding the real an
         raise DataNotFoundError(f"no images in {list(real) + list(fake)} under {root}")
     return _hashed_records(entries, source or root.name, progress, report)
 
-
-# %% ../nbs/01_data.ipynb #6a129add
+# %% ../nbs/01_data.ipynb #cc552f1b
 PROGAN_CATEGORIES = ("car", "cat", "chair", "horse")  # AIGIBench's ProGAN training subsets
 
 def load_aigibench_layout(root: str | os.PathLike, # folder holding `<split>/<subset>/{0_real,1_fake}/`
@@ -376,7 +365,7 @@ def load_aigibench_layout(root: str | os.PathLike, # folder holding `<split>/<su
         raise DataNotFoundError(f"no {split}/<subset>/0_real|1_fake folders with images under {root}")
     return _hashed_records(entries, source or "aigibench", progress, report)
 
-# %% ../nbs/01_data.ipynb #7fb83109
+# %% ../nbs/01_data.ipynb #c32dcd1b
 def load_chameleon_layout(root: str | os.PathLike, # folder holding `0_real/` and `1_fake/`, directly or under `test/`
                           source: str | None = None, # the records' `source`; None: 'chameleon'
                           progress: bool = True, # show a progress bar while hashing the files
@@ -392,7 +381,7 @@ def load_chameleon_layout(root: str | os.PathLike, # folder holding `0_real/` an
         raise DataNotFoundError(f"no [test/]0_real or 1_fake folders with images under {root}")
     return _hashed_records(entries, source or "chameleon", progress, report)
 
-# %% ../nbs/01_data.ipynb #96887741
+# %% ../nbs/01_data.ipynb #7048f566
 LAYOUTS = ("a shared data set's folder (MANIFEST.csv)", "GenImage <generator>/.../{train,val}/{ai,nature}",
            "AIGIBench {train,val,test}/<subset>/{0_real,1_fake}", "CNNDetection <generator>/[<class>/]{0_real,1_fake}",
            "Chameleon [test/]{0_real,1_fake}", "real/ and fake/ folders")
@@ -421,7 +410,7 @@ def load_any_layout(root: str | os.PathLike, # a folder in one of `LAYOUTS`
         return load_real_fake_folders(root, progress=progress, report=report)
     raise DataNotFoundError(f"{root}: not in a layout this project reads ({'; '.join(LAYOUTS)})")
 
-# %% ../nbs/01_data.ipynb #797f198d
+# %% ../nbs/01_data.ipynb #c1f9edbd
 def load_labelled(data: str | os.PathLike, # a shared data set's name (SHARED_DATASETS) or a labelled folder in any of `LAYOUTS`
                   split: str = "train", # a folder's split, where its layout has several
                   progress: bool = True, # show progress bars while hashing a folder's files
@@ -429,7 +418,7 @@ def load_labelled(data: str | os.PathLike, # a shared data set's name (SHARED_DA
     "The labelled records `evaluate`, `adapt` and `extract` read: a shared data set by name, else `load_any_layout`."
     return load_shared_dataset(str(data)) if str(data) in SHARED_DATASETS else load_any_layout(data, split, progress=progress)
 
-# %% ../nbs/01_data.ipynb #9de44113
+# %% ../nbs/01_data.ipynb #7ad4c385
 def write_layout(root: str | os.PathLike, # folder to write under (created as needed)
                  records: Sequence[ImageRecord], # images to write (crops applied), as `<sha256[:16]>.png`
                  layout: str = "genimage", # 'genimage' (alternately train and val per generator and label) or 'cnndetection'
@@ -447,7 +436,7 @@ def write_layout(root: str | os.PathLike, # folder to write under (created as ne
         open_record(record).save(folder / f"{record.sha256[:16]}.png")
     return root
 
-# %% ../nbs/01_data.ipynb #2542ff66
+# %% ../nbs/01_data.ipynb #30aaaec6
 def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
     "One record per sha256; files that appear with both labels are dropped (logged)."
     by_hash: dict[str, list[ImageRecord]] = defaultdict(list)
@@ -467,8 +456,7 @@ def deduplicate(records: Iterable[ImageRecord]) -> list[ImageRecord]:
                        repeats, conflicting)
     return kept
 
-
-# %% ../nbs/01_data.ipynb #9b07da4b
+# %% ../nbs/01_data.ipynb #cb60d418
 def _stratified_allocation(n: int, fractions: Sequence[float]) -> list[int]:
     "Split n items by fractions, largest remainder first (earlier splits win ties)."
     exact = [n * f for f in fractions]
@@ -509,7 +497,7 @@ def split_records(records: Iterable[ImageRecord], # the images; de-duplicated by
             start += count
     return splits
 
-# %% ../nbs/01_data.ipynb #156addea
+# %% ../nbs/01_data.ipynb #d1604c68
 def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                             generator: str, # the generator whose real and fake images are the test split
                             val_fraction: float = 0.2, # share of the other generators' images held out to validate
@@ -525,8 +513,7 @@ def leave_one_generator_out(records: Iterable[ImageRecord], # the images; de-dup
     splits = split_records(rest, {"train": 1 - val_fraction, "val": val_fraction}, seed=seed, groups=groups)
     return {**splits, "test": test}
 
-
-# %% ../nbs/01_data.ipynb #c78c4e1e
+# %% ../nbs/01_data.ipynb #18d9a52f
 def draw_as_published(records: Sequence[ImageRecord], # the one pool both splits are drawn from
                       n_train: int, # images drawn for training
                       n_test: int, # images drawn for testing, independently of training's (the two may overlap)
@@ -539,22 +526,19 @@ def draw_as_published(records: Sequence[ImageRecord], # the one pool both splits
     rng = random.Random(seed)  # seed=None: unseeded, as published
     return {"train": rng.sample(records, n_train), "test": rng.sample(records, n_test)}
 
-
-# %% ../nbs/01_data.ipynb #6524ad1c
+# %% ../nbs/01_data.ipynb #92cb9649
 def shared_images(first: Iterable[ImageRecord], second: Iterable[ImageRecord]) -> int:
     "How many distinct images (by sha256) two collections share."
     return len({r.sha256 for r in first} & {r.sha256 for r in second})
 
-
-# %% ../nbs/01_data.ipynb #a20b505d
+# %% ../nbs/01_data.ipynb #96027414
 def split_table(splits: dict[str, list[ImageRecord]]) -> pd.DataFrame:
     "Counts of real and fake images per split."
     rows = [{"split": name, "label": r.label} for name, members in splits.items() for r in members]
     table = pd.DataFrame(rows).value_counts().unstack(fill_value=0).reindex(index=list(splits), fill_value=0)
     return table.reindex(columns=list(TRUE_LABELS), fill_value=0).assign(total=lambda t: t.real + t.fake)
 
-
-# %% ../nbs/01_data.ipynb #bdafeecc
+# %% ../nbs/01_data.ipynb #7419696b
 def check_disjoint(splits: dict[str, Sequence[ImageRecord]], # split name -> its images (e.g. `split_records`'s)
                   ) -> None:
     "ValueError naming the images (by sha256) any two splits share; nothing where every pair is sha256-disjoint."
@@ -569,7 +553,7 @@ def check_disjoint(splits: dict[str, Sequence[ImageRecord]], # split name -> its
     if found:
         raise ValueError("the splits are not sha256-disjoint: " + "; ".join(found))
 
-# %% ../nbs/01_data.ipynb #6d0e1a02
+# %% ../nbs/01_data.ipynb #3011539a
 NEAR_DUPLICATE_CORRELATION = 0.92  # thumbnail correlation above which two images are one picture
 CONTENT_DOMAINS = {"crn": "street scenes (crn, imle)", "imle": "street scenes (crn, imle)"}  # generator -> shared domain
 
@@ -577,14 +561,14 @@ def content_domain(record: ImageRecord) -> str:
     "The content domain of a record: a declared shared domain, else its generator (else its source)."
     return CONTENT_DOMAINS.get(record.generator, record.generator or record.source)
 
-# %% ../nbs/01_data.ipynb #92c1eb36
+# %% ../nbs/01_data.ipynb #16b8b9bc
 def thumbnail(record: ImageRecord, size: int = 32) -> np.ndarray:
     "The record's picture (crop applied) as a zero-mean, unit-norm grey `size` x `size` vector."
     grey = np.asarray(open_record(record).convert("L").resize((size, size), Image.Resampling.BOX), np.float64).ravel()
     grey = grey - grey.mean()
     return grey / max(np.linalg.norm(grey), 1e-12)
 
-# %% ../nbs/01_data.ipynb #6f449086
+# %% ../nbs/01_data.ipynb #6beb2db5
 def _components(pairs: Iterable[tuple[int, int]], n: int) -> np.ndarray:
     "Connected-component label of each of n items, given linked pairs (union-find)."
     parent = list(range(n))
@@ -616,7 +600,7 @@ def near_duplicate_groups(records: Sequence[ImageRecord], # the images; de-dupli
     write_json(cached, groups)
     return groups
 
-# %% ../nbs/01_data.ipynb #6d0e1a08
+# %% ../nbs/01_data.ipynb #330eb85b
 @dataclass(frozen=True)
 class Fold:
     "One partition of the data: train (fitting), val (choices), test (scoring only); named by repeat (or seed) and fold."
@@ -630,7 +614,7 @@ class Fold:
         "The three splits by name: {'train', 'val', 'test'}."
         return {"train": self.train, "val": self.val, "test": self.test}
 
-# %% ../nbs/01_data.ipynb #6d0e1a09
+# %% ../nbs/01_data.ipynb #81f82694
 def _grouped_kfold(records: list[ImageRecord], groups: dict[str, str], n_folds: int, seed: int,
                    stratify_by: Sequence[str]) -> list[np.ndarray]:
     "Test indices of each of n_folds grouped, stratified folds (strata too small for n_folds fall back to the label)."
@@ -665,7 +649,7 @@ def grouped_folds(records: Iterable[ImageRecord], # the images; de-duplicated by
             folds.append(Fold(repeat, fold, train, val, test))
     return folds
 
-# %% ../nbs/01_data.ipynb #6d0e1a12
+# %% ../nbs/01_data.ipynb #f2a87610
 def hold_out_units(records: Sequence[ImageRecord], # the images to split
                    fraction: float = 0.2, # share of the generators (or domains) held out whole in 'val': at least one, never all
                    seed: int = 0, # seeds which ones are held out
@@ -680,7 +664,7 @@ def hold_out_units(records: Sequence[ImageRecord], # the images to split
     held = set(np.random.default_rng(seed).permutation(units)[:count].tolist())
     return {"train": [r for r in records if unit(r) not in held], "val": [r for r in records if unit(r) in held]}
 
-# %% ../nbs/01_data.ipynb #7d77760a
+# %% ../nbs/01_data.ipynb #d5313546
 def leave_one_out_folds(records: Iterable[ImageRecord], # the images; de-duplicated by sha256 first
                         by: str = "generator", # what each fold tests on: one 'generator', or one 'domain' (`content_domain`)
                         seeds: Sequence[int] = (0,), # one round of folds per seed (the Fold's `repeat`); seeds train/val
@@ -704,7 +688,7 @@ def leave_one_out_folds(records: Iterable[ImageRecord], # the images; de-duplica
             folds.append(Fold(seed, held_out, fit["train"], fit["val"], [r for r in records if unit(r) == held_out]))
     return folds
 
-# %% ../nbs/01_data.ipynb #21940ea8
+# %% ../nbs/01_data.ipynb #b60bd5b2
 def take_per_group(records: Iterable[ImageRecord], # the records, in the order they are kept
                    n: int | None, # records kept per group; None: all of them
                    by: Sequence[str] = ("generator", "label"), # `ImageRecord` fields whose values define a group
@@ -721,7 +705,7 @@ def take_per_group(records: Iterable[ImageRecord], # the records, in the order t
             kept.append(record)
     return kept
 
-# %% ../nbs/01_data.ipynb #43006042
+# %% ../nbs/01_data.ipynb #5f635583
 def data_command(args, parser) -> int:
     "Run the data command `data_arguments` parsed: list or download."
     if args.data_command == "list":
@@ -739,7 +723,7 @@ def data_command(args, parser) -> int:
         print(download_dataset(name, to=args.to, mirror=args.mirror))
     return 0
 
-# %% ../nbs/01_data.ipynb #afc82cdd
+# %% ../nbs/01_data.ipynb #7f1db9ff
 def main(argv: Sequence[str] | None = None) -> int:
     "Command line: `list` the shared data sets, or `download` them (a failure is one line on stderr, exit status 1)."
     parser = argparse.ArgumentParser(prog=command_name("nsnet_study.data"), description=__doc__)
@@ -747,7 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return one_line_errors(parser.prog, lambda: data_command(args, parser))
 
-# %% ../nbs/01_data.ipynb #d456fbca
+# %% ../nbs/01_data.ipynb #b06c484d
 def data_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The data command's subcommands on `parser` (for `nsnet-data`, `python -m nsnet_study.data` and `nsnet-study data`)."
     commands = parser.add_subparsers(dest="data_command", required=True)
