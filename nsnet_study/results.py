@@ -22,8 +22,8 @@ from .storage import atomic_path, project_dir, shipped_dir
 # %% auto #0
 __all__ = ['KEY', 'ARM', 'CONTRAST_KEY', 'ADJUSTMENTS', 'ALPHA', 'BOUNDARY_SHARE', 'P_BAND', 'MIN_TOLERANCE', 'SCHEMA', 'FILES',
            'POINT_KEYS', 'COUNT_KEYS', 'CARD_VERSION', 'Estimate', 'Contrast', 'arm', 'Family', 'display_label',
-           'estimate_frame', 'contrast_frame', 'contrast_rows', 'arms_of', 'check_family', 'tested', 'estimate_rows',
-           'on_boundary', 'StudyResults', 'one', 'read_all', 'numbers_in', 'split_label', 'renamed_outputs',
+           'estimate_frame', 'contrast_frame', 'contrast_rows', 'arms_of', 'check_family', 'on_boundary', 'tested',
+           'estimate_rows', 'StudyResults', 'one', 'read_all', 'numbers_in', 'split_label', 'renamed_outputs',
            'legacy_rules', 'legacy_results', 'Measured', 'HeldOut', 'TrainingData', 'ModelCard']
 
 # %% ../nbs/15_results.ipynb #4bf5097b
@@ -121,7 +121,7 @@ def display_label(method: str, # the method
     named = " · ".join(str(part) for part in (method, variant) if part)
     return " @ ".join(str(part) for part in (named, condition) if part)
 
-# %% ../nbs/15_results.ipynb #32454666
+# %% ../nbs/15_results.ipynb #be688bf6
 def _schema(kind: type) -> tuple[list[str], list[str], list[str], list[str]]:
     "(all fields, required fields, text fields, numeric fields) of a row dataclass."
     every = [f.name for f in fields(kind)]
@@ -162,12 +162,12 @@ def estimate_frame(rows) -> pd.DataFrame:
     "Estimates (dicts, `Estimate`s or a DataFrame) as a DataFrame with exactly `Estimate`'s columns and types."
     return _typed_frame(rows, Estimate, KEY, "estimate")
 
-# %% ../nbs/15_results.ipynb #35d1b013
+# %% ../nbs/15_results.ipynb #0209824b
 def contrast_frame(rows) -> pd.DataFrame:
     "Contrasts (dicts, `Contrast`s or a DataFrame) as a DataFrame with exactly `Contrast`'s columns and types."
     return _typed_frame(rows, Contrast, CONTRAST_KEY, "contrast")
 
-# %% ../nbs/15_results.ipynb #12e06dc3
+# %% ../nbs/15_results.ipynb #35d1b013
 def _arm_of(value) -> tuple[str, str, str]:
     "An arm from a metrics table's first/second cell: a tuple (method[, variant[, condition]]) or a method name."
     return arm(*value) if isinstance(value, tuple) else arm(value)
@@ -193,12 +193,12 @@ def contrast_rows(table: pd.DataFrame, # comparisons of one family: first, secon
     check_family(frame, family)
     return frame
 
-# %% ../nbs/15_results.ipynb #e06eee7f
+# %% ../nbs/15_results.ipynb #9e863b2c
 def arms_of(contrasts: pd.DataFrame, side: str) -> list[tuple[str, str, str]]:
     "The `side` ('first' or 'second') arm of every contrast row."
     return [tuple(r) for r in contrasts[[f"{side}_{k}" for k in ARM]].itertuples(index=False)]
 
-# %% ../nbs/15_results.ipynb #61ee6c2f
+# %% ../nbs/15_results.ipynb #96bcc3f1
 def check_family(contrasts: pd.DataFrame, # contrast rows of the family
                  family: Family, # its declaration
                 ) -> None:
@@ -212,7 +212,7 @@ def check_family(contrasts: pd.DataFrame, # contrast rows of the family
     if family.adjustment == "none" and not np.allclose(contrasts.p_adjusted[tested], contrasts.p[tested], equal_nan=True):
         raise ValueError(f"family {family.name!r} is not adjusted, yet its p_adjusted differ from p")
 
-# %% ../nbs/15_results.ipynb #6e1d2caa
+# %% ../nbs/15_results.ipynb #61ee6c2f
 ALPHA = 0.05  # the family-wise error rate of every family
 
 def _interval_at(row: dict, level: float) -> tuple[float, float]:
@@ -227,7 +227,7 @@ def _interval_at(row: dict, level: float) -> tuple[float, float]:
         return float(row["difference"] - half), float(row["difference"] + half)
     return (float(row["low"]), float(row["high"])) if level == 1 - ALPHA else (math.nan, math.nan)
 
-# %% ../nbs/15_results.ipynb #533d9bad
+# %% ../nbs/15_results.ipynb #6e8cf621
 def _verdict_at(row: dict) -> str:
     "What the interval at the family's level says: a difference (it excludes 0), equivalence (inside +-margin), else no evidence."
     low, high = row["low_adjusted"], row["high_adjusted"]
@@ -252,42 +252,7 @@ def _adjusted(rows: pd.DataFrame, family: Family) -> pd.DataFrame:
     rows.loc[identical, ["p_adjusted", "p_equivalence_adjusted"]] = np.nan  # the same computation: no test
     return rows.assign(verdict=[_verdict_at(row) for row in rows.to_dict(orient="records")])
 
-# %% ../nbs/15_results.ipynb #6046ecd5
-def tested(table: pd.DataFrame, # paired comparisons (`metrics.comparison_table` or `generator_level_table`): first, second, difference, ...
-           study: str, # the study
-           families: Sequence[Family], # the declared families: each takes its members' rows
-           **fields_: str, # fields set on every arm where the table's arms leave them empty
-          ) -> pd.DataFrame:
-    "Each family's members (of its metric) tested together as it declares (Bonferroni, or on its own): `Contrast` rows."
-    from nsnet_study.metrics import holm_within, with_verdicts
-    filled = lambda side: tuple(v or fields_.get(k, "") for k, v in zip(ARM, _arm_of(side)))
-    pairs = [(filled(a), filled(b)) for a, b in zip(table["first"], table["second"])]
-    frames = []
-    metrics = table["metric"].tolist() if "metric" in table else [None] * len(table)  # a table of one metric may not name it
-    for family in families:
-        chosen = [pair in family.members and metric in (None, family.metric) for pair, metric in zip(pairs, metrics)]
-        rows = table[chosen].drop(columns=["family", "family_size", "p_holm", "p_equivalence_holm", "p_adjusted", "p_equivalence_adjusted", "verdict"],
-                                  errors="ignore")
-        adjusted = (with_verdicts(holm_within(rows), "p_holm").assign(tests=len(rows)) if family.adjustment == "holm"
-                    else _adjusted(rows, family))
-        frames.append(contrast_rows(adjusted, study, family, **fields_))
-    return contrast_frame(pd.concat(frames, ignore_index=True)) if frames else contrast_frame([])
-
-# %% ../nbs/15_results.ipynb #4cedf7ae
-def estimate_rows(table: pd.DataFrame, # a summary: index methods (or arms: method, variant, condition), columns mean (or value), low, high, n (or folds)
-                  study: str, # the study
-                  metric: str | None = None, # the metric, where the table has no `metric` column
-                  **fields_, # fields every row takes (e.g. condition="clean"); index levels and columns win over them
-                 ) -> pd.DataFrame:
-    "A summary table as `Estimate` rows: its index names the arms (or metrics, repeats, folds), its columns the numbers."
-    keyed = any(name in (*ARM, "metric", "repeat", "fold") for name in table.index.names if name)
-    frame = table.reset_index() if keyed else table.reset_index(drop=True)
-    frame = frame.rename(columns={"mean": "value", "folds": "n"})
-    every = [f.name for f in fields(Estimate)]
-    frame = frame.assign(study=study, **{k: v for k, v in fields_.items() if k not in frame}, **({"metric": metric} if metric else {}))
-    return estimate_frame(frame[[c for c in every if c in frame]])
-
-# %% ../nbs/15_results.ipynb #793f71ef
+# %% ../nbs/15_results.ipynb #30445f9c
 BOUNDARY_SHARE = 0.25  # an interval end within this share of its half-width from the boundary ...
 P_BAND = tuple(math.erfc(1.96 * (1 + s) / math.sqrt(2)) for s in (BOUNDARY_SHARE, -BOUNDARY_SHARE))  # ... or its p in this band
 MIN_TOLERANCE = 0.01  # the smallest tolerance a number is compared with (and that of a number without an interval)
@@ -295,7 +260,7 @@ MIN_TOLERANCE = 0.01  # the smallest tolerance a number is compared with (and th
 def _number(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
 
-# %% ../nbs/15_results.ipynb #00fe1686
+# %% ../nbs/15_results.ipynb #533d9bad
 def on_boundary(row: dict, # a contrast: estimate (or difference), low, high, p_adjusted / p, p_equivalence_adjusted, margin, verdict
                 verdicts: tuple[str, ...] | None = None, # the verdicts a flip went between; None: any flip of its own verdict
                ) -> bool:
@@ -321,7 +286,42 @@ def on_boundary(row: dict, # a contrast: estimate (or difference), low, high, p_
     return ("equivalence" in tests and _number(row.get("margin")) and
             any(abs(abs(difference + s * half) - row["margin"]) <= near for s in (-1, 1)))
 
-# %% ../nbs/15_results.ipynb #42d42c32
+# %% ../nbs/15_results.ipynb #4cedf7ae
+def tested(table: pd.DataFrame, # paired comparisons (`metrics.comparison_table` or `generator_level_table`): first, second, difference, ...
+           study: str, # the study
+           families: Sequence[Family], # the declared families: each takes its members' rows
+           **fields_: str, # fields set on every arm where the table's arms leave them empty
+          ) -> pd.DataFrame:
+    "Each family's members (of its metric) tested together as it declares (Bonferroni, or on its own): `Contrast` rows."
+    from nsnet_study.metrics import holm_within, with_verdicts
+    filled = lambda side: tuple(v or fields_.get(k, "") for k, v in zip(ARM, _arm_of(side)))
+    pairs = [(filled(a), filled(b)) for a, b in zip(table["first"], table["second"])]
+    frames = []
+    metrics = table["metric"].tolist() if "metric" in table else [None] * len(table)  # a table of one metric may not name it
+    for family in families:
+        chosen = [pair in family.members and metric in (None, family.metric) for pair, metric in zip(pairs, metrics)]
+        rows = table[chosen].drop(columns=["family", "family_size", "p_holm", "p_equivalence_holm", "p_adjusted", "p_equivalence_adjusted", "verdict"],
+                                  errors="ignore")
+        adjusted = (with_verdicts(holm_within(rows), "p_holm").assign(tests=len(rows)) if family.adjustment == "holm"
+                    else _adjusted(rows, family))
+        frames.append(contrast_rows(adjusted, study, family, **fields_))
+    return contrast_frame(pd.concat(frames, ignore_index=True)) if frames else contrast_frame([])
+
+# %% ../nbs/15_results.ipynb #00fe1686
+def estimate_rows(table: pd.DataFrame, # a summary: index methods (or arms: method, variant, condition), columns mean (or value), low, high, n (or folds)
+                  study: str, # the study
+                  metric: str | None = None, # the metric, where the table has no `metric` column
+                  **fields_, # fields every row takes (e.g. condition="clean"); index levels and columns win over them
+                 ) -> pd.DataFrame:
+    "A summary table as `Estimate` rows: its index names the arms (or metrics, repeats, folds), its columns the numbers."
+    keyed = any(name in (*ARM, "metric", "repeat", "fold") for name in table.index.names if name)
+    frame = table.reset_index() if keyed else table.reset_index(drop=True)
+    frame = frame.rename(columns={"mean": "value", "folds": "n"})
+    every = [f.name for f in fields(Estimate)]
+    frame = frame.assign(study=study, **{k: v for k, v in fields_.items() if k not in frame}, **({"metric": metric} if metric else {}))
+    return estimate_frame(frame[[c for c in every if c in frame]])
+
+# %% ../nbs/15_results.ipynb #a6e3e4e8
 def _setting_ok(value) -> bool:
     scalar = lambda v: v is None or isinstance(v, (str, bool, int, float))
     return scalar(value) or (isinstance(value, list) and all(scalar(v) for v in value))
@@ -361,7 +361,7 @@ class StudyResults:
             if len(frame) and set(frame.study) != {self.study}:
                 raise ValueError(f"{self.study}: rows of another study: {sorted(set(frame.study) - {self.study})}")
 
-# %% ../nbs/15_results.ipynb #bc3f1516
+# %% ../nbs/15_results.ipynb #42d42c32
 FILES = ("estimates.csv", "contrasts.csv", "study.json")
 
 def _rounded(frame: pd.DataFrame, digits: int | None) -> pd.DataFrame:
@@ -369,7 +369,7 @@ def _rounded(frame: pd.DataFrame, digits: int | None) -> pd.DataFrame:
     numeric = frame.select_dtypes("float").columns
     return frame if digits is None else frame.assign(**{c: [round(v, digits) for v in frame[c]] for c in numeric})
 
-# %% ../nbs/15_results.ipynb #e973a1b8
+# %% ../nbs/15_results.ipynb #93b94e0b
 def _write_results(self: StudyResults, folder: str | Path, record: bool = True) -> Path:
     "Write `results/<study>/` under `folder` (estimates.csv, contrasts.csv, then study.json), each file atomically; its path."
     where = Path(folder) / self.study
@@ -389,7 +389,7 @@ def _write_results(self: StudyResults, folder: str | Path, record: bool = True) 
 
 StudyResults.write = _write_results
 
-# %% ../nbs/15_results.ipynb #6fa54268
+# %% ../nbs/15_results.ipynb #bc3f1516
 def _read_csv(path: Path, kind: type) -> pd.DataFrame:
     every, _, text, numbers = _schema(kind)
     frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False, na_values={c: [""] for c in numbers})
@@ -409,7 +409,7 @@ def _read_results(cls, folder: str | Path, study: str) -> StudyResults:
 
 StudyResults.read = classmethod(_read_results)
 
-# %% ../nbs/15_results.ipynb #c05436e8
+# %% ../nbs/15_results.ipynb #777a8bf8
 def _where(frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
     "Rows of `frame` whose fields take the selected values; a sequence of values keeps their order (then the rows' own)."
     unknown = sorted(set(selection) - set(frame.columns))
@@ -438,14 +438,14 @@ def _contrasts_where(self: StudyResults, **selection) -> pd.DataFrame:
 
 StudyResults.estimates_where, StudyResults.contrasts_where = _estimates_where, _contrasts_where
 
-# %% ../nbs/15_results.ipynb #4b21f849
+# %% ../nbs/15_results.ipynb #9c9c8cd0
 def one(rows: pd.DataFrame, what: str = "rows") -> dict:
     "The single row of a selection, as a dict; KeyError saying how many there were."
     if len(rows) != 1:
         raise KeyError(f"expected one of {what}, found {len(rows)}")
     return rows.iloc[0].to_dict()
 
-# %% ../nbs/15_results.ipynb #1b3618f2
+# %% ../nbs/15_results.ipynb #2ed5e746
 def read_all(folder: str | Path) -> dict[str, StudyResults]:
     "Every study in a results folder: {study: StudyResults}, from this schema's folders and the earlier schema's JSON files."
     folder, found = Path(folder), {}
@@ -457,14 +457,14 @@ def read_all(folder: str | Path) -> dict[str, StudyResults]:
             found[legacy.study] = legacy
     return found
 
-# %% ../nbs/15_results.ipynb #4f7f0834
+# %% ../nbs/15_results.ipynb #4b21f849
 POINT_KEYS = ("mean", "value", "difference", "coverage")  # a cell's own number, beside its low and high
 COUNT_KEYS = ("folds", "n")  # beside a cell's own number: how many units its interval rests on
 
 def _is_num(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-# %% ../nbs/15_results.ipynb #b28b2bbf
+# %% ../nbs/15_results.ipynb #c411a9be
 def _own_interval(obj: dict, key: str) -> tuple[str, str, str] | None:
     "(name, low key, high key) of `key`'s own interval in `obj` (`x` with `x_low`, `x_high`; `mean_x` with `low_x`, `high_x`)."
     stem = key[len("mean_"):] if key.startswith("mean_") else None
@@ -494,7 +494,7 @@ def numbers_in(obj: dict, # one dict of an earlier-schema file
             found.append((key, float(value), math.nan, math.nan, spread, math.nan))
     return [number for number in found if not math.isnan(number[1])]  # a NaN measured nothing
 
-# %% ../nbs/15_results.ipynb #d0d385d6
+# %% ../nbs/15_results.ipynb #208a931f
 def _pattern(path: str) -> re.Pattern:
     "A rule's path as a regex: {name} takes one key into a group, * matches one key, the rest literally."
     parts = [p for p in path.strip("/").split("/")]
@@ -509,7 +509,7 @@ def _first_match(rules: list, path: str) -> tuple[dict, dict] | None:
             return found.groupdict(), dict(fixed)
     return None
 
-# %% ../nbs/15_results.ipynb #c0284aab
+# %% ../nbs/15_results.ipynb #4f7f0834
 def split_label(label: str, # a display label of the earlier schema
                 rules: Sequence, # [regex, fixed fields] pairs: the first whose regex matches splits it (named groups)
                ) -> tuple[str, str, str]:
@@ -521,7 +521,7 @@ def split_label(label: str, # a display label of the earlier schema
             return arm(parts.get("method", label), parts.get("variant", ""), parts.get("condition", ""))
     return arm(label)
 
-# %% ../nbs/15_results.ipynb #05e45153
+# %% ../nbs/15_results.ipynb #b28b2bbf
 class _Legacy:
     "Rows gathered from one earlier-schema file by its map."
     def __init__(self, study: str, rules: dict):
@@ -560,7 +560,7 @@ def _legacy_contrast(self: _Legacy, path: str, row: dict) -> None:
 
 _Legacy.contrast = _legacy_contrast
 
-# %% ../nbs/15_results.ipynb #597517d8
+# %% ../nbs/15_results.ipynb #c897b37e
 def _legacy_list_row(self: _Legacy, item: dict, rule: dict) -> None:
     "A row of a list the map names (`lists`): its `fields` keys give Estimate fields, its `split` keys are labels split into arms."
     keys, split = rule.get("fields", {}), rule.get("split", [])
@@ -600,7 +600,7 @@ def _walk_legacy(into: _Legacy, obj, path: str = "") -> None:
             if isinstance(value, (dict, list)):
                 _walk_legacy(into, value, f"{path}/{key}")
 
-# %% ../nbs/15_results.ipynb #17568c0b
+# %% ../nbs/15_results.ipynb #0393f16b
 def _legacy_families(contrasts: list[dict]) -> list[Family]:
     "The families the earlier schema's rows name, in their order: Holm where a row says its family was adjusted together."
     names = list(dict.fromkeys(c["family"] for c in contrasts))
@@ -613,7 +613,7 @@ def _legacy_families(contrasts: list[dict]) -> list[Family]:
         families.append(Family(name, tuple(members), "holm" if adjusted else "none", rows[0]["metric"]))
     return families
 
-# %% ../nbs/15_results.ipynb #56b5d5d9
+# %% ../nbs/15_results.ipynb #d0d385d6
 def _legacy_settings(data: dict, rules: Sequence) -> dict:
     "Settings from values deeper in an earlier-schema file: [pattern, name] rules (the name may use the pattern's {fields})."
     found = {}
@@ -628,7 +628,7 @@ def _legacy_settings(data: dict, rules: Sequence) -> dict:
     walk(data, "")
     return found
 
-# %% ../nbs/15_results.ipynb #3f24ee74
+# %% ../nbs/15_results.ipynb #c0284aab
 def _renames() -> dict:
     "renames.json of this checkout ({} outside one)."
     root = project_dir()
@@ -641,12 +641,12 @@ def renamed_outputs(text: str) -> str:
         text = text.replace(old, new)
     return text
 
-# %% ../nbs/15_results.ipynb #b3b7f3e1
+# %% ../nbs/15_results.ipynb #ccfd63eb
 def legacy_rules() -> dict:
     "The map of `renames.json` (`results`) from earlier-schema files to rows: {file name: rules}; {} outside a checkout."
     return _renames().get("results", {})
 
-# %% ../nbs/15_results.ipynb #799ec546
+# %% ../nbs/15_results.ipynb #05e45153
 def legacy_results(path: str | Path, # an earlier-schema results file (e.g. results/12_ablations.json)
                    rules: dict | None = None, # its map (see above); None: `legacy_rules()[file name]`
                   ) -> StudyResults | None:
@@ -667,7 +667,7 @@ def legacy_results(path: str | Path, # an earlier-schema results file (e.g. resu
     contrasts = [{k: v for k, v in c.items() if k != "_size"} for c in into.contrasts]
     return StudyResults(rules["study"], settings, into.estimates, contrasts, families, data.get("provenance"), rules.get("digits", 4))
 
-# %% ../nbs/15_results.ipynb #d71b4aa9
+# %% ../nbs/15_results.ipynb #1d5d338e
 @dataclass(frozen=True)
 class Measured:
     "A number a card reports, with its 95% interval."
@@ -682,7 +682,7 @@ class Measured:
             return None
         return cls(float(cell.get("mean", cell.get("value"))), float(cell.get("low", math.nan)), float(cell.get("high", math.nan)))
 
-# %% ../nbs/15_results.ipynb #e6240ebd
+# %% ../nbs/15_results.ipynb #b3b7f3e1
 @dataclass(frozen=True)
 class HeldOut:
     "How a model's procedure did on images it never trained on, nested over held-out generators, at its operating point."
@@ -710,7 +710,7 @@ class HeldOut:
     adapted_ap: Measured | None = None  # what that bought in AP (the probe refitted; paired, against no adaptation)
     adapted_tpr: Measured | None = None  # ... in TPR at the false-positive budget
 
-# %% ../nbs/15_results.ipynb #c8d2166c
+# %% ../nbs/15_results.ipynb #799ec546
 def _measured_row(rows, metric: str) -> Measured | None:
     "The estimate row of `metric` (value, low, high) as a `Measured`; None where `rows` has none (or is None)."
     found = rows[rows.metric == metric] if rows is not None else ()
@@ -732,7 +732,7 @@ def _held_out_of(cls, rows, # estimate rows of one arm on the held-out images: m
 
 HeldOut.of_rows = _held_out_of
 
-# %% ../nbs/15_results.ipynb #cafcaa57
+# %% ../nbs/15_results.ipynb #63b2b179
 @dataclass(frozen=True)
 class TrainingData:
     "What a model trained on, and what made its choices."
@@ -745,7 +745,7 @@ class TrainingData:
     validation_generators: tuple = ()  # their generators
     chose: str = ""  # what they chose (C or checkpoint, threshold, candidate)
 
-# %% ../nbs/15_results.ipynb #b917af17
+# %% ../nbs/15_results.ipynb #5c1497df
 CARD_VERSION = 3  # 1: the first shipped models' free-form cards; 2: this schema; 3: false-positive budget, AURC, adaptation
 
 @dataclass(frozen=True)
@@ -774,7 +774,7 @@ class ModelCard:
     notes: str = ""  # what a user should know
     card_version: int = CARD_VERSION  # the schema's version
 
-# %% ../nbs/15_results.ipynb #ce9b1016
+# %% ../nbs/15_results.ipynb #8db04935
 def _measured(cells: dict, key: str) -> Measured | None:
     "`key` with `key_low`, `key_high` from a version-1 card's nested numbers."
     number = lambda v: math.nan if v is None else float(v)
@@ -802,7 +802,7 @@ def _card_v1(card: dict) -> dict:
             "held_out_real_scores": tuple(card.get("held_out_real_scores", ())), "card_version": 1,
             "validation_coverage": card.get("calibration_and_abstention", {}).get("validation_coverage")}
 
-# %% ../nbs/15_results.ipynb #23db6152
+# %% ../nbs/15_results.ipynb #817e67e6
 @classmethod
 def _card_from_dict(cls, card: dict) -> ModelCard:
     "A card as written (a checkpoint's `card` entry): this schema, or version 1 mapped to it; ValueError for a newer one."

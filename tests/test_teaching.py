@@ -2,8 +2,8 @@
 
 A *showing cell* is the code cell right after an exported one that a reader sees (not `#| export`, not `#| hide`), that
 uses a name the exported cell defines and that checks a result (`test_*`, `assert`, `np.testing`). Cells that only
-import are not counted. The floors in tests/fixtures/teaching_floors.json only rise: a notebook may show more, never
-less; the project's target is 60% shown and no run of more than 4 exported cells in a row.
+import are not counted. At least 60% of the exported cells are shown and no notebook runs more than 4 exported cells in a
+row; the per-notebook floors in tests/fixtures/teaching_floors.json only rise: a notebook may show more, never less.
 """
 import ast
 import json
@@ -78,5 +78,5 @@ def test_report_and_floors(capsys):
     for name, r in rows.items():
         floor = FLOORS["notebooks"][name]
         assert r["share"] >= floor["share"] - 1e-9, f"{name}: {r['share']:.0%} shown, below its floor {floor['share']:.0%}"
-        assert r["longest_run"] <= max(floor["longest_run"], TARGET_RUN), f"{name}: a run of {r['longest_run']} exported cells"
-    assert shown / total >= FLOORS["overall_share"] - 1e-9
+        assert r["longest_run"] <= TARGET_RUN, f"{name}: a run of {r['longest_run']} exported cells (at most {TARGET_RUN})"
+    assert shown / total >= max(FLOORS["overall_share"], TARGET_SHARE) - 1e-9, f"{shown / total:.0%} of exported cells shown"
