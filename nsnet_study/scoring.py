@@ -111,11 +111,11 @@ def score_records(records: Sequence[ImageRecord], # the images (their labels, if
         raise ValueError(f"model {model.name!r} gave non-finite scores: the checkpoint or the features are broken")
     rule = model.abstention
     probabilities, threshold = calibrated(rule, scores, model.threshold, threshold)
+    flips = flip_reasons({p: calibrated(rule, s, model.threshold, threshold)[0] for p, s in copied.items()},
+                         probabilities >= threshold, threshold)
     distances = knn_distance(model.reference, inputs.features, rule.k) if rule and len(scores) else np.full(len(scores), np.nan)
     labels, reasons = decide(probabilities, distances, threshold, rule if abstain else None)
     if copied:
-        flips = flip_reasons({p: calibrated(rule, s, model.threshold, threshold)[0] for p, s in copied.items()},
-                             probabilities >= threshold, threshold)
         labels, reasons = zip(*[("uncertain", flip) if flip and label != "uncertain" else (label, reason)
                                 for label, reason, flip in zip(labels, reasons, flips)])
     return [{"path": str(r.path), "probability_ai": float(p), "label": label, "caption": caption, "reason": reason,
