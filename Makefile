@@ -68,7 +68,8 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py
 
 # The documentation site in _docs/ (Sphinx + myst-nb): the answer first, the studies as committed (executed by
-# `make reproduce`, never re-executed here), the results page, the guides, the library notebooks as API pages
+# `make reproduce`, never re-executed here), the results page, the guides, the library notebooks as API pages, each
+# executed at build time so its examples show their outputs (docs/build.py --execute none: as written)
 docs: $(STAMP)
 	$(PY) docs/build.py --out _docs
 
