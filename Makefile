@@ -71,7 +71,7 @@ bench: $(STAMP)
 # `make reproduce`, never re-executed here), the results page, the guides, the library notebooks as API pages, each
 # executed at build time so its examples show their outputs (docs/build.py --execute none: as written)
 docs: $(STAMP)
-	$(PY) docs/build.py --out _docs
+	HF_HUB_OFFLINE=1 $(PY) docs/build.py --out _docs
 
 # Exact versions after a change of dependencies: constraints.txt for .venv, and constraints-colab.txt, the same
 # without the torch stack, which the study notebooks' first cell uses on Colab (Colab keeps its own torch)

@@ -14,7 +14,9 @@ import argparse
 import importlib
 import inspect
 import json
+import os
 import re
+import signal
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,12 @@ DOCS = ROOT / "docs"
 EXECUTE_BUDGET = 300  # seconds per library notebook at build time (all of them: about 4 minutes on a 2-core Intel Xeon)
 
 
+def _runs(cell) -> bool:
+    "Whether a cell runs at build time: as under `nbdev_test`, `#| eval: false` cells and `nbdev_export()` calls do not."
+    source = cell.get("source", "")
+    return cell.cell_type == "code" and not re.search(r"^#\|\s*eval:\s*false", source, re.M) and "nbdev_export(" not in source
+
+
 def execute_notebook(path: Path, out: Path) -> None:
     "Run a library notebook top to bottom in its own folder (as `nbdev_test` does) and write it, with its outputs, to `out`."
     from execnb.nbio import nb2dict, read_nb
@@ -33,7 +41,7 @@ def execute_notebook(path: Path, out: Path) -> None:
     from fastcore.xtras import working_directory
     notebook = read_nb(path)
     with working_directory(path.parent):
-        CaptureShell(path).run_all(notebook, exc_stop=True)
+        CaptureShell(path).run_all(notebook, exc_stop=True, preproc=lambda cell: not _runs(cell))
     out.write_text(json.dumps(nb2dict(notebook), ensure_ascii=False), encoding="utf-8")
 
 
@@ -41,14 +49,17 @@ def executed_cells(path: Path, budget: float = EXECUTE_BUDGET) -> list[dict] | N
     "The notebook's cells with their outputs, run in a subprocess within `budget` seconds; None (and a line why) if it fails."
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / path.name
+        worker = subprocess.Popen([sys.executable, __file__, "--execute-one", str(path), str(out)], cwd=ROOT, text=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            run = subprocess.run([sys.executable, __file__, "--execute-one", str(path), str(out)], capture_output=True,
-                                 text=True, timeout=budget, cwd=ROOT)
+            _, error = worker.communicate(timeout=budget)
         except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)  # the worker and anything it started (loader processes)
+            worker.communicate()
             print(f"{path.name}: not executed (over {budget:.0f} s): rendered as written")
             return None
-        if run.returncode != 0 or not out.is_file():
-            print(f"{path.name}: not executed ({(run.stderr.strip().splitlines() or ['failed'])[-1]}): rendered as written")
+        if worker.returncode != 0 or not out.is_file():
+            print(f"{path.name}: not executed ({(error.strip().splitlines() or ['failed'])[-1]}): rendered as written")
             return None
         return json.loads(out.read_text(encoding="utf-8"))["cells"]
 
@@ -117,6 +128,8 @@ def _shown(cell: dict) -> dict:
 def _with_outputs(notebook: dict, executed: list[dict]) -> dict:
     "The committed notebook's cells with the outputs of the executed run (cell by cell, by position)."
     if len(executed) != len(notebook["cells"]):
+        if executed:
+            print(f"an executed notebook has {len(executed)} cells, its source {len(notebook['cells'])}: rendered as written")
         return notebook
     cells = [{**cell, "outputs": ran.get("outputs", []), "execution_count": None} if cell["cell_type"] == "code" else cell
              for cell, ran in zip(notebook["cells"], executed)]
@@ -173,6 +186,9 @@ def main(argv=None) -> int:
         execute_notebook(Path(args.execute_one[0]), Path(args.execute_one[1]))
         return 0
     execute = None if args.execute == "all" else set() if args.execute == "none" else set(args.execute.split(","))
+    unknown = sorted((execute or set()) - {p.stem for p in (ROOT / "nbs").glob("[0-9]*.ipynb")})
+    if unknown:
+        parser.error(f"--execute names no library notebook: {', '.join(unknown)} (names are like 00b_storage)")
     # Sphinx reads a private copy of docs/ made beside it (so its links such as ../figures still resolve), with the
     # generated pages inside: two builds at once (two checkouts' tests, `make docs` during a test) never share a file.
     source = Path(tempfile.mkdtemp(prefix=".docs-source-", dir=ROOT))

@@ -93,7 +93,7 @@ def test_old_names_are_gone():
     left = {path.stem: sorted((identifiers(path) | class_fields(path)) & old) for path in LIBRARY}
     assert not any(left.values()), f"old names still in the library: {left}"
     assert not (ROOT / "nsnet_study" / "io.py").exists()
-    for path in LIBRARY:  # the project's module is `files`: nothing imports a module of ours called io
+    for path in LIBRARY:  # nothing imports a module of ours called io (its parts: defaults, storage, images, provenance)
         assert "io" not in imported_modules(path), path.stem
 
 
