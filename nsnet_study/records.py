@@ -56,6 +56,9 @@ class ImageRecord:
 def row_index(have: Sequence[ImageRecord], wanted: Sequence[ImageRecord]) -> list[int]:
     "Positions in `have` of each record of `wanted` (matched by image key); KeyError if one is missing."
     row = {r.key: i for i, r in enumerate(have)}
+    missing = [r for r in wanted if r.key not in row]
+    if missing:  # a readable KeyError: how many, and which first
+        raise KeyError(f"{len(missing)} of {len(wanted)} records are not among these rows (the first: {missing[0].path})")
     return [row[r.key] for r in wanted]
 
 # %% ../nbs/01a_records.ipynb #0f2eb3d0
